@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Overlay this repository onto a Linux 7.3 tree.
+#
+# 1. Every file under OVERLAY_DIRS is copied into the tree.  None of them may exist in the
+#    pristine kernel: the overlay only adds files.  Copies are by checksum, so an unchanged
+#    file keeps its timestamp and incremental builds stay incremental.  Files that a previous
+#    overlay added and that are gone from the repository are removed again.
+# 2. Existing kernel files are touched only by the small, idempotent insertions in
+#    overlay_hooks below (one line each, after a fixed anchor).
+#
+# Applying the overlay twice to the same tree changes nothing the second time.
+
+OVERLAY_DIRS=(drivers/dma/ridxd rust include Documentation
+	tools/testing/selftests/drivers/dma/ridxd)
+
+# insert_after FILE ANCHOR-REGEX LINE: add LINE after the first line matching ANCHOR, unless
+# FILE already has LINE.  Fails if the anchor is gone (the tree changed under us).
+insert_after() {
+	local f=$1 anchor=$2 line=$3
+	grep -qxF -- "$line" "$f" && return 0
+	grep -qE -- "$anchor" "$f" || die "overlay: anchor '$anchor' not found in $f"
+	awk -v a="$anchor" -v l="$line" '{ print } !done && $0 ~ a { print l; done = 1 }' "$f" >"$f.ridxd.tmp"
+	mv "$f.ridxd.tmp" "$f"
+}
+
+# append_line FILE LINE: add LINE at the end of FILE unless it is already there.
+append_line() {
+	local f=$1 line=$2
+	grep -qxF -- "$line" "$f" && return 0
+	printf '%s\n' "$line" >>"$f"
+}
+
+# append_block FILE BLOCK: add the multi-line BLOCK at the end of FILE unless its first line is
+# already there.
+append_block() {
+	local f=$1 block=$2
+	grep -qxF -- "${block%%$'\n'*}" "$f" && return 0
+	printf '\n%s\n' "$block" >>"$f"
+}
+
+# The only changes made to files the kernel already has.
+overlay_hooks() {
+	local t=$1
+	# KUnit only: the C idxd register definitions (and through them uapi/linux/idxd.h) as
+	# bindings, the oracle the layout tests compare ridxd's own definitions against.
+	append_block "$t/rust/bindings/bindings_helper.h" '#if IS_ENABLED(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)
+#include "../../drivers/dma/idxd/registers.h"
+#endif'
+
+	insert_after "$t/drivers/dma/Kconfig" '^source "drivers/dma/amd/Kconfig"' \
+		'source "drivers/dma/ridxd/Kconfig"'
+	append_line "$t/drivers/dma/Makefile" 'obj-$(CONFIG_INTEL_IDXD_RUST) += ridxd/'
+}
+
+# overlay_list: the repository's overlay files, relative to the repository root.
+overlay_list() {
+	(cd "$RIDXD_ROOT" && for d in "${OVERLAY_DIRS[@]}"; do
+		[ -e "$d" ] && find "$d" -type f ! -name '*.o' ! -name '*.ko' ! -name '.*.cmd'
+	done | LC_ALL=C sort)
+}
+
+# apply_overlay TREE [PRISTINE]: PRISTINE (default: the cached pristine tree) is used to check
+# that the overlay adds files only.
+apply_overlay() {
+	local t=$1 pristine=${2:-$SRC_DIR/linux} f
+	[ -f "$t/Makefile" ] || die "overlay: $t is not a kernel tree"
+	local manifest=$t/.ridxd-overlay-manifest new
+	new=$(overlay_list)
+	while read -r f; do
+		[ -n "$f" ] || continue
+		[ -e "$pristine/$f" ] && die "overlay: $f exists in the kernel tree; hook it, don't replace it"
+		mkdir -p "$t/$(dirname "$f")"
+		cmp -s "$RIDXD_ROOT/$f" "$t/$f" || cp "$RIDXD_ROOT/$f" "$t/$f"
+	done <<<"$new"
+	if [ -f "$manifest" ]; then
+		while read -r f; do
+			[ -n "$f" ] || continue
+			grep -qxF -- "$f" <<<"$new" || { log "overlay: removing stale $f"; rm -f "$t/$f"; }
+		done <"$manifest"
+	fi
+	printf '%s\n' "$new" >"$manifest"
+	overlay_hooks "$t"
+}
+
+# The work tree: a copy of the pristine tree (made once), with the overlay applied.
+do_tree() {
+	[ -f "$SRC_DIR/linux/Makefile" ] || die "no kernel source: run 'ridxd-dev setup' first"
+	local ver
+	ver=$(cat "$SRC_DIR/VERSION")
+	if [ "$(cat "$KSRC/.ridxd-source" 2>/dev/null)" != "$ver" ]; then
+		log "copying pristine $ver to $KSRC"
+		rm -rf "$KSRC"
+		mkdir -p "$KSRC"
+		rsync -a "$SRC_DIR/linux/" "$KSRC/"
+		echo "$ver" >"$KSRC/.ridxd-source"
+	fi
+	apply_overlay "$KSRC"
+}
+
+# Host check: the hooks apply to pristine copies of the hooked files, twice, and the second
+# application changes nothing.
+check_overlay_idempotent() {
+	local tmp rc=0
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/drivers/dma" "$tmp/rust/bindings"
+	cp "$SRC_DIR/linux/Makefile" "$tmp/"
+	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
+	cp "$SRC_DIR/linux/drivers/dma/Kconfig" "$SRC_DIR/linux/drivers/dma/Makefile" "$tmp/drivers/dma/"
+	apply_overlay "$tmp"
+	(cd "$tmp" && find . -type f -exec md5sum {} + | sort) >"$tmp.1"
+	apply_overlay "$tmp"
+	(cd "$tmp" && find . -type f -exec md5sum {} + | sort) >"$tmp.2"
+	if ! cmp -s "$tmp.1" "$tmp.2"; then
+		echo "overlay: the second application changed the tree" >&2
+		diff "$tmp.1" "$tmp.2" >&2 || true
+		rc=1
+	fi
+	rm -rf "$tmp" "$tmp.1" "$tmp.2"
+	return $rc
+}
