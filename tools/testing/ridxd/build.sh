@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Kernel builds.  Three build directories share the one work tree ($KSRC):
+#   build-kunit   kunit.py's kernel: ridxd built in, its KUnit suites, lockdep + KASAN
+#                 (configuration: drivers/dma/ridxd/.kunitconfig)
+#   build-guest   guest kernel, ridxd as a module (configs/guest.config)
+#   build-debug   the same plus lockdep, KASAN and kmemleak (configs/guest.config + debug.config)
+# Each is configured once (again only when its fragment changes) and then built incrementally.
+
+# check_fragment FRAGMENT DOTCONFIG: every setting of FRAGMENT must be in DOTCONFIG (a symbol
+# whose dependencies are missing is silently dropped by olddefconfig; catch that here).
+check_fragment() {
+	local frag=$1 cfg=$2 line sym bad=0
+	while read -r line; do
+		case $line in
+		CONFIG_*=n)
+			sym=${line%%=*}
+			if grep -q "^$sym=" "$cfg"; then echo "config: $sym should be off" >&2; bad=1; fi ;;
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$cfg" || { echo "config: '$line' did not survive olddefconfig" >&2; bad=1; } ;;
+		esac
+	done <"$frag"
+	return $bad
+}
+
+# guest_fragment VARIANT: the configuration fragment of a guest kernel, on stdout.
+guest_fragment() {
+	cat "$RIDXD_TOOLS/configs/guest.config"
+	[ "$1" = debug ] && cat "$RIDXD_TOOLS/configs/debug.config"
+	return 0
+}
+
+# build_guest VARIANT (guest|debug): bzImage and modules in $RIDXD_CACHE/build-VARIANT.
+build_guest() {
+	local v=$1 b=$RIDXD_CACHE/build-$1 frag sum
+	kenv
+	mkdir -p "$b"
+	frag=$b/.ridxd-fragment
+	guest_fragment "$v" >"$frag.new"
+	sum=$(md5sum <"$frag.new")
+	if [ ! -f "$b/.config" ] || [ "$(cat "$b/.ridxd-fragment-sum" 2>/dev/null)" != "$sum" ]; then
+		log "configuring $v kernel"
+		cp "$frag.new" "$b/.config"
+		run_logged "$LOGS/config-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" olddefconfig
+		echo "$sum" >"$b/.ridxd-fragment-sum"
+	fi
+	mv "$frag.new" "$frag"
+	check_fragment "$frag" "$b/.config" || die "$v kernel configuration is incomplete"
+	run_logged "$LOGS/build-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" bzImage modules
+	[ -f "$b/drivers/dma/ridxd/ridxd.ko" ] || die "$v build produced no ridxd.ko"
+	log "$v kernel: $(du -h "$b/arch/x86/boot/bzImage" | cut -f1) bzImage, ridxd.ko $(du -h "$b/drivers/dma/ridxd/ridxd.ko" | cut -f1)"
+}
+
+KUNIT_JSON=$RIDXD_CACHE/kunit-results.json
+
+# run_kunit [FILTER]: build and run the driver's KUnit suites under QEMU (TCG unless
+# RIDXD_KVM=1).  Exits non-zero if any test fails or no KTAP output appears.
+run_kunit() {
+	kenv
+	local args=(run --arch=x86_64 --build_dir="$RIDXD_CACHE/build-kunit"
+		--kunitconfig="$KSRC/drivers/dma/ridxd/.kunitconfig" --jobs="$JOBS"
+		--timeout=1200 --json="$KUNIT_JSON" --make_options="$KMAKE_LLVM")
+	[ -n "${1:-}" ] && args+=("$1")
+	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py "${args[@]}") >"$LOGS/kunit.log" 2>&1 || {
+		# Compiler errors first, then failed tests, then the end of the log.
+		grep -E -A12 '^(ERROR:root:)?error(\[E[0-9]+\])?:' "$LOGS/kunit.log" | head -n 80 >&2
+		grep -E -B2 -A8 'ASSERTION FAILED|EXPECTATION FAILED|\[FAILED\]|\[CRASHED\]' \
+			"$LOGS/kunit.log" | head -n 120 >&2
+		tail -n 15 "$LOGS/kunit.log" >&2
+		return 1
+	}
+	grep -E '\[(PASSED|FAILED|SKIPPED|CRASHED)\]|Testing complete' "$LOGS/kunit.log" | tail -n 60
+}
+
+# kunit_totals: "passed failed skipped" from the last kunit.py run's log.
+kunit_totals() {
+	local line
+	line=$(grep -E 'Testing complete\. Ran [0-9]+ tests' "$LOGS/kunit.log" | tail -n1)
+	local p f s
+	p=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$line")
+	f=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$line")
+	s=$(sed -nE 's/.*skipped: ([0-9]+).*/\1/p' <<<"$line")
+	echo "${p:-0} ${f:-0} ${s:-0}"
+}

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Boot a guest kernel in QEMU (q35, intel-iommu in scalable mode) with a busybox initramfs that
+# holds ridxd.ko, the guest scripts of tools/testing/ridxd/guest/ and the test programs, run one
+# guest script, and hand back its exit status.  The whole serial console is kept in
+# $LOGS/vm-<variant>-<script>.log; the run fails loudly on any kernel splat in it.
+
+# Kernel log lines that fail a run: oops, BUG, WARN, lockdep, KASAN, kmemleak, hung tasks.
+SPLAT_RE='(BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN:|UBSAN:|'
+SPLAT_RE+='possible circular locking|possible recursive locking|inconsistent lock state|'
+SPLAT_RE+='suspicious RCU usage|unreferenced object 0x|INFO: task .* blocked|'
+SPLAT_RE+='sleeping function called from invalid context|Call Trace:|RIP: )'
+
+# The intel-iommu options: scalable mode, plus PASID and first-stage translation where this
+# QEMU has them (10.x: x-pasid-mode, x-flts).
+iommu_device() {
+	local opts="intel-iommu,intremap=on,x-scalable-mode=on" help
+	help=$(/usr/bin/qemu-system-x86_64 -machine q35 -device intel-iommu,help 2>/dev/null || true)
+	grep -q 'x-pasid-mode' <<<"$help" && opts+=",x-pasid-mode=on"
+	grep -q 'x-flts' <<<"$help" && opts+=",x-flts=on"
+	echo "$opts"
+}
+
+# make_initramfs VARIANT OUT
+make_initramfs() {
+	local v=$1 out=$2 b=$RIDXD_CACHE/build-$1 r
+	r=$RIDXD_CACHE/initramfs-$v
+	rm -rf "$r"
+	mkdir -p "$r"/{bin,sbin,proc,sys,dev,tmp,lib/modules,ridxd}
+	cp "$TOOLS/busybox/bin/busybox" "$r/bin/"
+	local a
+	for a in $("$r/bin/busybox" --list); do
+		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
+	done
+	cp "$b/drivers/dma/ridxd/ridxd.ko" "$r/lib/modules/"
+	cp "$RIDXD_TOOLS"/guest/* "$r/ridxd/"
+	if [ -d "$RIDXD_CACHE/selftests" ]; then
+		cp -r "$RIDXD_CACHE/selftests" "$r/ridxd/selftests"
+	fi
+	mv "$r/ridxd/init" "$r/init"
+	chmod +x "$r/init" "$r"/ridxd/*.sh
+	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 >"$out")
+}
+
+# vm_run VARIANT SCRIPT: boot the VARIANT kernel, run /ridxd/SCRIPT in the guest.  Prints the
+# guest's own output (TAP) and returns its exit status, or 1 on a splat, a timeout or no exit
+# line.  VM_LOG is set to the serial log.
+vm_run() {
+	local v=$1 script=$2 b=$RIDXD_CACHE/build-$1
+	local img=$RIDXD_CACHE/initramfs-$v.cpio.gz mem=1024 tmo=${RIDXD_VM_TIMEOUT:-1800}
+	[ -f "$b/arch/x86/boot/bzImage" ] || die "no $v kernel: run 'ridxd-dev build $v'"
+	[ "$v" = debug ] && mem=3072
+	make_initramfs "$v" "$img"
+	VM_LOG=$LOGS/vm-$v-${script%.sh}.log
+	# shellcheck disable=SC2046
+	timeout --foreground "$tmo" /usr/bin/qemu-system-x86_64 \
+		-machine q35,kernel-irqchip=split $(qemu_accel) -smp 2 -m "$mem" -nic none \
+		-device "$(iommu_device)" \
+		-kernel "$b/arch/x86/boot/bzImage" -initrd "$img" \
+		-append "console=ttyS0 intel_iommu=on,sm_on panic=-1 oops=panic ridxd.run=$script ridxd.variant=$v" \
+		-nographic -no-reboot -trace vtd_reg_dmar_root </dev/null >"$VM_LOG" 2>&1 || true
+	tr -d '\r' <"$VM_LOG" >"$VM_LOG.txt" && mv "$VM_LOG.txt" "$VM_LOG"
+	# The guest's own lines are framed by the init script.
+	sed -n '/^=== ridxd guest start/,/^=== ridxd guest end/p' "$VM_LOG"
+	local rc
+	rc=$(sed -nE 's/^RIDXD-GUEST-EXIT rc=([0-9]+)$/\1/p' "$VM_LOG" | tail -n1)
+	if grep -qE "$SPLAT_RE" "$VM_LOG"; then
+		echo "!!! kernel splat in the $v guest (full log: $VM_LOG):" >&2
+		grep -nE -B2 -A25 "$SPLAT_RE" "$VM_LOG" | head -n 120 >&2
+		return 1
+	fi
+	if [ -z "$rc" ]; then
+		echo "!!! the $v guest gave no exit status (timeout or crash); log: $VM_LOG" >&2
+		tail -n 40 "$VM_LOG" >&2
+		return 1
+	fi
+	if grep -q 'vtd_reg_dmar_root.*scalable 1' "$VM_LOG"; then
+		log "$v guest: intel-iommu root table programmed in scalable mode"
+	else
+		echo "!!! $v guest: intel-iommu scalable mode not seen (log: $VM_LOG)" >&2
+		return 1
+	fi
+	return "$rc"
+}
+
+# tap_totals LOG: "passed failed skipped" counted from the guest's TAP lines in LOG.
+tap_totals() {
+	local f=$1 p f2 s
+	# Top-level TAP lines only (a kselftest binary's subtests are indented).
+	p=$(grep -cE '^ok [0-9]+' "$f" || true)
+	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$f" || true)
+	f2=$(grep -cE '^not ok [0-9]+' "$f" || true)
+	echo "$((p - s)) $f2 $s"
+}
