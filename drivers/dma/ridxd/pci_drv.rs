@@ -36,11 +36,20 @@ kernel::pci_device_table!(
     <RidxdPciDriver as pci::Driver>::IdInfo,
     [
         // PCI_DEVICE_ID_INTEL_DSA_SPR0: Sapphire Rapids, DSA 1.0.
-        (pci::DeviceId::from_id(pci::Vendor::INTEL, 0x0b25), Part("SPR")),
+        (
+            pci::DeviceId::from_id(pci::Vendor::INTEL, 0x0b25),
+            Part("SPR")
+        ),
         // PCI_DEVICE_ID_INTEL_DSA_GNRD: Granite Rapids-D.
-        (pci::DeviceId::from_id(pci::Vendor::INTEL, 0x11fb), Part("GNR-D")),
+        (
+            pci::DeviceId::from_id(pci::Vendor::INTEL, 0x11fb),
+            Part("GNR-D")
+        ),
         // PCI_DEVICE_ID_INTEL_DSA_DMR: Diamond Rapids.
-        (pci::DeviceId::from_id(pci::Vendor::INTEL, 0x1212), Part("DMR")),
+        (
+            pci::DeviceId::from_id(pci::Vendor::INTEL, 0x1212),
+            Part("DMR")
+        ),
     ]
 );
 

@@ -51,7 +51,10 @@ macro_rules! same_bitfield {
         let mut cv = <$cty>::default();
         cv.$cset(!0);
         let at = $cat + offset_of!($cty, _bitfield_1);
-        assert_eq!(unit_image(&cv._bitfield_1, at), ours::<$rty>(|v| v.$rset(!0)));
+        assert_eq!(
+            unit_image(&cv._bitfield_1, at),
+            ours::<$rty>(|v| v.$rset(!0))
+        );
     }};
 }
 
@@ -83,7 +86,10 @@ mod tests {
             offset_of!(c::dsa_hw_desc, int_handle),
             offset_of!(Descriptor, int_handle)
         );
-        assert_eq!(offset_of!(c::dsa_hw_desc, rsvd1), offset_of!(Descriptor, rsvd1));
+        assert_eq!(
+            offset_of!(c::dsa_hw_desc, rsvd1),
+            offset_of!(Descriptor, rsvd1)
+        );
         assert_eq!(
             offset_of!(c::dsa_hw_desc, __bindgen_anon_4),
             offset_of!(Descriptor, op_specific)
@@ -130,12 +136,18 @@ mod tests {
     #[test]
     fn completion_record_layout() {
         assert_eq!(size_of::<CompletionRecord>(), CompletionRecord::SIZE);
-        assert_eq!(size_of::<c::dsa_completion_record>(), CompletionRecord::SIZE);
+        assert_eq!(
+            size_of::<c::dsa_completion_record>(),
+            CompletionRecord::SIZE
+        );
         assert_eq!(
             offset_of!(c::dsa_completion_record, status),
             offset_of!(CompletionRecord, status)
         );
-        assert_eq!(offset_of!(CompletionRecord, status), CompletionRecord::STATUS_OFFSET);
+        assert_eq!(
+            offset_of!(CompletionRecord, status),
+            CompletionRecord::STATUS_OFFSET
+        );
         assert_eq!(
             offset_of!(c::dsa_completion_record, __bindgen_anon_1),
             offset_of!(CompletionRecord, result)
@@ -167,19 +179,34 @@ mod tests {
         assert_eq!(size_of::<c::__evl_entry>(), EvlHeader::SIZE);
         assert_eq!(size_of::<DsaEvlEntry>(), DsaEvlEntry::SIZE);
         assert_eq!(size_of::<c::dsa_evl_entry>(), DsaEvlEntry::SIZE);
-        assert_eq!(offset_of!(c::dsa_evl_entry, e), offset_of!(DsaEvlEntry, header));
-        assert_eq!(offset_of!(c::dsa_evl_entry, cr), offset_of!(DsaEvlEntry, cr));
+        assert_eq!(
+            offset_of!(c::dsa_evl_entry, e),
+            offset_of!(DsaEvlEntry, header)
+        );
+        assert_eq!(
+            offset_of!(c::dsa_evl_entry, cr),
+            offset_of!(DsaEvlEntry, cr)
+        );
         assert_eq!(
             offset_of!(c::__evl_entry, batch_idx),
             offset_of!(EvlHeader, batch_idx)
         );
-        assert_eq!(offset_of!(c::__evl_entry, rsvd3), offset_of!(EvlHeader, rsvd3));
-        assert_eq!(offset_of!(c::__evl_entry, __bindgen_anon_1), offset_of!(EvlHeader, dw3));
+        assert_eq!(
+            offset_of!(c::__evl_entry, rsvd3),
+            offset_of!(EvlHeader, rsvd3)
+        );
+        assert_eq!(
+            offset_of!(c::__evl_entry, __bindgen_anon_1),
+            offset_of!(EvlHeader, dw3)
+        );
         assert_eq!(
             offset_of!(c::__evl_entry, fault_addr),
             offset_of!(EvlHeader, fault_addr)
         );
-        assert_eq!(offset_of!(c::__evl_entry, rsvd5), offset_of!(EvlHeader, rsvd5));
+        assert_eq!(
+            offset_of!(c::__evl_entry, rsvd5),
+            offset_of!(EvlHeader, rsvd5)
+        );
         // Entry sizes: 32 << GENCAP.evl_support, DSA (1) and IAA (2).
         assert_eq!(evl_entry_size(0), None);
         assert_eq!(evl_entry_size(1), Some(size_of::<c::dsa_evl_entry>()));
@@ -207,7 +234,13 @@ mod tests {
         same_bitfield!(U, set_rci, at, EvlHeader, set_rci);
         same_bitfield!(U, set_ims, at, EvlHeader, set_ims);
         same_bitfield!(U, set_rcr, at, EvlHeader, set_rcr);
-        same_bitfield!(U, set_first_err_in_batch, at, EvlHeader, set_first_err_in_batch);
+        same_bitfield!(
+            U,
+            set_first_err_in_batch,
+            at,
+            EvlHeader,
+            set_first_err_in_batch
+        );
         same_bitfield!(U, set_operand_id, at, EvlHeader, set_operand_id);
         assert_eq!(at + offset_of!(U, int_handle), offset_of!(EvlHeader, dw3));
         assert_eq!(size_of::<c::__evl_entry__bindgen_ty_1>(), size_of::<u32>());
@@ -225,11 +258,23 @@ mod tests {
         assert_eq!(u32::from(opcode::MEMFILL), c::dsa_opcode_DSA_OPCODE_MEMFILL);
         assert_eq!(u32::from(opcode::COMPARE), c::dsa_opcode_DSA_OPCODE_COMPARE);
         assert_eq!(u32::from(opcode::COMPVAL), c::dsa_opcode_DSA_OPCODE_COMPVAL);
-        assert_eq!(u32::from(opcode::CR_DELTA), c::dsa_opcode_DSA_OPCODE_CR_DELTA);
-        assert_eq!(u32::from(opcode::AP_DELTA), c::dsa_opcode_DSA_OPCODE_AP_DELTA);
-        assert_eq!(u32::from(opcode::DUALCAST), c::dsa_opcode_DSA_OPCODE_DUALCAST);
+        assert_eq!(
+            u32::from(opcode::CR_DELTA),
+            c::dsa_opcode_DSA_OPCODE_CR_DELTA
+        );
+        assert_eq!(
+            u32::from(opcode::AP_DELTA),
+            c::dsa_opcode_DSA_OPCODE_AP_DELTA
+        );
+        assert_eq!(
+            u32::from(opcode::DUALCAST),
+            c::dsa_opcode_DSA_OPCODE_DUALCAST
+        );
         assert_eq!(u32::from(opcode::CRCGEN), c::dsa_opcode_DSA_OPCODE_CRCGEN);
-        assert_eq!(u32::from(opcode::COPY_CRC), c::dsa_opcode_DSA_OPCODE_COPY_CRC);
+        assert_eq!(
+            u32::from(opcode::COPY_CRC),
+            c::dsa_opcode_DSA_OPCODE_COPY_CRC
+        );
         assert_eq!(u32::from(opcode::CFLUSH), c::dsa_opcode_DSA_OPCODE_CFLUSH);
 
         assert_eq!(flags::FENCE, c::IDXD_OP_FLAG_FENCE);
@@ -243,21 +288,60 @@ mod tests {
         let pairs: [(u8, S); 18] = [
             (status::NONE, c::dsa_completion_status_DSA_COMP_NONE),
             (status::SUCCESS, c::dsa_completion_status_DSA_COMP_SUCCESS),
-            (status::SUCCESS_PRED, c::dsa_completion_status_DSA_COMP_SUCCESS_PRED),
-            (status::PAGE_FAULT_NOBOF, c::dsa_completion_status_DSA_COMP_PAGE_FAULT_NOBOF),
-            (status::BATCH_FAIL, c::dsa_completion_status_DSA_COMP_BATCH_FAIL),
-            (status::BATCH_PAGE_FAULT, c::dsa_completion_status_DSA_COMP_BATCH_PAGE_FAULT),
-            (status::BAD_OPCODE, c::dsa_completion_status_DSA_COMP_BAD_OPCODE),
-            (status::INVALID_FLAGS, c::dsa_completion_status_DSA_COMP_INVALID_FLAGS),
-            (status::NOZERO_RESERVE, c::dsa_completion_status_DSA_COMP_NOZERO_RESERVE),
-            (status::XFER_ERANGE, c::dsa_completion_status_DSA_COMP_XFER_ERANGE),
-            (status::DESC_CNT_ERANGE, c::dsa_completion_status_DSA_COMP_DESC_CNT_ERANGE),
-            (status::OVERLAP_BUFFERS, c::dsa_completion_status_DSA_COMP_OVERLAP_BUFFERS),
+            (
+                status::SUCCESS_PRED,
+                c::dsa_completion_status_DSA_COMP_SUCCESS_PRED,
+            ),
+            (
+                status::PAGE_FAULT_NOBOF,
+                c::dsa_completion_status_DSA_COMP_PAGE_FAULT_NOBOF,
+            ),
+            (
+                status::BATCH_FAIL,
+                c::dsa_completion_status_DSA_COMP_BATCH_FAIL,
+            ),
+            (
+                status::BATCH_PAGE_FAULT,
+                c::dsa_completion_status_DSA_COMP_BATCH_PAGE_FAULT,
+            ),
+            (
+                status::BAD_OPCODE,
+                c::dsa_completion_status_DSA_COMP_BAD_OPCODE,
+            ),
+            (
+                status::INVALID_FLAGS,
+                c::dsa_completion_status_DSA_COMP_INVALID_FLAGS,
+            ),
+            (
+                status::NOZERO_RESERVE,
+                c::dsa_completion_status_DSA_COMP_NOZERO_RESERVE,
+            ),
+            (
+                status::XFER_ERANGE,
+                c::dsa_completion_status_DSA_COMP_XFER_ERANGE,
+            ),
+            (
+                status::DESC_CNT_ERANGE,
+                c::dsa_completion_status_DSA_COMP_DESC_CNT_ERANGE,
+            ),
+            (
+                status::OVERLAP_BUFFERS,
+                c::dsa_completion_status_DSA_COMP_OVERLAP_BUFFERS,
+            ),
             (status::CRA_XLAT, c::dsa_completion_status_DSA_COMP_CRA_XLAT),
-            (status::CRA_ALIGN, c::dsa_completion_status_DSA_COMP_CRA_ALIGN),
+            (
+                status::CRA_ALIGN,
+                c::dsa_completion_status_DSA_COMP_CRA_ALIGN,
+            ),
             (status::PRIV_BAD, c::dsa_completion_status_DSA_COMP_PRIV_BAD),
-            (status::DRAIN_EVL, c::dsa_completion_status_DSA_COMP_DRAIN_EVL),
-            (status::BATCH_EVL_ERR, c::dsa_completion_status_DSA_COMP_BATCH_EVL_ERR),
+            (
+                status::DRAIN_EVL,
+                c::dsa_completion_status_DSA_COMP_DRAIN_EVL,
+            ),
+            (
+                status::BATCH_EVL_ERR,
+                c::dsa_completion_status_DSA_COMP_BATCH_EVL_ERR,
+            ),
             (status::MASK, c::DSA_COMP_STATUS_MASK),
         ];
         for (ours, theirs) in pairs {
