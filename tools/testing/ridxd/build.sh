@@ -71,6 +71,12 @@ run_kunit() {
 		return 1
 	}
 	grep -E '\[(PASSED|FAILED|SKIPPED|CRASHED)\]|Testing complete' "$LOGS/kunit.log" | tail -n 60
+	# A lockdep report does not fail a KUnit test: check the raw console too.
+	if grep -qE "$SPLAT_RE" "$RIDXD_CACHE/build-kunit/test.log"; then
+		echo "!!! kernel splat during KUnit (full log: $RIDXD_CACHE/build-kunit/test.log):" >&2
+		grep -nE -B2 -A25 "$SPLAT_RE" "$RIDXD_CACHE/build-kunit/test.log" | head -n 120 >&2
+		return 1
+	fi
 }
 
 # kunit_totals: "passed failed skipped" from the last kunit.py run's log.

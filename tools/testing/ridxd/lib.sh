@@ -29,6 +29,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 mkdir -p "$RIDXD_CACHE" "$TOOLS" "$LOGS" "$SRC_DIR"
 
+# Kernel log lines that fail a run: oops, BUG, WARN, lockdep, KASAN, kmemleak, hung tasks.
+SPLAT_RE='(BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN:|UBSAN:|'
+SPLAT_RE+='possible circular locking|possible recursive locking|inconsistent lock state|'
+SPLAT_RE+='suspicious RCU usage|unreferenced object 0x|INFO: task .* blocked|'
+SPLAT_RE+='sleeping function called from invalid context|Call Trace:|RIP: )'
+
 log()  { printf '### %s\n' "$*"; }
 die()  { printf '!!! %s\n' "$*" >&2; exit 1; }
 

@@ -52,6 +52,11 @@ overlay_hooks() {
 	insert_after "$t/drivers/dma/Kconfig" '^source "drivers/dma/amd/Kconfig"' \
 		'source "drivers/dma/ridxd/Kconfig"'
 	append_line "$t/drivers/dma/Makefile" 'obj-$(CONFIG_INTEL_IDXD_RUST) += ridxd/'
+	# New kernel crate abstractions (files under rust/kernel/ added by the overlay).
+	append_line "$t/rust/kernel/workqueue.rs" 'pub mod owned;'
+	append_line "$t/rust/kernel/mm.rs" 'pub mod kthread;'
+	append_line "$t/rust/kernel/uaccess.rs" 'pub mod nofault;'
+	append_line "$t/rust/kernel/kunit.rs" 'pub mod user;'
 }
 
 # overlay_list: the repository's overlay files, relative to the repository root.
@@ -104,9 +109,10 @@ do_tree() {
 check_overlay_idempotent() {
 	local tmp rc=0
 	tmp=$(mktemp -d)
-	mkdir -p "$tmp/drivers/dma" "$tmp/rust/bindings"
+	mkdir -p "$tmp/drivers/dma" "$tmp/rust/bindings" "$tmp/rust/kernel"
 	cp "$SRC_DIR/linux/Makefile" "$tmp/"
 	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
+	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit}.rs "$tmp/rust/kernel/"
 	cp "$SRC_DIR/linux/drivers/dma/Kconfig" "$SRC_DIR/linux/drivers/dma/Makefile" "$tmp/drivers/dma/"
 	apply_overlay "$tmp"
 	(cd "$tmp" && find . -type f -exec md5sum {} + | sort) >"$tmp.1"

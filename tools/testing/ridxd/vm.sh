@@ -6,12 +6,6 @@
 # guest script, and hand back its exit status.  The whole serial console is kept in
 # $LOGS/vm-<variant>-<script>.log; the run fails loudly on any kernel splat in it.
 
-# Kernel log lines that fail a run: oops, BUG, WARN, lockdep, KASAN, kmemleak, hung tasks.
-SPLAT_RE='(BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN:|UBSAN:|'
-SPLAT_RE+='possible circular locking|possible recursive locking|inconsistent lock state|'
-SPLAT_RE+='suspicious RCU usage|unreferenced object 0x|INFO: task .* blocked|'
-SPLAT_RE+='sleeping function called from invalid context|Call Trace:|RIP: )'
-
 # The intel-iommu options: scalable mode, plus PASID and first-stage translation where this
 # QEMU has them (10.x: x-pasid-mode, x-flts).
 iommu_device() {
