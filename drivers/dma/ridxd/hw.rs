@@ -105,6 +105,8 @@ pub(crate) mod status {
     pub(crate) const CRA_ALIGN: u8 = 0x1b;
     /// Privileged descriptor from a context that may not submit one.
     pub(crate) const PRIV_BAD: u8 = 0x1d;
+    /// Address translation failed (no address space for the PASID, or an unrecoverable fault).
+    pub(crate) const TRANSLATION_FAIL: u8 = 0x22;
     /// Drain: a page fault on an earlier descriptor's CR was reported in the event log.
     pub(crate) const DRAIN_EVL: u8 = 0x26;
     /// Batch: a page fault on the batch or a sub-descriptor CR was reported in the event log.

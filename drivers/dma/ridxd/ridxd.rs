@@ -11,6 +11,12 @@ use kernel::{driver, pci, prelude::*};
 #[allow(dead_code)]
 mod hw;
 mod pci_drv;
+// The register facts are used by the device model and the driver core as they land.
+#[allow(dead_code)]
+mod regs;
+#[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+#[allow(dead_code)]
+mod sim;
 
 module! {
     type: RidxdModule,

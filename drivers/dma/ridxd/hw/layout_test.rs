@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(flags::CC, c::IDXD_OP_FLAG_CC);
 
         type S = c::dsa_completion_status;
-        let pairs: [(u8, S); 18] = [
+        let pairs: [(u8, S); 19] = [
             (status::NONE, c::dsa_completion_status_DSA_COMP_NONE),
             (status::SUCCESS, c::dsa_completion_status_DSA_COMP_SUCCESS),
             (
@@ -334,6 +334,10 @@ mod tests {
                 c::dsa_completion_status_DSA_COMP_CRA_ALIGN,
             ),
             (status::PRIV_BAD, c::dsa_completion_status_DSA_COMP_PRIV_BAD),
+            (
+                status::TRANSLATION_FAIL,
+                c::dsa_completion_status_DSA_COMP_TRANSLATION_FAIL,
+            ),
             (
                 status::DRAIN_EVL,
                 c::dsa_completion_status_DSA_COMP_DRAIN_EVL,

@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A software model of a DSA device: a test device in the spirit of `netdevsim` or `vdpa_sim`.
+//!
+//! There is no DSA hardware on the machines that build and test ridxd, and no public DSA
+//! emulator. The model gives the driver a device that honours the DSA hardware contract: a
+//! BAR0 register file ([`regfile`]), device commands, MSI-X-like interrupts, WQ portals, and a
+//! descriptor engine ([`engine`]) working on the submitting process's virtual addresses
+//! ([`mem`]), with page faults, completion records and the event log.
+//!
+//! It is written from the hardware facts (`drivers/dma/idxd/registers.h`,
+//! `include/uapi/linux/idxd.h`, through [`crate::regs`] and [`crate::hw`]), not from what the
+//! driver expects; where the two disagree the model is right unless the spec says otherwise.
+//! See `Documentation/driver-api/ridxd.rst`, "The device model".
+//!
+//! Commands and descriptors run on the device's own workqueue, never in the caller's context,
+//! as on hardware: a write to CMD returns at once with CMDSTS.active set, a portal write
+//! returns once the descriptor is queued. The device has one engine thread: a descriptor that
+//! waits for a page request (PRS enabled) holds up every WQ, as it holds up every WQ sharing
+//! its engine on hardware.
+
+use kernel::{
+    mm::Mm,
+    new_condvar, new_mutex, new_spinlock,
+    prelude::*,
+    sync::{Arc, CondVar, Mutex, SpinLock},
+    transmute::AsBytes,
+    workqueue::{
+        impl_has_work, new_work,
+        owned::{flags, OwnedQueue},
+        Work, WorkItem,
+    },
+};
+
+pub(crate) mod engine;
+pub(crate) mod mem;
+mod personality;
+mod regfile;
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+mod tests;
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+mod tests_engine;
+
+use crate::{
+    hw::{opcode, status, Descriptor, DsaEvlEntry},
+    regs,
+};
+use engine::{CrFate, Stats, WqCtx};
+use mem::{Access, DmaRegion, PasidTable};
+pub(crate) use personality::{Generation, Personality, NUM_WQS};
+use regfile::{Quiesce, RegFile, WriteEffect};
+
+/// Receives the model's interrupts, as the MSI-X messages of a PCI device would be.
+pub(crate) trait IrqSink: Send + Sync {
+    /// Vector `vector` fired: 0 is the misc vector (commands, errors, event log), `1 + n` the
+    /// completion vector of WQ `n`'s descriptors that asked for an interrupt.
+    fn fire(&self, vector: u16);
+}
+
+/// A descriptor waiting in a WQ.
+#[derive(Clone, Copy, Debug)]
+struct Submission {
+    desc: Descriptor,
+    /// The PASID of an ENQCMD(S) submission; a dedicated WQ uses its WQCFG PASID.
+    pasid: Option<u32>,
+    /// ENQCMDS with privilege.
+    privileged: bool,
+}
+
+/// The WQs' descriptor queues.
+struct Queues {
+    q: [KVec<Submission>; NUM_WQS],
+    /// Round-robin position.
+    next: usize,
+    /// Next batch identifier.
+    batch_id: u8,
+    /// Per WQ: a CR fault went to the event log since the last drain descriptor.
+    evl_since_drain: [bool; NUM_WQS],
+}
+
+/// Connection of a model device to the outside.
+struct Control {
+    /// Where interrupts go.
+    sink: Option<Arc<dyn IrqSink>>,
+    /// The owning [`SimHandle`] is gone: no work may be queued any more.
+    dead: bool,
+}
+
+/// The driver buffers mapped for the device, at fake bus addresses.
+struct DmaMap {
+    maps: KVec<(u64, Arc<DmaRegion>)>,
+    next: u64,
+}
+
+/// First bus address the model hands out; mappings are 4 GiB apart.
+const DMA_BUS_BASE: u64 = 0x1000_0000_0000;
+
+/// One model device.
+///
+/// Created through [`SimHandle::new`], which owns the device's workqueue and drains it before
+/// the device goes away.
+#[pin_data]
+pub(crate) struct SimDevice {
+    #[pin]
+    regs: SpinLock<RegFile>,
+    #[pin]
+    ctl: SpinLock<Control>,
+    #[pin]
+    queues: SpinLock<Queues>,
+    #[pin]
+    pasids: Mutex<PasidTable>,
+    #[pin]
+    dma: SpinLock<DmaMap>,
+    #[pin]
+    stats: SpinLock<Stats>,
+    /// Signalled when software frees event-log entries, or the device goes away.
+    #[pin]
+    evl_room: CondVar,
+    #[pin]
+    work: Work<SimDevice>,
+    wq: Arc<OwnedQueue>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for SimDevice { self.work }
+}
+
+impl WorkItem for SimDevice {
+    type Pointer = Arc<SimDevice>;
+
+    fn run(this: Arc<SimDevice>) {
+        this.process();
+    }
+}
+
+impl SimDevice {
+    /// The device's personality (its read-only registers).
+    pub(crate) fn personality(&self) -> Personality {
+        self.regs.lock().p
+    }
+
+    /// Reads the 32-bit register at byte offset `off` of BAR0.
+    pub(crate) fn read32(&self, off: usize) -> u32 {
+        self.regs.lock().read32(off)
+    }
+
+    /// Reads the 64-bit register at byte offset `off` of BAR0.
+    pub(crate) fn read64(&self, off: usize) -> u64 {
+        self.regs.lock().read64(off)
+    }
+
+    /// Writes the 32-bit register at byte offset `off` of BAR0.
+    pub(crate) fn write32(self: &Arc<Self>, off: usize, val: u32) {
+        let effect = self.regs.lock().write32(off, val);
+        self.effect(effect);
+    }
+
+    /// Writes the 64-bit register at byte offset `off` of BAR0.
+    pub(crate) fn write64(self: &Arc<Self>, off: usize, val: u64) {
+        let effect = self.regs.lock().write64(off, val);
+        self.effect(effect);
+    }
+
+    /// Connects (or, with `None`, disconnects) the receiver of the device's interrupts.
+    pub(crate) fn set_irq_sink(&self, sink: Option<Arc<dyn IrqSink>>) {
+        self.ctl.lock().sink = sink;
+    }
+
+    /// The device's counters.
+    pub(crate) fn stats(&self) -> Stats {
+        *self.stats.lock()
+    }
+
+    /// Binds address space `mm` for SVA: returns the PASID whose descriptors work on it (the
+    /// same one if `mm` is bound already; each bind needs an unbind).
+    ///
+    /// Returns `ENOSPC` when no PASID is free, `ENOMEM` on allocation failure.
+    pub(crate) fn bind_mm(&self, mm: &Mm) -> Result<u32> {
+        self.pasids.lock().bind(mm)
+    }
+
+    /// Undoes one [`Self::bind_mm`] of `pasid`. Returns `EINVAL` if it is not bound.
+    pub(crate) fn unbind_pasid(&self, pasid: u32) -> Result {
+        self.pasids.lock().unbind(pasid)
+    }
+
+    /// Number of PASIDs bound.
+    pub(crate) fn pasids_bound(&self) -> usize {
+        self.pasids.lock().len()
+    }
+
+    /// Maps `region` for the device: returns the bus address the device reaches it at (page
+    /// aligned). Returns `ENOMEM` on allocation failure.
+    pub(crate) fn dma_map(&self, region: Arc<DmaRegion>) -> Result<u64> {
+        let mut dma = self.dma.lock();
+        let bus = dma.next;
+        dma.maps.push((bus, region), GFP_ATOMIC)?;
+        dma.next += 1 << 32;
+        Ok(bus)
+    }
+
+    /// Unmaps the region at bus address `bus`. Returns `EINVAL` if nothing is mapped there.
+    pub(crate) fn dma_unmap(&self, bus: u64) -> Result {
+        let mut dma = self.dma.lock();
+        let n = dma.maps.len();
+        dma.maps.retain(|m| m.0 != bus);
+        if dma.maps.len() == n {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// A 64-byte portal write by MOVDIR64B to dedicated WQ `wq`: the descriptor runs with the
+    /// WQ's PASID (WQCFG), whatever its own PASID field says.
+    ///
+    /// Like the instruction, it reports nothing: a descriptor for a disabled, shared or full
+    /// WQ is discarded (counted in [`Stats::discarded`]).
+    pub(crate) fn movdir64b(self: &Arc<Self>, wq: usize, desc: &Descriptor) {
+        let ok = {
+            let regs = self.regs.lock();
+            wq < NUM_WQS && regs.wq_enabled(wq) && regs.wq_mode(wq).mode().get() != 0
+        };
+        let s = Submission {
+            desc: *desc,
+            pasid: None,
+            privileged: false,
+        };
+        if !ok || self.push(wq, s).is_err() {
+            self.stats.lock().discarded += 1;
+        }
+    }
+
+    /// ENQCMD (`privileged` false) or ENQCMDS to shared WQ `wq`, tagged with `pasid`.
+    ///
+    /// Returns `EAGAIN` ("retry", the instruction's ZF) when the WQ is full, disabled, or not a
+    /// shared WQ.
+    pub(crate) fn enqcmd(
+        self: &Arc<Self>,
+        wq: usize,
+        desc: &Descriptor,
+        pasid: u32,
+        privileged: bool,
+    ) -> Result {
+        {
+            let regs = self.regs.lock();
+            if wq >= NUM_WQS || !regs.wq_enabled(wq) || regs.wq_mode(wq).mode().get() != 0 {
+                return Err(EAGAIN);
+            }
+        }
+        self.push(
+            wq,
+            Submission {
+                desc: *desc,
+                pasid: Some(pasid & mem::PASID_MAX),
+                privileged,
+            },
+        )
+    }
+
+    /// Queues `s` on WQ `wq` if it has room (WQCFG size), and kicks the engine.
+    fn push(self: &Arc<Self>, wq: usize, s: Submission) -> Result {
+        let size = self.regs.lock().wqcfg(wq, regs::wqcfg::SIZE_IDX) as usize & 0xffff;
+        let n = {
+            let mut q = self.queues.lock();
+            if q.q[wq].len() >= size {
+                return Err(EAGAIN);
+            }
+            q.q[wq].push(s, GFP_ATOMIC).map_err(|_| EAGAIN)?;
+            q.q[wq].len()
+        };
+        self.regs.lock().set_wq_occupancy(wq, n as u32);
+        self.kick();
+        Ok(())
+    }
+
+    fn effect(self: &Arc<Self>, effect: WriteEffect) {
+        match effect {
+            WriteEffect::None => {}
+            WriteEffect::Command => self.kick(),
+            WriteEffect::EvlHeadMoved => self.evl_room.notify_all(),
+        }
+    }
+
+    /// Makes sure the device's work runs (again) soon.
+    fn kick(self: &Arc<Self>) {
+        // Queue under the lock that `SimHandle::drop` sets `dead` under, so nothing is queued
+        // once the handle started draining.
+        let ctl = self.ctl.lock();
+        if !ctl.dead {
+            // An `Err` means the work is already queued; it will see the new state.
+            let _ = self.wq.enqueue(self.clone());
+        }
+    }
+
+    fn fire(&self, vector: u16) {
+        let sink = self.ctl.lock().sink.clone();
+        if let Some(sink) = sink {
+            sink.fire(vector);
+        }
+    }
+
+    /// Discards the queued descriptors `q` selects.
+    fn abort(&self, q: Quiesce) {
+        let mut n = 0;
+        {
+            let mut queues = self.queues.lock();
+            for (w, queue) in queues.q.iter_mut().enumerate() {
+                let before = queue.len();
+                match q {
+                    Quiesce::AbortWqs(m) if m.has(w) => queue.clear(),
+                    Quiesce::AbortPasid(p) => queue.retain(|s| s.pasid != Some(p)),
+                    _ => {}
+                }
+                n += before - queue.len();
+            }
+        }
+        self.stats.lock().discarded += n as u64;
+    }
+
+    /// Takes the next descriptor, round-robin over the WQs.
+    fn next_submission(&self) -> Option<(usize, Submission)> {
+        let (wq, s, left) = {
+            let mut queues = self.queues.lock();
+            let start = queues.next;
+            let wq = (0..NUM_WQS)
+                .map(|i| (start + i) % NUM_WQS)
+                .find(|&w| !queues.q[w].is_empty())?;
+            let s = queues.q[wq].remove(0).ok()?;
+            queues.next = (wq + 1) % NUM_WQS;
+            (wq, s, queues.q[wq].len())
+        };
+        self.regs.lock().set_wq_occupancy(wq, left as u32);
+        Some((wq, s))
+    }
+
+    /// The device's work: run queued descriptors, then a pending command.
+    fn process(&self) {
+        loop {
+            // An abort or reset discards what is queued before anything more runs.
+            let pending = self.regs.lock().peek_command();
+            if let Some(raw) = pending {
+                let q = self.regs.lock().quiesce_for(raw);
+                if matches!(q, Quiesce::AbortWqs(_) | Quiesce::AbortPasid(_)) {
+                    self.abort(q);
+                }
+            }
+            match self.next_submission() {
+                Some((wq, s)) => self.run(wq, s),
+                None => break,
+            }
+        }
+        // Every queued descriptor has completed: a drain is satisfied.
+        let Some(raw) = self.regs.lock().take_command() else {
+            return;
+        };
+        let q = self.regs.lock().quiesce_for(raw);
+        if matches!(q, Quiesce::AbortWqs(_) | Quiesce::AbortPasid(_)) {
+            self.abort(q);
+        }
+        let irq = self.regs.lock().finish(raw);
+        if irq {
+            self.fire(0);
+        }
+    }
+
+    /// The settings descriptor `s` of WQ `wq` runs with, and its PASID (`None`: no address
+    /// space to run in).
+    fn wq_ctx(&self, wq: usize, s: &Submission) -> (WqCtx, Option<u32>) {
+        let r = self.regs.lock();
+        let mode = r.wq_mode(wq);
+        let gencap = regs::GenCap::from_raw(r.p.gencap);
+        let limits = regs::WqCfgLimits::from_raw(r.wqcfg(wq, regs::wqcfg::LIMITS_IDX));
+        let dedicated = mode.mode().get() != 0;
+        let pasid = if dedicated {
+            (mode.pasid_en().get() != 0).then(|| mode.pasid().get() as u32)
+        } else {
+            s.pasid
+        };
+        let xfer_shift = match u64::from(limits.max_xfer_shift().get()) {
+            0 => gencap.max_xfer_shift().get(),
+            n => n,
+        };
+        let batch_shift = match u64::from(limits.max_batch_shift().get()) {
+            0 => gencap.max_batch_shift().get(),
+            n => n,
+        };
+        let prs_off = mode.wq_prs_disable().get() != 0;
+        let ctx = WqCtx {
+            wq: wq as u8,
+            pasid: pasid.unwrap_or(0),
+            privileged: s.privileged || (dedicated && mode.priv_().get() != 0),
+            access: if prs_off {
+                Access::NoFault
+            } else {
+                Access::FaultIn
+            },
+            evl: prs_off && r.evl_enabled(),
+            max_xfer: 1u64 << xfer_shift,
+            max_batch: 1u32 << batch_shift,
+        };
+        (ctx, pasid)
+    }
+
+    /// Runs one descriptor of WQ `wq` to completion.
+    fn run(&self, wq: usize, s: Submission) {
+        let (ctx, pasid) = self.wq_ctx(wq, &s);
+        let d = s.desc;
+        let mm = pasid.and_then(|p| self.pasids.lock().lookup(p));
+        let Some(mm) = mm.and_then(|m| m.mmget_not_zero()) else {
+            // No address space: nothing can be read or written, not even the CR.
+            let sw = engine::swerr_of(&d, &ctx, status::TRANSLATION_FAIL, d.completion_addr);
+            engine::Sink::swerr(self, sw);
+            return;
+        };
+        let batch_id = if d.opcode() == opcode::BATCH {
+            let mut q = self.queues.lock();
+            let id = q.batch_id;
+            q.batch_id = q.batch_id.wrapping_add(1);
+            id
+        } else {
+            0
+        };
+        let drain_after_evl = d.opcode() == opcode::DRAIN && self.queues.lock().evl_since_drain[wq];
+        let p = self.personality();
+        let ran = mm.kthread_use(|| {
+            let sink: &dyn engine::Sink = self;
+            let supports = |op: u8| p.supports_op(op);
+            let fate = if d.opcode() == opcode::BATCH {
+                engine::run_batch(&d, &ctx, sink, &supports, batch_id).1
+            } else {
+                let cr = engine::run_op(&d, &ctx, sink, &supports);
+                if drain_after_evl && ctx.evl && d.flags() & crate::hw::flags::CRAV != 0 {
+                    // The drain's CR follows the earlier CR faults through the event log, so
+                    // that software writes it after theirs.
+                    let e = engine::evl_entry(&d, &ctx, None, false, status::DRAIN_EVL, &cr);
+                    if sink.evl(&e) {
+                        CrFate::Evl
+                    } else {
+                        CrFate::Lost
+                    }
+                } else {
+                    engine::write_cr(&d, &ctx, sink, &cr, None, false, status::CRA_XLAT, None)
+                }
+            };
+            engine::interrupt(&d, sink);
+            sink.completed();
+            fate
+        });
+        match ran {
+            Ok(fate) => {
+                let mut q = self.queues.lock();
+                if d.opcode() == opcode::DRAIN {
+                    q.evl_since_drain[wq] = false;
+                } else if fate == CrFate::Evl {
+                    q.evl_since_drain[wq] = true;
+                }
+            }
+            Err(_) => {
+                // Not on a kernel thread: cannot happen on the device's workqueue.
+                let sw = engine::swerr_of(&d, &ctx, status::TRANSLATION_FAIL, 0);
+                engine::Sink::swerr(self, sw);
+            }
+        }
+    }
+
+    /// Waits until no command is pending or running and no descriptor is queued.
+    pub(crate) fn wait_idle(&self) {
+        loop {
+            self.wq.flush();
+            let busy_cmd = self.regs.lock().read32(regs::off::CMDSTS) & (1 << 31) != 0;
+            let queued = self.queues.lock().q.iter().any(|q| !q.is_empty());
+            if !busy_cmd && !queued {
+                break;
+            }
+        }
+    }
+}
+
+impl engine::Sink for SimDevice {
+    fn evl(&self, entry: &DsaEvlEntry) -> bool {
+        let mut counted_wait = false;
+        let mut regs = self.regs.lock();
+        loop {
+            if !regs.evl_enabled() || regs.evl_size() == 0 {
+                return false;
+            }
+            let (head, tail) = regs.evl_head_tail();
+            let size = regs.evl_size();
+            if (tail + 1) % size != head {
+                let at = regs.evl_base() + u64::from(tail) * DsaEvlEntry::SIZE as u64;
+                let written = {
+                    let dma = self.dma.lock();
+                    dma.maps.iter().any(|(bus, r)| {
+                        at >= *bus
+                            && at - *bus + DsaEvlEntry::SIZE as u64 <= r.len() as u64
+                            && r.write((at - bus) as usize, entry.as_bytes()).is_ok()
+                    })
+                };
+                if !written {
+                    // Model: the log points at memory nobody mapped; the entry is lost.
+                    drop(regs);
+                    self.stats.lock().swerrs += 1;
+                    return false;
+                }
+                let irq = regs.evl_push();
+                drop(regs);
+                self.stats.lock().evl_entries += 1;
+                if irq {
+                    self.fire(0);
+                }
+                return true;
+            }
+            // Full: the engine blocks until software frees an entry. It gives up only when
+            // the device is going away or an abort/reset is waiting.
+            if self.ctl.lock().dead || regs.abort_pending() {
+                return false;
+            }
+            if !counted_wait {
+                counted_wait = true;
+                self.stats.lock().evl_full_waits += 1;
+            }
+            self.evl_room.wait(&mut regs);
+        }
+    }
+
+    fn swerr(&self, qw: [u64; 4]) {
+        let irq = self.regs.lock().swerr(qw);
+        self.stats.lock().swerrs += 1;
+        if irq {
+            self.fire(0);
+        }
+    }
+
+    fn irq(&self, vector: u16) {
+        if (vector as usize) < regfile::NUM_VECTORS {
+            self.fire(vector);
+        }
+    }
+
+    fn page_request(&self) {
+        self.stats.lock().page_requests += 1;
+    }
+
+    fn completed(&self) {
+        self.stats.lock().completed += 1;
+    }
+}
+
+/// Owner of a model device: creating it makes the device, dropping it drains the device's
+/// workqueue, so no work of the device runs after the handle is gone.
+pub(crate) struct SimHandle {
+    dev: Arc<SimDevice>,
+    wq: Arc<OwnedQueue>,
+}
+
+impl SimHandle {
+    /// Creates a model device of `generation`, in its reset state.
+    ///
+    /// Returns `ENOMEM` when memory or the workqueue cannot be allocated.
+    pub(crate) fn new(generation: Generation) -> Result<Self> {
+        let wq = Arc::new(
+            OwnedQueue::new(c"ridxd_sim", flags::UNBOUND | flags::MEM_RECLAIM, 1)?,
+            GFP_KERNEL,
+        )?;
+        let dev_wq = wq.clone();
+        let dev = Arc::pin_init(
+            try_pin_init!(SimDevice {
+                regs <- new_spinlock!(RegFile::new(Personality::new(generation)), "ridxd_sim::regs"),
+                ctl <- new_spinlock!(Control { sink: None, dead: false }, "ridxd_sim::ctl"),
+                queues <- new_spinlock!(Queues {
+                    q: core::array::from_fn(|_| KVec::new()),
+                    next: 0,
+                    batch_id: 0,
+                    evl_since_drain: [false; NUM_WQS],
+                }, "ridxd_sim::queues"),
+                pasids <- new_mutex!(PasidTable::new(), "ridxd_sim::pasids"),
+                dma <- new_spinlock!(DmaMap { maps: KVec::new(), next: DMA_BUS_BASE }, "ridxd_sim::dma"),
+                stats <- new_spinlock!(Stats::default(), "ridxd_sim::stats"),
+                evl_room <- new_condvar!("ridxd_sim::evl_room"),
+                work <- new_work!("ridxd_sim::work"),
+                wq: dev_wq,
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(Self { dev, wq })
+    }
+
+    /// The device.
+    pub(crate) fn dev(&self) -> &Arc<SimDevice> {
+        &self.dev
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        {
+            let mut ctl = self.dev.ctl.lock();
+            ctl.dead = true;
+            ctl.sink = None;
+        }
+        // Wake an engine blocked on a full event log: it gives up once `dead` is set.
+        self.dev.evl_room.notify_all();
+        // After this no work item of the device is pending or running, and none can be queued:
+        // whoever drops the last `Arc<SimDevice>` (and so the queue) is not one of its workers.
+        self.wq.drain();
+    }
+}
