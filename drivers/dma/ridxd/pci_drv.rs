@@ -1,31 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The PCI driver: device IDs and probe of real DSA hardware.
+//! The PCI driver: device IDs, and the [`DeviceIo`] seam for a PCI device (BAR0 MMIO).
 //!
 //! Device IDs are those of `include/linux/pci_ids.h` (`PCI_DEVICE_ID_INTEL_DSA_*`).
 
-use kernel::{
-    device::Core,
-    io::{register, Io},
-    pci,
-    prelude::*,
-};
-
-/// Bytes of BAR0 (the MMIO register file) that probe maps and checks for: the general
-/// registers end below 0x100 (`registers.h`: EVLSTATUS at 0xf0); capability and table
-/// registers follow within the first page.
-const BAR0_MIN: usize = 0x1000;
-
-register! {
-    /// VERSION, BAR0 offset 0x00 (`registers.h` `IDXD_VER_OFFSET`): 0x100 = DSA 1.0,
-    /// 0x200 = DSA 2.0.
-    VERSION(u32) @ 0x00 {
-        /// Major version (`IDXD_VER_MAJOR_MASK` 0xf0).
-        7:4 major;
-        /// Minor version (`IDXD_VER_MINOR_MASK` 0x0f).
-        3:0 minor;
-    }
-}
+use crate::{device::DsaDevice, hwif::DeviceIo};
+use kernel::{device::Core, io::Io, pci, prelude::*};
 
 /// Which DSA part an ID belongs to (for messages).
 #[derive(Clone, Copy)]
@@ -53,12 +33,36 @@ kernel::pci_device_table!(
     ]
 );
 
+/// BAR0 of a PCI DSA device, mapped whole.
+pub(crate) struct PciIo<'bound> {
+    bar: pci::Bar<'bound>,
+}
+
+impl DeviceIo for PciIo<'_> {
+    fn read32(&self, off: usize) -> u32 {
+        // Outside the BAR: what a PCI read of nothing returns.
+        self.bar.try_read32(off).unwrap_or(!0)
+    }
+
+    fn read64(&self, off: usize) -> u64 {
+        self.bar.try_read64(off).unwrap_or(!0)
+    }
+
+    fn write32(&self, off: usize, val: u32) {
+        let _ = self.bar.try_write32(val, off);
+    }
+
+    fn write64(&self, off: usize, val: u64) {
+        let _ = self.bar.try_write64(val, off);
+    }
+}
+
 /// The PCI driver of ridxd.
 pub(crate) struct RidxdPciDriver;
 
 /// Per-device state of a bound PCI DSA device.
 pub(crate) struct RidxdPciData<'bound> {
-    _bar: pci::Bar<'bound, BAR0_MIN>,
+    _dsa: DsaDevice<PciIo<'bound>>,
 }
 
 impl pci::Driver for RidxdPciDriver {
@@ -71,19 +75,16 @@ impl pci::Driver for RidxdPciDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        let part = info.map_or("?", |p| p.0);
-        pdev.enable_device_mem()?;
-        pdev.set_master();
-        let bar = pdev.iomap_region_sized::<BAR0_MIN>(0, c"ridxd")?;
-        let ver = bar.read(VERSION);
         dev_info!(
             pdev,
-            "DSA {}.{} ({}, device {:#06x})\n",
-            u32::from(ver.major()),
-            u32::from(ver.minor()),
-            part,
+            "{} DSA (device {:#06x})\n",
+            info.map_or("unknown", |p| p.0),
             pdev.device_id()
         );
-        Ok(RidxdPciData { _bar: bar })
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = pdev.iomap_region(0, c"ridxd")?;
+        let dsa = DsaDevice::probe(pdev.as_ref(), PciIo { bar })?;
+        Ok(RidxdPciData { _dsa: dsa })
     }
 }

@@ -7,16 +7,21 @@
 
 use kernel::{driver, pci, prelude::*};
 
-// The formats are used by the device model and the driver core as they land.
+// Some of the device interface is used only by the model or by tests until the driver core
+// (configuration, event log, user WQs) lands.
+#[allow(dead_code)]
+mod device;
 #[allow(dead_code)]
 mod hw;
+mod hwif;
 mod pci_drv;
-// The register facts are used by the device model and the driver core as they land.
 #[allow(dead_code)]
 mod regs;
 #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
 #[allow(dead_code)]
 mod sim;
+#[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+mod sim_drv;
 
 module! {
     type: RidxdModule,
@@ -24,6 +29,16 @@ module! {
     authors: ["The ridxd developers"],
     description: "Intel Data Streaming Accelerator (DSA) driver, Rust",
     license: "GPL v2",
+    params: {
+        sim_dsa1: u32 {
+            default: 0,
+            description: "Number of DSA 1.0 model devices to create (CONFIG_INTEL_IDXD_RUST_SIM)",
+        },
+        sim_dsa2: u32 {
+            default: 0,
+            description: "Number of DSA 2.0 model devices to create (CONFIG_INTEL_IDXD_RUST_SIM)",
+        },
+    },
 }
 
 /// The loaded module. Fields drop in order on unload: the PCI driver is unregistered first.
@@ -31,6 +46,8 @@ module! {
 struct RidxdModule {
     #[pin]
     _pci: driver::Registration<pci::Adapter<pci_drv::RidxdPciDriver>>,
+    #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+    _sims: KVec<sim_drv::SimInstance>,
     _farewell: Farewell,
 }
 
@@ -46,8 +63,18 @@ impl Drop for Farewell {
 impl kernel::InPlaceModule for RidxdModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!("Intel DSA driver (Rust), loading\n");
+        let dsa1 = module_parameters::sim_dsa1.value();
+        let dsa2 = module_parameters::sim_dsa2.value();
+        #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+        let sims = sim_drv::create(dsa1, dsa2);
+        #[cfg(not(CONFIG_INTEL_IDXD_RUST_SIM))]
+        if dsa1 + dsa2 != 0 {
+            pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");
+        }
         try_pin_init!(Self {
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
+            #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+            _sims: sims?,
             _farewell: Farewell,
         })
     }

@@ -276,7 +276,11 @@ impl SimDevice {
     fn effect(self: &Arc<Self>, effect: WriteEffect) {
         match effect {
             WriteEffect::None => {}
-            WriteEffect::Command => self.kick(),
+            WriteEffect::Command => {
+                // An engine waiting for room in the event log must see an abort or reset.
+                self.evl_room.notify_all();
+                self.kick();
+            }
             WriteEffect::EvlHeadMoved => self.evl_room.notify_all(),
         }
     }
@@ -302,6 +306,7 @@ impl SimDevice {
     /// Discards the queued descriptors `q` selects.
     fn abort(&self, q: Quiesce) {
         let mut n = 0;
+        let mut left = [0u32; NUM_WQS];
         {
             let mut queues = self.queues.lock();
             for (w, queue) in queues.q.iter_mut().enumerate() {
@@ -312,8 +317,14 @@ impl SimDevice {
                     _ => {}
                 }
                 n += before - queue.len();
+                left[w] = queue.len() as u32;
             }
         }
+        let mut regs = self.regs.lock();
+        for (w, n) in left.iter().enumerate() {
+            regs.set_wq_occupancy(w, *n);
+        }
+        drop(regs);
         self.stats.lock().discarded += n as u64;
     }
 

@@ -449,6 +449,59 @@ mod tests {
     }
 
     #[test]
+    fn stalled_engine_holds_up_wqs_and_abort_discards() -> Result {
+        const SIZE: u32 = 64;
+        const WQ_SIZE: u32 = 8;
+        let rig = Rig::new(Generation::Dsa2, true, SIZE, WQ_SIZE)?;
+        let crs = map(1)?; // never touched: every CR faults
+        let ok_cr = map(1)?;
+        put(ok_cr, &[0u8; 32])?;
+        // Stall the engine on a full event log.
+        let mut n = 0u32;
+        let mut spins = 0;
+        while rig.dev().stats().evl_full_waits == 0 {
+            let d = desc(opcode::NOOP, 0, 0, 0, crs + u64::from(n % 128) * 32);
+            if rig.dev().enqcmd(SWQ, &d, rig.pasid, false).is_ok() {
+                n += 1;
+            } else {
+                fsleep(Delta::from_millis(1));
+                spins += 1;
+                assert!(spins < 10_000);
+            }
+        }
+        // The shared WQ fills up to its size, then says "retry"; occupancy shows it.
+        let mut queued = 0;
+        while rig
+            .dev()
+            .enqcmd(SWQ, &desc(opcode::NOOP, 0, 0, 0, crs), rig.pasid, false)
+            .is_ok()
+        {
+            queued += 1;
+            assert!(queued <= WQ_SIZE);
+        }
+        let p = rig.dev().personality();
+        let state = p.wqcfg_offset() + SWQ * p.wqcfg_stride() + wqcfg::STATE_IDX * 4;
+        assert_eq!(rig.dev().read32(state) & 0xffff, WQ_SIZE);
+        // A descriptor on the dedicated WQ waits behind the stalled engine.
+        rig.dev()
+            .movdir64b(DWQ, &desc(opcode::NOOP, 0, 0, 0, ok_cr));
+        fsleep(Delta::from_millis(20));
+        assert_eq!(cr_at(ok_cr).status, 0);
+        // Abort the shared WQ: its queued descriptors are discarded, the WQ stays enabled.
+        rig.dev().write32(off::CMD, cmd::ABORT_WQ << 20 | 1 << SWQ);
+        rig.dev().wait_idle();
+        assert_eq!(rig.dev().read32(off::CMDSTS) & 0xff, cmdsts::SUCCESS);
+        assert!(rig.dev().stats().discarded >= u64::from(WQ_SIZE));
+        assert_eq!(rig.dev().read32(state) & 0xffff, 0);
+        assert_eq!(rig.dev().read32(state) >> 30, 1);
+        // The dedicated WQ's descriptor ran once the engine moved on.
+        assert_eq!(cr_at(ok_cr).status, status::SUCCESS);
+        // Nothing beyond the full ring was written.
+        assert_eq!(rig.evl_status().1, SIZE - 1);
+        Ok(())
+    }
+
+    #[test]
     fn batches() -> Result {
         let rig = Rig::new(Generation::Dsa2, true, 64, 16)?;
         let buf = map(4)?;
