@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A DSA device, whatever carries it: its capabilities and its command interface.
+//! A DSA device, whatever carries it: capabilities, command interface, configuration, enable
+//! and disable, the misc interrupt and the event log.
 //!
 //! Probe is the same for a PCI device and for a model device: read VERSION and the capability
 //! registers through the [`DeviceIo`] seam, check them, reset the device.
 
 use crate::{
-    hwif::DeviceIo,
-    regs::{self, cmd, cmdsts, off},
+    config::Config,
+    evl::{self, EvlKind, EvlRing},
+    hwif::{DeviceBus, DeviceIo, IrqHandler},
+    regs::{self, cmd, cmdsts, intcause, off},
 };
-use kernel::{device::Device, io::poll::read_poll_timeout, prelude::*, time::Delta};
+use kernel::{
+    device::Device,
+    io::poll::read_poll_timeout,
+    new_mutex, new_spinlock,
+    prelude::*,
+    sync::{aref::ARef, Arc, Mutex, SpinLock},
+    time::{Delta, Instant, Monotonic},
+};
 
 /// What a device reports in its read-only registers.
 #[derive(Clone, Copy, Debug)]
@@ -171,18 +181,73 @@ pub(crate) fn command(dev: &Device, io: &dyn DeviceIo, code: u32, operand: u32) 
     Ok(sts >> 8 & 0xffff)
 }
 
-/// A probed DSA device.
-pub(crate) struct DsaDevice<H: DeviceIo> {
-    io: H,
-    caps: Caps,
+/// Counters of a device.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DevStats {
+    /// Misc interrupts handled.
+    pub(crate) misc_irqs: u64,
+    /// Event-log entries drained.
+    pub(crate) evl_entries: u64,
+    /// Of those, CR faults (`CRA_XLAT`), batch CRs and drain CRs.
+    pub(crate) evl_cr: u64,
+    /// Of those, other errors.
+    pub(crate) evl_other: u64,
+    /// Software errors read from SWERR.
+    pub(crate) swerrs: u64,
+    /// Messages not printed because of the rate limit.
+    pub(crate) suppressed: u64,
 }
 
-impl<H: DeviceIo> DsaDevice<H> {
+/// At most [`RateLimit::BURST`] messages per [`RateLimit::WINDOW`].
+struct RateLimit {
+    start: Option<Instant<Monotonic>>,
+    count: u32,
+}
+
+impl RateLimit {
+    const BURST: u32 = 10;
+    const WINDOW: Delta = Delta::from_secs(5);
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::<Monotonic>::now();
+        match self.start {
+            Some(t) if now - t < Self::WINDOW => {}
+            _ => {
+                self.start = Some(now);
+                self.count = 0;
+            }
+        }
+        self.count += 1;
+        self.count <= Self::BURST
+    }
+}
+
+/// A probed DSA device, on PCI or on the model.
+///
+/// Configuration is kept in [`Config`] under a sleeping lock and written to the device when it
+/// is enabled. The event log, when the device has one, is allocated at enable and freed at
+/// disable, under its own sleeping lock (draining may wait on the fault path).
+#[pin_data]
+pub(crate) struct DsaDevice<H: DeviceBus> {
+    io: H,
+    caps: Caps,
+    dev: ARef<Device>,
+    #[pin]
+    cfg: Mutex<Config>,
+    #[pin]
+    evl: Mutex<Option<EvlRing>>,
+    #[pin]
+    stats: SpinLock<DevStats>,
+    #[pin]
+    ratelimit: SpinLock<RateLimit>,
+}
+
+impl<H: DeviceBus> DsaDevice<H> {
     /// Probes the device behind `io`: reads and checks its capabilities, resets it.
     ///
     /// Returns `ENODEV` for a device this driver does not handle, `EIO`/`ETIMEDOUT` when the
-    /// reset fails.
-    pub(crate) fn probe(dev: &Device, io: H) -> Result<Self> {
+    /// reset fails, `ENOMEM` on allocation failure.
+    pub(crate) fn probe(dev: &Device, io: H) -> Result<Arc<Self>> {
         let caps = Caps::read(dev, &io)?;
         if caps.configurable() {
             command(dev, &io, cmd::RESET_DEVICE, 0)?;
@@ -203,7 +268,19 @@ impl<H: DeviceIo> DsaDevice<H> {
             },
             if caps.wq_prs_disable() { "yes" } else { "no" },
         );
-        Ok(Self { io, caps })
+        let cfg = Config::new(&caps)?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                io,
+                caps,
+                dev: dev.into(),
+                cfg <- new_mutex!(cfg, "ridxd::cfg"),
+                evl <- new_mutex!(None, "ridxd::evl"),
+                stats <- new_spinlock!(DevStats::default(), "ridxd::stats"),
+                ratelimit <- new_spinlock!(RateLimit { start: None, count: 0 }, "ridxd::ratelimit"),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// The device's capabilities.
@@ -214,5 +291,299 @@ impl<H: DeviceIo> DsaDevice<H> {
     /// The device's registers.
     pub(crate) fn io(&self) -> &H {
         &self.io
+    }
+
+    /// The device's counters.
+    pub(crate) fn stats(&self) -> DevStats {
+        *self.stats.lock()
+    }
+
+    /// Runs `f` on the configuration (for reading, or changing it under its rules).
+    pub(crate) fn with_config<T>(&self, f: impl FnOnce(&mut Config) -> T) -> T {
+        f(&mut self.cfg.lock())
+    }
+
+    /// Writes the configuration to GRPCFG/WQCFG, sets up the event log, and enables the
+    /// device.
+    ///
+    /// Returns `EBUSY` when already enabled, `EPERM` on a device that is not configurable,
+    /// `ENOMEM` when the event log cannot be allocated, `EIO` when the device refuses the
+    /// configuration (nothing stays set up then).
+    pub(crate) fn enable(&self) -> Result {
+        let mut cfg = self.cfg.lock();
+        if cfg.enabled {
+            return Err(EBUSY);
+        }
+        if !self.caps.configurable() {
+            return Err(EPERM);
+        }
+        let io = &self.io;
+        let g0 = self.caps.tables.grpcfg().get() as usize * regs::TABLE_MULT;
+        for g in 0..self.caps.num_groups() {
+            let (wqs, engines) = cfg.grpcfg(g);
+            let base = g0 + g * regs::grpcfg::SIZE;
+            for (i, q) in wqs.iter().enumerate() {
+                io.write64(base + regs::grpcfg::WQS + 8 * i, *q);
+            }
+            io.write64(base + regs::grpcfg::ENGINES, engines);
+            io.write64(base + regs::grpcfg::FLAGS, 0);
+        }
+        for w in 0..self.caps.num_wqs() {
+            for (i, d) in cfg.wqcfg(w).iter().enumerate() {
+                io.write32(self.wqcfg_off(w, i), *d);
+            }
+        }
+        // The event log is set up before Enable Device.
+        if let Some(entry_size) = self.caps.evl_entry_size() {
+            let size = cfg.evl_size;
+            let buf = io.alloc_dma(size as usize * entry_size)?;
+            let ring = EvlRing::new(buf, size, entry_size)?;
+            let (lo, hi) = ring.evlcfg();
+            io.write64(off::EVLCFG, lo);
+            io.write64(off::EVLCFG + 8, hi);
+            io.write32(off::GENCFG, regs::GenCfg::EVL_EN_MASK);
+            *self.evl.lock() = Some(ring);
+        }
+        io.write32(
+            off::GENCTRL,
+            regs::GenCtrl::SOFTERR_INT_EN_MASK
+                | regs::GenCtrl::HALT_INT_EN_MASK
+                | if self.caps.evl_entry_size().is_some() {
+                    regs::GenCtrl::EVL_INT_EN_MASK
+                } else {
+                    0
+                },
+        );
+        if let Err(e) = command(&self.dev, io, cmd::ENABLE_DEVICE, 0) {
+            self.teardown_evl();
+            return Err(e);
+        }
+        cfg.enabled = true;
+        Ok(())
+    }
+
+    /// Byte offset of dword `idx` of WQ `wq`'s WQCFG entry.
+    fn wqcfg_off(&self, wq: usize, idx: usize) -> usize {
+        let stride =
+            1usize << (regs::wqcfg::SIZE_SHIFT_MIN + self.caps.wqcap.wqcfg_size().get() as u32);
+        self.caps.tables.wqcfg().get() as usize * regs::TABLE_MULT + wq * stride + idx * 4
+    }
+
+    /// Writes WQ `wq`'s configuration to its WQCFG and enables it (configured, in a group, on
+    /// an enabled device).
+    ///
+    /// Returns `EINVAL` for a WQ that does not exist or has no size or group, `EBUSY` when it
+    /// is already enabled, `ENXIO` when the device is not enabled, `EIO` when the device
+    /// refuses.
+    pub(crate) fn enable_wq(&self, wq: usize) -> Result {
+        let mut cfg = self.cfg.lock();
+        if !cfg.enabled {
+            return Err(ENXIO);
+        }
+        let w = cfg.wqs.get(wq).ok_or(EINVAL)?;
+        if w.enabled {
+            return Err(EBUSY);
+        }
+        if w.size == 0 || w.group.is_none() {
+            return Err(EINVAL);
+        }
+        // The WQ's attributes may have changed since the device was enabled; its WQCFG is
+        // writable while it is disabled.
+        for (i, d) in cfg.wqcfg(wq).iter().enumerate() {
+            self.io.write32(self.wqcfg_off(wq, i), *d);
+        }
+        command(&self.dev, &self.io, cmd::ENABLE_WQ, wq as u32)?;
+        cfg.wqs[wq].enabled = true;
+        Ok(())
+    }
+
+    /// Disables WQ `wq` (draining it first, as the device does).
+    ///
+    /// Returns `EINVAL` for a WQ that does not exist or is not enabled, `EIO` when the device
+    /// refuses.
+    pub(crate) fn disable_wq(&self, wq: usize) -> Result {
+        let mut cfg = self.cfg.lock();
+        if !cfg.wqs.get(wq).ok_or(EINVAL)?.enabled {
+            return Err(EINVAL);
+        }
+        let r = command(
+            &self.dev,
+            &self.io,
+            cmd::DISABLE_WQ,
+            1 << (wq % 16) | (wq as u32 / 16) << 16,
+        );
+        cfg.wqs[wq].enabled = false;
+        r.map(|_| ())
+    }
+
+    /// Disables the device (its WQs with it), then tears the event log down: GENCFG and
+    /// GENCTRL are cleared and the ring freed, whatever the device reports.
+    ///
+    /// Returns `EINVAL` when the device is not enabled; on `EIO` from the device the driver's
+    /// state is still torn down (a reset follows).
+    pub(crate) fn disable(&self) -> Result {
+        let mut cfg = self.cfg.lock();
+        if !cfg.enabled {
+            return Err(EINVAL);
+        }
+        let r = command(&self.dev, &self.io, cmd::DISABLE_DEVICE, 0);
+        if r.is_err() {
+            let _ = command(&self.dev, &self.io, cmd::RESET_DEVICE, 0);
+        }
+        cfg.enabled = false;
+        for w in cfg.wqs.iter_mut() {
+            w.enabled = false;
+        }
+        drop(cfg);
+        self.teardown_evl();
+        r.map(|_| ())
+    }
+
+    /// Clears the event-log configuration and frees the ring. The ring is freed here, outside
+    /// any spinlock, and regardless of GENCFG (a reset clears GENCFG.evl_en; deciding on it
+    /// leaked the ring in the C driver).
+    fn teardown_evl(&self) {
+        self.io.write32(off::GENCTRL, 0);
+        self.io.write32(off::GENCFG, 0);
+        let ring = self.evl.lock().take();
+        if ring.is_some() {
+            self.io.write64(off::EVLCFG, 0);
+            self.io.write64(off::EVLCFG + 8, 0);
+        }
+        drop(ring);
+    }
+
+    /// Whether the event log is set up, and its size in entries.
+    pub(crate) fn evl_size(&self) -> Option<u32> {
+        self.evl.lock().as_ref().map(|r| r.size())
+    }
+
+    /// The event log's bus address, while set up.
+    pub(crate) fn evl_bus_addr(&self) -> Option<u64> {
+        self.evl.lock().as_ref().map(|r| r.bus_addr())
+    }
+
+    fn warn_allowed(&self) -> bool {
+        let ok = self.ratelimit.lock().allow();
+        if !ok {
+            self.stats.lock().suppressed += 1;
+        }
+        ok
+    }
+
+    /// The misc interrupt: acknowledges INTCAUSE, reports a software error, drains the event
+    /// log. Runs in process context (a threaded handler, or the model's work).
+    pub(crate) fn handle_misc(&self) {
+        let cause = self.io.read32(off::INTCAUSE);
+        self.stats.lock().misc_irqs += 1;
+        if cause == 0 {
+            return;
+        }
+        self.io.write32(off::INTCAUSE, cause);
+        if cause & intcause::ERR != 0 {
+            self.report_swerr();
+        }
+        if cause & intcause::EVL != 0 {
+            self.drain_evl();
+        }
+    }
+
+    /// Reads, reports (rate-limited) and acknowledges SWERR.
+    fn report_swerr(&self) {
+        let q0 = regs::SwErr0::from_raw(self.io.read64(off::SWERR));
+        if q0.valid().get() == 0 {
+            return;
+        }
+        let fault_addr = self.io.read64(off::SWERR + 16);
+        self.io.write64(off::SWERR, regs::SWERR_ACK);
+        self.stats.lock().swerrs += 1;
+        if self.warn_allowed() {
+            let more = if q0.overflow().get() != 0 {
+                ", more were lost"
+            } else {
+                ""
+            };
+            dev_warn!(
+                self.dev,
+                "software error {:#x}: wq {} (valid {}), opcode {:#x}, pasid {:#x}, fault address {:#x}{}\n",
+                q0.error().get(),
+                q0.wq_idx().get(),
+                q0.wq_idx_valid().get(),
+                q0.operation().get(),
+                q0.pasid().get(),
+                fault_addr,
+                more
+            );
+        }
+    }
+
+    /// Drains the event log, dispatching each entry.
+    pub(crate) fn drain_evl(&self) {
+        let ring = self.evl.lock();
+        let Some(ring) = ring.as_ref() else {
+            return;
+        };
+        let mut cr = 0u64;
+        let mut other = 0u64;
+        let n = evl::drain(&self.io, ring, |index, e| match EvlKind::of(e) {
+            EvlKind::CrFault | EvlKind::BatchCr | EvlKind::DrainCr => {
+                // The completion-record fix-up (user WQs) takes these; until a process has the
+                // WQ open there is nobody to write the record for.
+                cr += 1;
+                dev_dbg!(
+                    self.dev,
+                    "evl[{}]: error {:#x} wq {} pasid {:#x} op {:#x} cr {:#x} status {:#x}\n",
+                    index,
+                    e.header.error(),
+                    e.header.wq_idx(),
+                    e.header.pasid(),
+                    e.header.operation(),
+                    e.header.fault_addr,
+                    e.cr.status
+                );
+            }
+            EvlKind::Other => {
+                other += 1;
+                if self.warn_allowed() {
+                    dev_warn!(
+                        self.dev,
+                        "event log error {:#x}: wq {}, opcode {:#x}, pasid {:#x}, address {:#x}\n",
+                        e.header.error(),
+                        e.header.wq_idx(),
+                        e.header.operation(),
+                        e.header.pasid(),
+                        e.header.fault_addr
+                    );
+                }
+            }
+        });
+        let mut st = self.stats.lock();
+        st.evl_entries += u64::from(n);
+        st.evl_cr += cr;
+        st.evl_other += other;
+    }
+}
+
+impl<H: DeviceBus + 'static> DsaDevice<H> {
+    /// Connects the device's interrupts to this device's handlers.
+    pub(crate) fn connect_irq(self: &Arc<Self>) -> Result {
+        let handler: Arc<dyn IrqHandler> = self.clone();
+        self.io.connect_irq(Some(handler))
+    }
+
+    /// Stops interrupt delivery, disables the device if enabled: what unbind needs.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.io.connect_irq(None);
+        if self.cfg.lock().enabled {
+            let _ = self.disable();
+        }
+    }
+}
+
+impl<H: DeviceBus> IrqHandler for DsaDevice<H> {
+    fn irq(&self, vector: u16) {
+        if vector == 0 {
+            self.handle_misc();
+        }
     }
 }

@@ -7,6 +7,8 @@
 //! (`sim_drv.rs`) for the software device model. Code above the seam does not know, and must
 //! not ask, which one it talks to.
 
+use kernel::{prelude::*, sync::Arc};
+
 /// Access to one DSA device's registers (BAR0).
 ///
 /// Offsets are in bytes from the start of BAR0 (`crate::regs::off`). Reads of offsets the
@@ -21,4 +23,36 @@ pub(crate) trait DeviceIo: Send + Sync {
     fn write32(&self, off: usize, val: u32);
     /// Writes the 64-bit register at `off` (8-byte aligned).
     fn write64(&self, off: usize, val: u64);
+}
+
+/// A buffer the device writes by DMA and the driver reads (coherent memory): the event log.
+pub(crate) trait DmaBuf: Send + Sync {
+    /// The address the device uses for the buffer (page aligned).
+    fn bus_addr(&self) -> u64;
+    /// Length in bytes.
+    fn len(&self) -> usize;
+    /// Copies `out.len()` bytes at byte offset `off` into `out` (`off` and the length are
+    /// multiples of 8). Returns `EINVAL` when out of range.
+    fn read(&self, off: usize, out: &mut [u8]) -> Result;
+}
+
+/// Receives a device's interrupts (MSI-X vectors), in process context: vector 0 is the misc
+/// vector (command completion, software errors, event log), `1 + n` WQ `n`'s completions.
+pub(crate) trait IrqHandler: Send + Sync {
+    /// Vector `vector` fired.
+    fn irq(&self, vector: u16);
+}
+
+/// The parts of the seam that depend on the device's bus: DMA memory and interrupts.
+pub(crate) trait DeviceBus: DeviceIo {
+    /// Allocates a zeroed DMA buffer of `len` bytes (rounded up to pages).
+    ///
+    /// Returns `ENOMEM` when it cannot be allocated.
+    fn alloc_dma(&self, len: usize) -> Result<KBox<dyn DmaBuf>>;
+
+    /// Routes the device's interrupts to `handler`, or (with `None`) stops delivering them.
+    /// After `connect_irq(None)` returns, no call into the previous handler is running.
+    ///
+    /// Returns `EOPNOTSUPP` when the device's interrupts cannot be delivered this way.
+    fn connect_irq(&self, handler: Option<Arc<dyn IrqHandler>>) -> Result;
 }

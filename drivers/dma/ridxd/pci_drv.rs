@@ -4,8 +4,19 @@
 //!
 //! Device IDs are those of `include/linux/pci_ids.h` (`PCI_DEVICE_ID_INTEL_DSA_*`).
 
-use crate::{device::DsaDevice, hwif::DeviceIo};
-use kernel::{device::Core, io::Io, pci, prelude::*};
+use crate::{
+    device::DsaDevice,
+    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler},
+};
+use kernel::{
+    device::{Bound, Core, Device},
+    dma::Coherent,
+    io::{io_read, Io},
+    page::PAGE_SIZE,
+    pci,
+    prelude::*,
+    sync::Arc,
+};
 
 /// Which DSA part an ID belongs to (for messages).
 #[derive(Clone, Copy)]
@@ -33,9 +44,51 @@ kernel::pci_device_table!(
     ]
 );
 
-/// BAR0 of a PCI DSA device, mapped whole.
+/// BAR0 of a PCI DSA device, mapped whole, and the device for DMA allocations.
 pub(crate) struct PciIo<'bound> {
+    dev: &'bound Device<Bound>,
     bar: pci::Bar<'bound>,
+}
+
+/// Coherent DMA memory of a PCI device.
+struct PciDma {
+    mem: Coherent<[u64]>,
+}
+
+impl DmaBuf for PciDma {
+    fn bus_addr(&self) -> u64 {
+        self.mem.dma_address()
+    }
+
+    fn len(&self) -> usize {
+        self.mem.size()
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> Result {
+        if off % 8 != 0 || out.len() % 8 != 0 {
+            return Err(EINVAL);
+        }
+        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+            let idx = off / 8 + i;
+            let v: u64 = io_read!(&self.mem, [try: idx]);
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        Ok(())
+    }
+}
+
+impl DeviceBus for PciIo<'_> {
+    fn alloc_dma(&self, len: usize) -> Result<KBox<dyn DmaBuf>> {
+        let len = len.next_multiple_of(PAGE_SIZE);
+        let mem = Coherent::<u64>::zeroed_slice(self.dev, len / 8, GFP_KERNEL)?;
+        Ok(KBox::new(PciDma { mem }, GFP_KERNEL)?)
+    }
+
+    fn connect_irq(&self, _handler: Option<Arc<dyn IrqHandler>>) -> Result {
+        // MSI-X wiring for PCI devices is not done yet: the driver runs PCI devices without
+        // interrupts (commands are polled; the event log is not set up).
+        Err(EOPNOTSUPP)
+    }
 }
 
 impl DeviceIo for PciIo<'_> {
@@ -62,7 +115,7 @@ pub(crate) struct RidxdPciDriver;
 
 /// Per-device state of a bound PCI DSA device.
 pub(crate) struct RidxdPciData<'bound> {
-    _dsa: DsaDevice<PciIo<'bound>>,
+    _dsa: Arc<DsaDevice<PciIo<'bound>>>,
 }
 
 impl pci::Driver for RidxdPciDriver {
@@ -84,7 +137,8 @@ impl pci::Driver for RidxdPciDriver {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let bar = pdev.iomap_region(0, c"ridxd")?;
-        let dsa = DsaDevice::probe(pdev.as_ref(), PciIo { bar })?;
+        let dev: &Device<Bound> = pdev.as_ref();
+        let dsa = DsaDevice::probe(dev, PciIo { dev, bar })?;
         Ok(RidxdPciData { _dsa: dsa })
     }
 }

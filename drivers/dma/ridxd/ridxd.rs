@@ -10,7 +10,11 @@ use kernel::{driver, pci, prelude::*};
 // Some of the device interface is used only by the model or by tests until the driver core
 // (configuration, event log, user WQs) lands.
 #[allow(dead_code)]
+mod config;
+#[allow(dead_code)]
 mod device;
+#[allow(dead_code)]
+mod evl;
 #[allow(dead_code)]
 mod hw;
 mod hwif;
@@ -37,6 +41,10 @@ module! {
         sim_dsa2: u32 {
             default: 0,
             description: "Number of DSA 2.0 model devices to create (CONFIG_INTEL_IDXD_RUST_SIM)",
+        },
+        auto_config: bool {
+            default: true,
+            description: "Give model devices the default configuration and enable them at load",
         },
     },
 }
@@ -66,7 +74,7 @@ impl kernel::InPlaceModule for RidxdModule {
         let dsa1 = module_parameters::sim_dsa1.value();
         let dsa2 = module_parameters::sim_dsa2.value();
         #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
-        let sims = sim_drv::create(dsa1, dsa2);
+        let sims = sim_drv::create(dsa1, dsa2, module_parameters::auto_config.value());
         #[cfg(not(CONFIG_INTEL_IDXD_RUST_SIM))]
         if dsa1 + dsa2 != 0 {
             pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");

@@ -8,12 +8,13 @@
 
 use crate::{
     device::DsaDevice,
-    hwif::DeviceIo,
-    sim::{Generation, SimDevice, SimHandle},
+    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler},
+    sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
 };
 use kernel::{
     device::{Bound, Device},
     faux,
+    page::PAGE_SIZE,
     prelude::*,
     str::CString,
     sync::Arc,
@@ -40,12 +41,80 @@ impl DeviceIo for SimIo {
     }
 }
 
+/// A driver buffer mapped for a model device; unmapped when dropped.
+struct SimDma {
+    region: Arc<DmaRegion>,
+    bus: u64,
+    dev: Arc<SimDevice>,
+}
+
+impl DmaBuf for SimDma {
+    fn bus_addr(&self) -> u64 {
+        self.bus
+    }
+
+    fn len(&self) -> usize {
+        self.region.len()
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> Result {
+        self.region.read(off, out)
+    }
+}
+
+impl Drop for SimDma {
+    fn drop(&mut self) {
+        let _ = self.dev.dma_unmap(self.bus);
+    }
+}
+
+/// Delivers a model device's interrupts to the driver's handler.
+struct SimIrq(Arc<dyn IrqHandler>);
+
+impl IrqSink for SimIrq {
+    fn fire(&self, vector: u16) {
+        self.0.irq(vector);
+    }
+}
+
+impl DeviceBus for SimIo {
+    fn alloc_dma(&self, len: usize) -> Result<KBox<dyn DmaBuf>> {
+        let region = DmaRegion::new(len.next_multiple_of(PAGE_SIZE))?;
+        let bus = self.0.dma_map(region.clone())?;
+        Ok(KBox::new(
+            SimDma {
+                region,
+                bus,
+                dev: self.0.clone(),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn connect_irq(&self, handler: Option<Arc<dyn IrqHandler>>) -> Result {
+        match handler {
+            Some(h) => {
+                let sink: Arc<dyn IrqSink> = Arc::new(SimIrq(h), GFP_KERNEL)?;
+                self.0.set_irq_sink(Some(sink));
+            }
+            None => self.0.disconnect_irq(),
+        }
+        Ok(())
+    }
+}
+
 /// One model device and the driver's state for it. Fields drop in order: the driver lets go
-/// of the device first, then the faux device goes, then the model.
+/// of the device first (see `Drop`), then the faux device goes, then the model.
 pub(crate) struct SimInstance {
-    _dsa: DsaDevice<SimIo>,
+    _dsa: Arc<DsaDevice<SimIo>>,
     _faux: faux::Registration,
     _model: SimHandle,
+}
+
+impl Drop for SimInstance {
+    fn drop(&mut self) {
+        self._dsa.shutdown();
+    }
 }
 
 /// The generic device of a faux device.
@@ -56,29 +125,64 @@ fn faux_device(reg: &faux::Registration) -> &Device {
 }
 
 impl SimInstance {
-    /// Creates model device number `index` of `generation` and probes it.
-    pub(crate) fn new(index: usize, generation: Generation) -> Result<Self> {
+    /// Creates model device number `index` of `generation`, probes it and connects its
+    /// interrupts; with `auto`, gives it the default configuration and enables it and its WQs.
+    pub(crate) fn new(index: usize, generation: Generation, auto: bool) -> Result<Self> {
         let model = SimHandle::new(generation)?;
         let name = CString::try_from_fmt(fmt!("ridxd_sim{index}"))?;
         let faux = faux::Registration::new(&name, None)?;
         let dsa = DsaDevice::probe(faux_device(&faux), SimIo(model.dev().clone()))?;
-        Ok(Self {
+        let inst = Self {
             _dsa: dsa,
             _faux: faux,
             _model: model,
-        })
+        };
+        inst._dsa.connect_irq()?;
+        if auto {
+            inst.auto_enable()?;
+        }
+        Ok(inst)
+    }
+
+    /// Default configuration; enable the device and its configured WQs.
+    fn auto_enable(&self) -> Result {
+        let dsa = &self._dsa;
+        dsa.with_config(|c| c.set_default())?;
+        dsa.enable()?;
+        let wqs: KVec<usize> = dsa.with_config(|c| {
+            let mut v = KVec::new();
+            for (i, w) in c.wqs.iter().enumerate() {
+                if w.size != 0 {
+                    let _ = v.push(i, GFP_KERNEL);
+                }
+            }
+            v
+        });
+        for w in wqs {
+            dsa.enable_wq(w)?;
+        }
+        dev_info!(
+            faux_device(&self._faux),
+            "enabled: default configuration, event log {}\n",
+            match dsa.evl_size() {
+                Some(n) => n,
+                None => 0,
+            }
+        );
+        Ok(())
     }
 }
 
-/// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices.
-pub(crate) fn create(dsa1: u32, dsa2: u32) -> Result<KVec<SimInstance>> {
+/// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices; with `auto`, configured and
+/// enabled.
+pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool) -> Result<KVec<SimInstance>> {
     let mut v = KVec::new();
     let gens = Iterator::chain(
         (0..dsa1).map(|_| Generation::Dsa1),
         (0..dsa2).map(|_| Generation::Dsa2),
     );
     for (i, g) in gens.enumerate() {
-        v.push(SimInstance::new(i, g)?, GFP_KERNEL)?;
+        v.push(SimInstance::new(i, g, auto)?, GFP_KERNEL)?;
     }
     Ok(v)
 }
@@ -94,7 +198,7 @@ mod tests {
 
     #[test]
     fn probe_both_generations() -> Result {
-        let a = SimInstance::new(100, Generation::Dsa1)?;
+        let a = SimInstance::new(100, Generation::Dsa1, false)?;
         let c = a._dsa.caps();
         assert_eq!(c.version, 0x100);
         assert_eq!(c.num_wqs(), 8);
@@ -104,7 +208,7 @@ mod tests {
         assert!(!c.wq_prs_disable());
         assert!(c.configurable());
 
-        let b = SimInstance::new(101, Generation::Dsa2)?;
+        let b = SimInstance::new(101, Generation::Dsa2, false)?;
         let c = b._dsa.caps();
         assert_eq!(c.version, 0x200);
         assert_eq!(c.evl_entry_size(), Some(64));
@@ -114,7 +218,7 @@ mod tests {
 
     #[test]
     fn commands_through_the_seam() -> Result {
-        let s = SimInstance::new(102, Generation::Dsa2)?;
+        let s = SimInstance::new(102, Generation::Dsa2, false)?;
         let dev = faux_device(&s._faux);
         let io = s._dsa.io();
         assert_eq!(io.read32(off::GENSTS), state::DISABLED);
@@ -123,6 +227,170 @@ mod tests {
         // A command that succeeds.
         assert_eq!(device::command(dev, io, cmd::RESET_DEVICE, 0), Ok(0));
         assert_eq!(io.read32(off::GENSTS), state::DISABLED);
+        Ok(())
+    }
+}
+
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+#[kunit_tests(ridxd_device)]
+mod device_tests {
+    use super::*;
+    use crate::{
+        hw::{opcode, Descriptor},
+        regs::{self, cmd, off, state, wqcfg},
+    };
+    use kernel::{
+        kunit::user::{prot, vm_mmap_anon},
+        time::{delay::fsleep, Delta},
+    };
+
+    fn wq_state(s: &SimInstance, wq: usize) -> u32 {
+        let p = s._model.dev().personality();
+        s._model
+            .dev()
+            .read32(p.wqcfg_offset() + wq * p.wqcfg_stride() + wqcfg::STATE_IDX * 4)
+            >> 30
+    }
+
+    #[test]
+    fn default_config_enables() -> Result {
+        for (gen, evl) in [(Generation::Dsa1, false), (Generation::Dsa2, true)] {
+            let s = SimInstance::new(110, gen, true)?;
+            let m = s._model.dev();
+            assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+            assert_eq!(wq_state(&s, 0), 1);
+            assert_eq!(wq_state(&s, 1), 1);
+            assert_eq!(wq_state(&s, 2), 0);
+            // Dedicated WQ 0 and shared WQ 1, 16 entries each, in group 0 with every engine.
+            let p = m.personality();
+            let mode = |w: usize| m.read32(p.wqcfg_offset() + w * p.wqcfg_stride() + 8);
+            assert_eq!(mode(0) & 1, 1);
+            assert_eq!(mode(1) & 1, 0);
+            assert_eq!(m.read64(p.grpcfg_offset()), 0b11);
+            assert_eq!(m.read64(p.grpcfg_offset() + 32), 0b1111);
+            if evl {
+                // The event log: EVLCFG holds the ring, GENCFG/GENCTRL enable it.
+                let bus = s._dsa.evl_bus_addr().ok_or(EINVAL)?;
+                assert_eq!(m.read64(off::EVLCFG), bus);
+                assert_eq!(m.read64(off::EVLCFG + 8), 64);
+                assert_eq!(m.read32(off::GENCFG), regs::GenCfg::EVL_EN_MASK);
+                assert!(m.read32(off::GENCTRL) & regs::GenCtrl::EVL_INT_EN_MASK != 0);
+                assert_eq!(m.dma_mapped(), 1);
+            } else {
+                assert_eq!(s._dsa.evl_size(), None);
+                assert_eq!(m.read32(off::GENCFG), 0);
+                assert_eq!(m.dma_mapped(), 0);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refusals_change_nothing() -> Result {
+        let s1 = SimInstance::new(111, Generation::Dsa1, true)?;
+        let s2 = SimInstance::new(112, Generation::Dsa2, true)?;
+        let d2 = &s2._dsa;
+        // PRS disable: not on DSA 1.0; not on an enabled WQ.
+        assert!(s1._dsa.with_config(|c| c.set_prs_disable(0, true)) == Err(EOPNOTSUPP));
+        assert!(d2.with_config(|c| c.set_prs_disable(0, true)) == Err(EBUSY));
+        assert!(!d2.with_config(|c| c.wqs[0].prs_disable));
+        // Event-log size: not on DSA 1.0; not while enabled; 64..=65535 only.
+        assert!(s1._dsa.with_config(|c| c.set_evl_size(128)) == Err(EOPNOTSUPP));
+        assert!(d2.with_config(|c| c.set_evl_size(128)) == Err(EBUSY));
+        d2.disable()?;
+        assert!(d2.with_config(|c| c.set_evl_size(63)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_evl_size(65536)) == Err(EINVAL));
+        assert_eq!(d2.with_config(|c| c.evl_size), 64);
+        // WQ sizes above WQCAP.total_wq_size (128; 16 are taken by WQ 1).
+        assert!(d2.with_config(|c| c.set_wq_size(0, 113)) == Err(EINVAL));
+        assert_eq!(d2.with_config(|c| c.wqs[0].size), 16);
+        d2.with_config(|c| c.set_wq_size(0, 112))?;
+        // PRS disable turns block-on-fault off, and then refuses it.
+        d2.with_config(|c| c.set_block_on_fault(0, true))?;
+        d2.with_config(|c| c.set_prs_disable(0, true))?;
+        assert!(!d2.with_config(|c| c.wqs[0].block_on_fault));
+        assert!(d2.with_config(|c| c.set_block_on_fault(0, true)) == Err(EINVAL));
+        // Not enabled: WQ enable refused.
+        assert!(d2.enable_wq(0) == Err(ENXIO));
+        // Enable with the new settings: WQCFG carries them.
+        d2.with_config(|c| c.set_evl_size(1000))?;
+        d2.enable()?;
+        d2.enable_wq(0)?;
+        let m = s2._model.dev();
+        let p = m.personality();
+        assert_eq!(m.read32(p.wqcfg_offset()), 112);
+        assert_eq!(m.read32(p.wqcfg_offset() + 8) & 0b1010, 0b1000); // prs_disable, no bof
+        assert_eq!(m.read64(off::EVLCFG + 8), 1000);
+        assert!(d2.enable() == Err(EBUSY));
+        assert!(d2.enable_wq(0) == Err(EBUSY));
+        Ok(())
+    }
+
+    #[test]
+    fn enable_disable_cycles_leak_nothing() -> Result {
+        let s = SimInstance::new(113, Generation::Dsa2, true)?;
+        let m = s._model.dev().clone();
+        for _ in 0..3 {
+            assert_eq!(m.dma_mapped(), 1);
+            s._dsa.disable()?;
+            assert_eq!(m.dma_mapped(), 0);
+            assert_eq!(m.read32(off::GENSTS), state::DISABLED);
+            assert_eq!(m.read32(off::GENCFG), 0);
+            assert_eq!(m.read64(off::EVLCFG), 0);
+            s._dsa.enable()?;
+        }
+        // A device reset behind the driver's back clears GENCFG.evl_en; disable still frees
+        // the ring (it does not decide by reading GENCFG).
+        m.write32(off::CMD, cmd::RESET_DEVICE << 20);
+        m.wait_idle();
+        assert_eq!(m.read32(off::GENCFG), 0);
+        assert!(s._dsa.disable().is_err());
+        assert_eq!(m.dma_mapped(), 0);
+        assert!(s._dsa.disable() == Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn evl_burst_larger_than_the_ring() -> Result {
+        const FAULTS: u64 = 300;
+        let s = SimInstance::new(114, Generation::Dsa2, true)?;
+        let d = &s._dsa;
+        let m = s._model.dev().clone();
+        // Shared WQ 1 with PRS off.
+        d.disable_wq(1)?;
+        d.with_config(|c| c.set_prs_disable(1, true))?;
+        d.enable_wq(1)?;
+        // CRs in a page that is never present.
+        let crs = vm_mmap_anon(PAGE_SIZE, prot::READ | prot::WRITE)?.as_const_ptr() as u64;
+        let pasid = {
+            let task = kernel::current!();
+            m.bind_mm(task.mm().ok_or(EINVAL)?)?
+        };
+        let mut sent = 0u64;
+        let mut spins = 0;
+        while sent < FAULTS {
+            let mut desc = Descriptor::default();
+            desc.set_opcode(opcode::NOOP);
+            desc.set_flags(crate::hw::flags::CRAV | crate::hw::flags::RCR);
+            desc.completion_addr = crs + (sent % 128) * 32;
+            if m.enqcmd(1, &desc, pasid, false).is_ok() {
+                sent += 1;
+            } else {
+                fsleep(Delta::from_millis(1));
+                spins += 1;
+                assert!(spins < 10_000);
+            }
+        }
+        m.wait_idle();
+        // Every entry drained exactly once, in the driver, through the misc interrupt.
+        assert_eq!(m.stats().evl_entries, FAULTS);
+        assert_eq!(d.stats().evl_entries, FAULTS);
+        assert_eq!(d.stats().evl_cr, FAULTS);
+        assert_eq!(d.stats().evl_other, 0);
+        let st = regs::EvlStatus::from_raw(m.read64(off::EVLSTATUS));
+        assert_eq!(st.head().get(), st.tail().get());
+        assert_eq!(st.int_pending().get(), 0);
+        m.unbind_pasid(pasid)?;
         Ok(())
     }
 }

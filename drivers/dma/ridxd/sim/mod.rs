@@ -166,6 +166,19 @@ impl SimDevice {
         self.ctl.lock().sink = sink;
     }
 
+    /// Disconnects the receiver of the device's interrupts and waits until no call into it is
+    /// running (interrupts are only delivered from the device's work). Must not be called
+    /// from the receiver itself.
+    pub(crate) fn disconnect_irq(&self) {
+        self.set_irq_sink(None);
+        self.wq.flush();
+    }
+
+    /// Number of DMA regions mapped for the device.
+    pub(crate) fn dma_mapped(&self) -> usize {
+        self.dma.lock().maps.len()
+    }
+
     /// The device's counters.
     pub(crate) fn stats(&self) -> Stats {
         *self.stats.lock()

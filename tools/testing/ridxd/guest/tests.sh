@@ -11,7 +11,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 15
+tap_plan 17
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -27,6 +27,10 @@ tap_check "ridxd_sim0 probed as DSA 1.0 without event log" \
 	dmesg_has "ridxd_sim0: DSA 1.0: 8 WQs (128 entries), 4 engines, 4 groups, event log: no, PRS disable: no"
 tap_check "ridxd_sim1 probed as DSA 2.0 with event log" \
 	dmesg_has "ridxd_sim1: DSA 2.0: 8 WQs (128 entries), 4 engines, 4 groups, event log: yes, PRS disable: yes"
+tap_check "ridxd_sim0 enabled with the default configuration" \
+	dmesg_has "ridxd_sim0: enabled: default configuration, event log 0"
+tap_check "ridxd_sim1 enabled with a 64-entry event log" \
+	dmesg_has "ridxd_sim1: enabled: default configuration, event log 64"
 tap_check "rmmod ridxd with model devices" rmmod ridxd
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1

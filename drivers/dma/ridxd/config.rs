@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The driver's view of a device's configuration: groups, engines, WQs and the event-log size,
+//! with the rules for changing them, and their encoding into GRPCFG/WQCFG.
+//!
+//! The state is plain data; [`crate::device::DsaDevice`] holds it under a lock and writes it to
+//! the device when the device is enabled. Rules (source in brackets):
+//!
+//! * Configuration changes only while the device is disabled and configurable
+//!   (GENCAP.config_en); a WQ's attributes only while that WQ is disabled [`registers.h`
+//!   semantics of WQCFG/GRPCFG; idxd sysfs rules].
+//! * `prs_disable` needs WQCAP.wq_prs_support; setting it turns `block_on_fault` off, and
+//!   `block_on_fault` cannot be set while it is on [idxd `wq_prs_disable_store`].
+//! * The event-log size is 64..=65535 entries, default 64, and needs GENCAP.evl_support
+//!   [`IDXD_EVL_SIZE_MIN`/`MAX`].
+//! * WQ sizes add up to at most WQCAP.total_wq_size.
+
+use crate::{
+    device::Caps,
+    regs::{self, EVL_SIZE_MAX, EVL_SIZE_MIN},
+};
+use kernel::prelude::*;
+
+/// Default event-log size in entries [`IDXD_EVL_SIZE_MIN`].
+pub(crate) const EVL_SIZE_DEFAULT: u32 = EVL_SIZE_MIN;
+
+/// WQ mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WqMode {
+    /// One submitter (MOVDIR64B); the WQ carries the PASID.
+    Dedicated,
+    /// Many submitters (ENQCMD); each submission carries its PASID.
+    Shared,
+}
+
+/// One WQ's configuration and state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WqConfig {
+    /// Mode.
+    pub(crate) mode: WqMode,
+    /// Entries (0: not configured).
+    pub(crate) size: u32,
+    /// Priority 1..=15.
+    pub(crate) priority: u32,
+    /// Shared WQ threshold (entries kept free for ENQCMDS).
+    pub(crate) threshold: u32,
+    /// Block on fault.
+    pub(crate) block_on_fault: bool,
+    /// ATS disabled.
+    pub(crate) ats_disable: bool,
+    /// PRS disabled (DSA 2.0): CR faults go to the event log instead of stalling.
+    pub(crate) prs_disable: bool,
+    /// Maximum transfer size shift.
+    pub(crate) max_xfer_shift: u32,
+    /// Maximum batch size shift.
+    pub(crate) max_batch_shift: u32,
+    /// Group, if assigned.
+    pub(crate) group: Option<usize>,
+    /// PASID of a dedicated WQ (set while a process has it open).
+    pub(crate) pasid: Option<u32>,
+    /// Enabled on the device.
+    pub(crate) enabled: bool,
+}
+
+/// A whole device's configuration.
+pub(crate) struct Config {
+    /// Per WQ.
+    pub(crate) wqs: KVec<WqConfig>,
+    /// Per engine: its group.
+    pub(crate) engines: KVec<Option<usize>>,
+    /// Number of groups.
+    pub(crate) num_groups: usize,
+    /// Event-log size in entries (0: the device has no event log).
+    pub(crate) evl_size: u32,
+    /// The device is enabled.
+    pub(crate) enabled: bool,
+    caps: Caps,
+}
+
+/// Changes return the errno each method documents and change nothing on error.
+impl Config {
+    /// The reset configuration of a device with `caps`: nothing assigned, WQs unconfigured.
+    pub(crate) fn new(caps: &Caps) -> Result<Self> {
+        let mut wqs = KVec::with_capacity(caps.num_wqs(), GFP_KERNEL)?;
+        for _ in 0..caps.num_wqs() {
+            wqs.push(
+                WqConfig {
+                    mode: WqMode::Dedicated,
+                    size: 0,
+                    priority: 1,
+                    threshold: 0,
+                    block_on_fault: false,
+                    ats_disable: false,
+                    prs_disable: false,
+                    max_xfer_shift: caps.gencap.max_xfer_shift().get() as u32,
+                    max_batch_shift: caps.gencap.max_batch_shift().get() as u32,
+                    group: None,
+                    pasid: None,
+                    enabled: false,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut engines = KVec::with_capacity(caps.num_engines(), GFP_KERNEL)?;
+        for _ in 0..caps.num_engines() {
+            engines.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            wqs,
+            engines,
+            num_groups: caps.num_groups(),
+            evl_size: if caps.evl_entry_size().is_some() {
+                EVL_SIZE_DEFAULT
+            } else {
+                0
+            },
+            enabled: false,
+            caps: *caps,
+        })
+    }
+
+    /// `EBUSY` unless the device is disabled; `EPERM` unless it is configurable.
+    fn check_device_changeable(&self) -> Result {
+        if !self.caps.configurable() {
+            return Err(EPERM);
+        }
+        if self.enabled {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// The WQ `wq`, if it exists and may change: `EINVAL` for a WQ that does not exist,
+    /// `EPERM` on a device that is not configurable, `EBUSY` while the WQ is enabled.
+    fn wq_changeable(&mut self, wq: usize) -> Result<&mut WqConfig> {
+        if !self.caps.configurable() {
+            return Err(EPERM);
+        }
+        let w = self.wqs.get_mut(wq).ok_or(EINVAL)?;
+        if w.enabled {
+            return Err(EBUSY);
+        }
+        Ok(w)
+    }
+
+    /// Sets the event-log size (entries).
+    ///
+    /// `EOPNOTSUPP` without an event log, `EINVAL` outside 64..=65535, `EBUSY` while the
+    /// device is enabled.
+    pub(crate) fn set_evl_size(&mut self, entries: u32) -> Result {
+        if self.caps.evl_entry_size().is_none() {
+            return Err(EOPNOTSUPP);
+        }
+        self.check_device_changeable()?;
+        if !(EVL_SIZE_MIN..=EVL_SIZE_MAX).contains(&entries) {
+            return Err(EINVAL);
+        }
+        self.evl_size = entries;
+        Ok(())
+    }
+
+    /// Turns PRS off (`true`) or on for WQ `wq`; turning it off also turns block-on-fault
+    /// off.
+    ///
+    /// `EOPNOTSUPP` without WQCAP.wq_prs_support, and the errors of a WQ change.
+    pub(crate) fn set_prs_disable(&mut self, wq: usize, on: bool) -> Result {
+        if !self.caps.wq_prs_disable() {
+            return Err(EOPNOTSUPP);
+        }
+        let w = self.wq_changeable(wq)?;
+        w.prs_disable = on;
+        if on {
+            w.block_on_fault = false;
+        }
+        Ok(())
+    }
+
+    /// Sets block-on-fault for WQ `wq`.
+    ///
+    /// `EOPNOTSUPP` without GENCAP.block_on_fault, `EINVAL` while PRS is disabled on the WQ,
+    /// and the errors of a WQ change.
+    pub(crate) fn set_block_on_fault(&mut self, wq: usize, on: bool) -> Result {
+        let bof_cap = self.caps.gencap.block_on_fault().get() != 0;
+        let w = self.wq_changeable(wq)?;
+        if on && !bof_cap {
+            return Err(EOPNOTSUPP);
+        }
+        if on && w.prs_disable {
+            return Err(EINVAL);
+        }
+        w.block_on_fault = on;
+        Ok(())
+    }
+
+    /// Sets WQ `wq`'s size in entries.
+    ///
+    /// `EINVAL` when all WQ sizes would exceed WQCAP.total_wq_size, and the errors of a WQ
+    /// change. Nothing changes on error.
+    pub(crate) fn set_wq_size(&mut self, wq: usize, size: u32) -> Result {
+        let total = self.caps.total_wq_size();
+        let others: u32 = self
+            .wqs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != wq)
+            .map(|(_, w)| w.size)
+            .sum();
+        let w = self.wq_changeable(wq)?;
+        if others + size > total {
+            return Err(EINVAL);
+        }
+        w.size = size;
+        Ok(())
+    }
+
+    /// Sets WQ `wq`'s mode. `EOPNOTSUPP` when WQCAP lacks it, and the errors of a WQ change.
+    pub(crate) fn set_wq_mode(&mut self, wq: usize, mode: WqMode) -> Result {
+        let ok = match mode {
+            WqMode::Dedicated => self.caps.wqcap.dedicated_mode().get() != 0,
+            WqMode::Shared => self.caps.wqcap.shared_mode().get() != 0,
+        };
+        let w = self.wq_changeable(wq)?;
+        if !ok {
+            return Err(EOPNOTSUPP);
+        }
+        w.mode = mode;
+        Ok(())
+    }
+
+    /// Puts WQ `wq` in group `group` (`None`: no group). `EINVAL` for a group that does not
+    /// exist, and the errors of a WQ change.
+    pub(crate) fn set_wq_group(&mut self, wq: usize, group: Option<usize>) -> Result {
+        let n = self.num_groups;
+        let w = self.wq_changeable(wq)?;
+        if group.is_some_and(|g| g >= n) {
+            return Err(EINVAL);
+        }
+        w.group = group;
+        Ok(())
+    }
+
+    /// Puts engine `engine` in group `group`. `EINVAL` for an engine or group that does not
+    /// exist; `EBUSY`/`EPERM` as for device changes.
+    pub(crate) fn set_engine_group(&mut self, engine: usize, group: Option<usize>) -> Result {
+        self.check_device_changeable()?;
+        if engine >= self.engines.len() || group.is_some_and(|g| g >= self.num_groups) {
+            return Err(EINVAL);
+        }
+        self.engines[engine] = group;
+        Ok(())
+    }
+
+    /// The ready-to-use configuration: one group with every engine, WQ 0 a dedicated and WQ 1
+    /// a shared user WQ of 16 entries each (when the device has them).
+    pub(crate) fn set_default(&mut self) -> Result {
+        for e in 0..self.engines.len() {
+            self.set_engine_group(e, Some(0))?;
+        }
+        if !self.wqs.is_empty() {
+            self.set_wq_mode(0, WqMode::Dedicated)?;
+            self.set_wq_size(0, 16)?;
+            self.set_wq_group(0, Some(0))?;
+        }
+        if self.wqs.len() > 1 && self.caps.wqcap.shared_mode().get() != 0 {
+            self.set_wq_mode(1, WqMode::Shared)?;
+            self.set_wq_size(1, 16)?;
+            self.set_wq_group(1, Some(0))?;
+        }
+        Ok(())
+    }
+
+    /// GRPCFG of group `g`: the four WQ-bitmap qwords and the engine bitmap.
+    pub(crate) fn grpcfg(&self, g: usize) -> ([u64; 4], u64) {
+        let mut wqs = [0u64; 4];
+        for (i, w) in self.wqs.iter().enumerate() {
+            if w.group == Some(g) && w.size != 0 {
+                wqs[i / 64] |= 1 << (i % 64);
+            }
+        }
+        let mut engines = 0u64;
+        for (i, e) in self.engines.iter().enumerate() {
+            if *e == Some(g) {
+                engines |= 1 << i;
+            }
+        }
+        (wqs, engines)
+    }
+
+    /// WQCFG dwords 0..4 of WQ `wq` (size, threshold, mode, limits).
+    pub(crate) fn wqcfg(&self, wq: usize) -> [u32; 4] {
+        let w = &self.wqs[wq];
+        let mut mode = regs::WqCfgMode::zeroed()
+            .with_mode(w.mode == WqMode::Dedicated)
+            .with_bof(w.block_on_fault)
+            .with_wq_ats_disable(w.ats_disable)
+            .with_wq_prs_disable(w.prs_disable);
+        mode = mode.try_with_priority(w.priority).unwrap_or(mode);
+        match (w.mode, w.pasid) {
+            (WqMode::Dedicated, Some(p)) => {
+                mode = mode.try_with_pasid(p).unwrap_or(mode).with_pasid_en(true);
+            }
+            // A shared WQ takes each submission's PASID; pasid_en marks it PASID-capable
+            // (as the C driver programs it).
+            (WqMode::Shared, _) => mode = mode.with_pasid_en(true),
+            _ => {}
+        }
+        let limits = regs::WqCfgLimits::zeroed()
+            .try_with_max_xfer_shift(w.max_xfer_shift)
+            .unwrap_or(regs::WqCfgLimits::zeroed());
+        let limits = limits
+            .try_with_max_batch_shift(w.max_batch_shift)
+            .unwrap_or(limits);
+        [w.size, w.threshold, mode.into_raw(), limits.into_raw()]
+    }
+}
