@@ -293,6 +293,26 @@ impl<H: DeviceBus> DsaDevice<H> {
         &self.io
     }
 
+    /// The name of the bus device (for messages and the admin interface).
+    pub(crate) fn name(&self) -> &CStr {
+        self.dev.name()
+    }
+
+    /// Calls `f` with every non-empty entry of the event-log ring, in ring order.
+    pub(crate) fn for_each_evl_entry(&self, mut f: impl FnMut(u32, &crate::hw::DsaEvlEntry)) {
+        let ring = self.evl.lock();
+        let Some(ring) = ring.as_ref() else {
+            return;
+        };
+        for i in 0..ring.size() {
+            if let Ok(e) = ring.entry(i) {
+                if e != crate::hw::DsaEvlEntry::default() {
+                    f(i, &e);
+                }
+            }
+        }
+    }
+
     /// The device's counters.
     pub(crate) fn stats(&self) -> DevStats {
         *self.stats.lock()

@@ -5,10 +5,11 @@
 //! This file is the crate's table of contents and its module registration; the driver lives in
 //! the modules below. See `Documentation/driver-api/ridxd.rst`.
 
-use kernel::{driver, pci, prelude::*};
+use kernel::{debugfs, driver, pci, prelude::*};
 
 // Some of the device interface is used only by the model or by tests until the driver core
 // (configuration, event log, user WQs) lands.
+mod admin;
 #[allow(dead_code)]
 mod config;
 #[allow(dead_code)]
@@ -56,6 +57,8 @@ struct RidxdModule {
     _pci: driver::Registration<pci::Adapter<pci_drv::RidxdPciDriver>>,
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _sims: KVec<sim_drv::SimInstance>,
+    /// `/sys/kernel/debug/ridxd`; after the devices, whose directories are inside it.
+    _debugfs: debugfs::Dir,
     _farewell: Farewell,
 }
 
@@ -71,10 +74,11 @@ impl Drop for Farewell {
 impl kernel::InPlaceModule for RidxdModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!("Intel DSA driver (Rust), loading\n");
+        let root = debugfs::Dir::new(c"ridxd");
         let dsa1 = module_parameters::sim_dsa1.value();
         let dsa2 = module_parameters::sim_dsa2.value();
         #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
-        let sims = sim_drv::create(dsa1, dsa2, module_parameters::auto_config.value());
+        let sims = sim_drv::create(dsa1, dsa2, module_parameters::auto_config.value(), &root);
         #[cfg(not(CONFIG_INTEL_IDXD_RUST_SIM))]
         if dsa1 + dsa2 != 0 {
             pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");
@@ -83,6 +87,7 @@ impl kernel::InPlaceModule for RidxdModule {
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
             #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
             _sims: sims?,
+            _debugfs: root,
             _farewell: Farewell,
         })
     }

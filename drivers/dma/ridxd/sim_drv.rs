@@ -7,11 +7,13 @@
 //! devices to create at load (faux devices `ridxd_sim0`, `ridxd_sim1`, ...).
 
 use crate::{
+    admin::{self, AdminDir},
     device::DsaDevice,
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler},
     sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
 };
 use kernel::{
+    debugfs::Dir,
     device::{Bound, Device},
     faux,
     page::PAGE_SIZE,
@@ -106,6 +108,7 @@ impl DeviceBus for SimIo {
 /// One model device and the driver's state for it. Fields drop in order: the driver lets go
 /// of the device first (see `Drop`), then the faux device goes, then the model.
 pub(crate) struct SimInstance {
+    _admin: Option<AdminDir<SimIo>>,
     _dsa: Arc<DsaDevice<SimIo>>,
     _faux: faux::Registration,
     _model: SimHandle,
@@ -113,6 +116,8 @@ pub(crate) struct SimInstance {
 
 impl Drop for SimInstance {
     fn drop(&mut self) {
+        // The admin files go first, so that nobody reconfigures the device while it stops.
+        drop(self._admin.take());
         self._dsa.shutdown();
     }
 }
@@ -133,6 +138,7 @@ impl SimInstance {
         let faux = faux::Registration::new(&name, None)?;
         let dsa = DsaDevice::probe(faux_device(&faux), SimIo(model.dev().clone()))?;
         let inst = Self {
+            _admin: None,
             _dsa: dsa,
             _faux: faux,
             _model: model,
@@ -173,16 +179,18 @@ impl SimInstance {
     }
 }
 
-/// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices; with `auto`, configured and
-/// enabled.
-pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool) -> Result<KVec<SimInstance>> {
+/// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices, each with its admin directory
+/// `dsa<N>` under `root`; with `auto`, configured and enabled.
+pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVec<SimInstance>> {
     let mut v = KVec::new();
     let gens = Iterator::chain(
         (0..dsa1).map(|_| Generation::Dsa1),
         (0..dsa2).map(|_| Generation::Dsa2),
     );
     for (i, g) in gens.enumerate() {
-        v.push(SimInstance::new(i, g, auto)?, GFP_KERNEL)?;
+        let mut inst = SimInstance::new(i, g, auto)?;
+        inst._admin = Some(admin::create(root, i, &inst._dsa)?);
+        v.push(inst, GFP_KERNEL)?;
     }
     Ok(v)
 }

@@ -13,6 +13,18 @@ echo "    PCI driver:   $(ls -d /sys/bus/pci/drivers/ridxd 2>/dev/null || echo m
 for d in /sys/bus/faux/devices/ridxd_sim*; do
 	echo "    model device: $d (driver: $(basename "$(readlink "$d/driver")"))"
 done
+echo "--- admin interface: /sys/kernel/debug/ridxd"
+for d in /sys/kernel/debug/ridxd/dsa*; do
+	n=$(basename "$d")
+	evl=$(cat "$d/event_log_size" 2>/dev/null || echo "none")
+	echo "    $n: $(cat "$d/device") version $(cat "$d/version") $(cat "$d/state"), event_log_size $evl"
+	for w in "$d"/wq*; do
+		[ "$(cat "$w/size")" = 0 ] && continue
+		prs=$(cat "$w/prs_disable" 2>/dev/null || echo "n/a")
+		echo "        $(basename "$w"): $(cat "$w/mode"), size $(cat "$w/size"), group $(cat "$w/group_id"), prs_disable $prs, $(cat "$w/state")"
+	done
+	[ -e "$d/event_log" ] && echo "        event_log: $(head -n1 "$d/event_log")"
+done
 echo "--- rmmod ridxd"
 rmmod ridxd || exit 1
 dmesg | grep -E 'ridxd(_sim[0-9]+)?:' | tail -n1 | sed 's/^/    /'
