@@ -9,6 +9,7 @@
 use crate::{
     config::Config,
     evl::{self, EvlKind, EvlRing},
+    fault::FaultPath,
     hwif::{DeviceBus, DeviceIo, IrqHandler},
     regs::{self, cmd, cmdsts, intcause, off},
 };
@@ -240,6 +241,7 @@ pub(crate) struct DsaDevice<H: DeviceBus> {
     stats: SpinLock<DevStats>,
     #[pin]
     ratelimit: SpinLock<RateLimit>,
+    faults: Arc<FaultPath>,
 }
 
 impl<H: DeviceBus> DsaDevice<H> {
@@ -269,6 +271,7 @@ impl<H: DeviceBus> DsaDevice<H> {
             if caps.wq_prs_disable() { "yes" } else { "no" },
         );
         let cfg = Config::new(&caps)?;
+        let faults = FaultPath::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
                 io,
@@ -278,6 +281,7 @@ impl<H: DeviceBus> DsaDevice<H> {
                 evl <- new_mutex!(None, "ridxd::evl"),
                 stats <- new_spinlock!(DevStats::default(), "ridxd::stats"),
                 ratelimit <- new_spinlock!(RateLimit { start: None, count: 0 }, "ridxd::ratelimit"),
+                faults,
             }),
             GFP_KERNEL,
         )
@@ -311,6 +315,11 @@ impl<H: DeviceBus> DsaDevice<H> {
                 }
             }
         }
+    }
+
+    /// The device's completion-record fault path.
+    pub(crate) fn faults(&self) -> &Arc<FaultPath> {
+        &self.faults
     }
 
     /// The device's counters.
@@ -547,9 +556,9 @@ impl<H: DeviceBus> DsaDevice<H> {
         let mut other = 0u64;
         let n = evl::drain(&self.io, ring, |index, e| match EvlKind::of(e) {
             EvlKind::CrFault | EvlKind::BatchCr | EvlKind::DrainCr => {
-                // The completion-record fix-up (user WQs) takes these; until a process has the
-                // WQ open there is nobody to write the record for.
+                // The completion-record fix-up writes these into the owner's memory.
                 cr += 1;
+                self.faults.push(e);
                 dev_dbg!(
                     self.dev,
                     "evl[{}]: error {:#x} wq {} pasid {:#x} op {:#x} cr {:#x} status {:#x}\n",
@@ -591,12 +600,14 @@ impl<H: DeviceBus + 'static> DsaDevice<H> {
         self.io.connect_irq(Some(handler))
     }
 
-    /// Stops interrupt delivery, disables the device if enabled: what unbind needs.
+    /// Stops interrupt delivery, disables the device if enabled, and stops the fault path:
+    /// what unbind needs.
     pub(crate) fn shutdown(&self) {
         let _ = self.io.connect_irq(None);
         if self.cfg.lock().enabled {
             let _ = self.disable();
         }
+        self.faults.shutdown();
     }
 }
 

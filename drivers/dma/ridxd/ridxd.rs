@@ -17,6 +17,8 @@ mod device;
 #[allow(dead_code)]
 mod evl;
 #[allow(dead_code)]
+mod fault;
+#[allow(dead_code)]
 mod hw;
 mod hwif;
 mod pci_drv;

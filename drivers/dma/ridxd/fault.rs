@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Completion-record (CR) fault fix-up.
+//!
+//! With PRS disabled on a WQ (DSA 2.0), a descriptor whose CR address faults completes anyway,
+//! and the device puts the CR it could not write in the event log (`CRA_XLAT`). The driver
+//! writes that CR into the submitting process's memory itself:
+//!
+//! * Each process that has a WQ open has a context ([`Ctx`]) keyed by PASID and WQ, holding a
+//!   reference to its `mm` taken at open (`mmgrab`). Nothing here asks the IOMMU for the mm
+//!   behind a PASID (that lookup was removed upstream).
+//! * Event-log processing queues the entries; one work item on the device's own workqueue
+//!   handles them in order: `mmget_not_zero()` (a process that is gone counts a failure),
+//!   `kthread_use_mm()`, write the CR body, a write barrier, then the status byte, so that a
+//!   reader that sees a non-zero status sees the whole record.
+//! * Batches (the C driver's semantics, `drivers/dma/idxd/irq.c`): a per-batch-id flag
+//!   remembers a sub-descriptor CR that could not be written (`first_err_in_batch` resets it);
+//!   the batch descriptor's own CR (`BATCH_EVL_ERR`) is then written with status batch-fail
+//!   and result 1, and it is written at all only when requested (`rcr`) or on such a failure.
+//!   A drain's CR after CR faults (`DRAIN_EVL`) is written as it is.
+//! * Per context: `cr_faults` (records written) and `cr_fault_failures` (could not be: bad
+//!   address, unmapped, `PROT_NONE`, process gone).
+
+use crate::{
+    evl::EvlKind,
+    hw::{status, CompletionRecord, DsaEvlEntry},
+};
+use kernel::{
+    mm::Mm,
+    new_mutex, new_spinlock,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        barrier::{smp_mb, Write},
+        Arc, Mutex, SpinLock,
+    },
+    transmute::AsBytes,
+    uaccess::{UserPtr, UserSlice},
+    workqueue::{
+        impl_has_work, new_work,
+        owned::{flags, OwnedQueue},
+        Work, WorkItem,
+    },
+};
+
+/// Where a CR copy writes: user memory of the adopted address space, or a recorder in tests.
+pub(crate) trait CrWriter {
+    /// Writes `data` at user address `addr`.
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result;
+    /// Orders the writes before against the writes after (`smp_wmb()`).
+    fn barrier(&mut self);
+}
+
+/// Writes to the current address space (inside `kthread_use_mm`), faulting pages in.
+struct UserWriter;
+
+impl CrWriter for UserWriter {
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result {
+        UserSlice::new(UserPtr::from_addr(addr as usize), data.len())
+            .writer()
+            .write_slice(data)
+    }
+
+    fn barrier(&mut self) {
+        smp_mb(Write);
+    }
+}
+
+/// Writes the CR `cr` at `addr`: every byte but the status byte, a write barrier, then the
+/// status byte (offset 0). If the first part fails the status byte is not written, so a
+/// polling reader never sees a completed status with a partial record.
+///
+/// Returns the writer's error (`EFAULT` for memory that cannot be written).
+pub(crate) fn write_cr(w: &mut impl CrWriter, addr: u64, cr: &[u8]) -> Result {
+    let (status, body) = cr.split_at(CompletionRecord::STATUS_OFFSET + 1);
+    w.write(addr + 1, body)?;
+    w.barrier();
+    w.write(addr, status)
+}
+
+/// Counters of one context, as the idxd ABI names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CrCounters {
+    /// Completion records the driver wrote for the process.
+    pub(crate) cr_faults: u64,
+    /// Completion records that could not be written.
+    pub(crate) cr_fault_failures: u64,
+}
+
+/// A process's context on a WQ: what the fault path needs to write its CRs.
+#[pin_data]
+pub(crate) struct Ctx {
+    pasid: u32,
+    wq: u8,
+    mm: ARef<Mm>,
+    #[pin]
+    state: SpinLock<CtxState>,
+}
+
+struct CtxState {
+    counters: CrCounters,
+    /// The context is going away: its pending entries are skipped.
+    closing: bool,
+}
+
+impl Ctx {
+    /// The context's counters.
+    pub(crate) fn counters(&self) -> CrCounters {
+        self.state.lock().counters
+    }
+
+    /// PASID.
+    pub(crate) fn pasid(&self) -> u32 {
+        self.pasid
+    }
+}
+
+/// Counters of a device's fault path.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FaultStats {
+    /// Entries handled (written, failed, or skipped).
+    pub(crate) handled: u64,
+    /// Entries with no context (no process has that PASID open on that WQ).
+    pub(crate) no_ctx: u64,
+    /// Entries skipped because their context was closing.
+    pub(crate) skipped: u64,
+    /// Entries dropped because memory for the queue could not be had.
+    pub(crate) lost: u64,
+}
+
+struct Pending {
+    q: KVec<DsaEvlEntry>,
+    /// The device is going away: nothing more is queued.
+    dead: bool,
+}
+
+/// A device's fault path: contexts, pending entries, and the work that writes the CRs.
+#[pin_data]
+pub(crate) struct FaultPath {
+    #[pin]
+    ctxs: Mutex<KVec<Arc<Ctx>>>,
+    #[pin]
+    pending: SpinLock<Pending>,
+    /// Per batch identifier: a sub-descriptor CR of the batch could not be written.
+    #[pin]
+    batch_fail: Mutex<[bool; 256]>,
+    #[pin]
+    stats: SpinLock<FaultStats>,
+    #[pin]
+    work: Work<FaultPath>,
+    wq: Arc<OwnedQueue>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for FaultPath { self.work }
+}
+
+impl WorkItem for FaultPath {
+    type Pointer = Arc<FaultPath>;
+
+    fn run(this: Arc<FaultPath>) {
+        this.run_pending();
+    }
+}
+
+impl FaultPath {
+    /// A fault path with its own workqueue.
+    ///
+    /// Returns `ENOMEM` on allocation failure.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        let wq = Arc::new(
+            OwnedQueue::new(c"ridxd_fault", flags::UNBOUND | flags::MEM_RECLAIM, 1)?,
+            GFP_KERNEL,
+        )?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                ctxs <- new_mutex!(KVec::new(), "ridxd::fault::ctxs"),
+                pending <- new_spinlock!(Pending { q: KVec::new(), dead: false }, "ridxd::fault::pending"),
+                batch_fail <- new_mutex!([false; 256], "ridxd::fault::batch_fail"),
+                stats <- new_spinlock!(FaultStats::default(), "ridxd::fault::stats"),
+                work <- new_work!("ridxd::fault::work"),
+                wq,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Registers the context of a process (address space `mm`, taken here with `mmgrab`)
+    /// using `pasid` on WQ `wq`.
+    ///
+    /// Returns `EEXIST` when that PASID already has a context on that WQ, `ENOMEM` on
+    /// allocation failure.
+    pub(crate) fn add_ctx(&self, pasid: u32, wq: u8, mm: &Mm) -> Result<Arc<Ctx>> {
+        let ctx = Arc::pin_init(
+            pin_init!(Ctx {
+                pasid,
+                wq,
+                mm: ARef::from(mm),
+                state <- new_spinlock!(CtxState { counters: CrCounters::default(), closing: false }, "ridxd::fault::ctx"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let mut ctxs = self.ctxs.lock();
+        if ctxs.iter().any(|c| c.pasid == pasid && c.wq == wq) {
+            return Err(EEXIST);
+        }
+        ctxs.push(ctx.clone(), GFP_KERNEL)?;
+        Ok(ctx)
+    }
+
+    /// Removes `ctx`: its pending entries are skipped, the fault work is waited for, then the
+    /// context leaves the map. The caller drops its reference (and with it the `mm`) after.
+    /// (The device must already have stopped using the PASID: drained.)
+    pub(crate) fn remove_ctx(&self, ctx: &Arc<Ctx>) {
+        ctx.state.lock().closing = true;
+        self.wq.flush();
+        self.ctxs.lock().retain(|c| !Arc::ptr_eq(c, ctx));
+    }
+
+    /// Number of contexts.
+    pub(crate) fn num_ctxs(&self) -> usize {
+        self.ctxs.lock().len()
+    }
+
+    /// Queues a CR-carrying event-log entry for the work. May be called in atomic context.
+    pub(crate) fn push(self: &Arc<Self>, e: &DsaEvlEntry) {
+        let mut p = self.pending.lock();
+        if p.dead {
+            return;
+        }
+        if p.q.push(*e, GFP_ATOMIC).is_err() {
+            drop(p);
+            self.stats.lock().lost += 1;
+            return;
+        }
+        // `Err` means the work is already queued; it will see this entry.
+        let _ = self.wq.enqueue(self.clone());
+    }
+
+    /// Waits until every entry queued so far has been handled.
+    pub(crate) fn flush(&self) {
+        self.wq.flush();
+    }
+
+    /// The fault path's counters.
+    pub(crate) fn stats(&self) -> FaultStats {
+        *self.stats.lock()
+    }
+
+    /// Stops taking entries and waits for the work; after this no work of the fault path is
+    /// pending or running. Must not be called from the fault work.
+    pub(crate) fn shutdown(&self) {
+        self.pending.lock().dead = true;
+        self.wq.drain();
+    }
+
+    fn run_pending(&self) {
+        loop {
+            let e = {
+                let mut p = self.pending.lock();
+                if p.q.is_empty() {
+                    return;
+                }
+                p.q.remove(0).ok()
+            };
+            if let Some(e) = e {
+                self.handle(&e);
+            }
+        }
+    }
+
+    /// Handles one entry: writes its CR into the owner's memory per the rules above.
+    fn handle(&self, e: &DsaEvlEntry) {
+        self.stats.lock().handled += 1;
+        let kind = EvlKind::of(e);
+        let h = &e.header;
+        let id = h.batch_id() as usize;
+        let ctx = self
+            .ctxs
+            .lock()
+            .iter()
+            .find(|c| c.pasid == h.pasid() && c.wq == h.wq_idx())
+            .cloned();
+        let Some(ctx) = ctx else {
+            self.stats.lock().no_ctx += 1;
+            if kind == EvlKind::CrFault && h.batch() != 0 {
+                self.batch_fail.lock()[id] = true;
+            }
+            return;
+        };
+        if ctx.state.lock().closing {
+            self.stats.lock().skipped += 1;
+            return;
+        }
+        let mut cr = e.cr;
+        let copy = match kind {
+            EvlKind::CrFault => {
+                if h.batch() != 0 && h.first_err_in_batch() != 0 {
+                    self.batch_fail.lock()[id] = false;
+                }
+                true
+            }
+            EvlKind::BatchCr => {
+                let mut bf = self.batch_fail.lock();
+                let failed = bf[id];
+                if failed {
+                    if cr.status_code() == status::SUCCESS {
+                        cr.status = status::BATCH_FAIL;
+                    }
+                    cr.result = 1;
+                    bf[id] = false;
+                }
+                h.rcr() != 0 || failed
+            }
+            EvlKind::DrainCr => true,
+            EvlKind::Other => false,
+        };
+        if !copy {
+            return;
+        }
+        let ok = self.copy(&ctx, h.fault_addr, &cr).is_ok();
+        let mut st = ctx.state.lock();
+        if ok {
+            st.counters.cr_faults += 1;
+        } else {
+            st.counters.cr_fault_failures += 1;
+        }
+        drop(st);
+        if !ok && kind == EvlKind::CrFault && h.batch() != 0 {
+            self.batch_fail.lock()[id] = true;
+        }
+    }
+
+    /// Writes `cr` at `addr` in `ctx`'s address space. `ESRCH` when the process is gone.
+    fn copy(&self, ctx: &Ctx, addr: u64, cr: &CompletionRecord) -> Result {
+        let mm = ctx.mm.mmget_not_zero().ok_or(ESRCH)?;
+        let bytes = cr.as_bytes();
+        mm.kthread_use(|| write_cr(&mut UserWriter, addr, bytes))?
+    }
+}
+
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+#[kunit_tests(ridxd_cr_write)]
+mod tests {
+    use super::*;
+
+    /// Records the writes and barriers a CR copy makes.
+    struct Recorder {
+        log: KVec<(u64, usize)>,
+        barrier_after: Option<usize>,
+        fail_at: Option<u64>,
+    }
+
+    impl CrWriter for Recorder {
+        fn write(&mut self, addr: u64, data: &[u8]) -> Result {
+            if self.fail_at == Some(addr) {
+                return Err(EFAULT);
+            }
+            self.log.push((addr, data.len()), GFP_KERNEL)?;
+            Ok(())
+        }
+
+        fn barrier(&mut self) {
+            self.barrier_after = Some(self.log.len());
+        }
+    }
+
+    #[test]
+    fn status_byte_last_after_a_barrier() -> Result {
+        let mut r = Recorder {
+            log: KVec::new(),
+            barrier_after: None,
+            fail_at: None,
+        };
+        let cr = CompletionRecord::default();
+        write_cr(&mut r, 0x1000, cr.as_bytes())?;
+        assert_eq!(r.log.len(), 2);
+        assert_eq!(r.log[0], (0x1001, 31));
+        assert_eq!(r.log[1], (0x1000, 1));
+        assert_eq!(r.barrier_after, Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn failed_body_leaves_status_unwritten() -> Result {
+        let mut r = Recorder {
+            log: KVec::new(),
+            barrier_after: None,
+            fail_at: Some(0x2001),
+        };
+        let cr = CompletionRecord::default();
+        assert!(write_cr(&mut r, 0x2000, cr.as_bytes()) == Err(EFAULT));
+        assert!(r.log.is_empty());
+        assert_eq!(r.barrier_after, None);
+        Ok(())
+    }
+}
