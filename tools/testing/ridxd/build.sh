@@ -60,7 +60,7 @@ run_kunit() {
 	kenv
 	local args=(run --arch=x86_64 --build_dir="$RIDXD_CACHE/build-kunit"
 		--kunitconfig="$KSRC/drivers/dma/ridxd/.kunitconfig" --jobs="$JOBS"
-		--timeout=1200 --json="$KUNIT_JSON" --make_options="$KMAKE_LLVM")
+		--timeout=600 --json="$KUNIT_JSON" --make_options="$KMAKE_LLVM")
 	[ -n "${1:-}" ] && args+=("$1")
 	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py "${args[@]}") >"$LOGS/kunit.log" 2>&1 || {
 		# Compiler errors first, then failed tests, then the end of the log.

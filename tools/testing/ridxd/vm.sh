@@ -42,7 +42,7 @@ make_initramfs() {
 # line.  VM_LOG is set to the serial log.
 vm_run() {
 	local v=$1 script=$2 b=$RIDXD_CACHE/build-$1
-	local img=$RIDXD_CACHE/initramfs-$v.cpio.gz mem=1024 tmo=${RIDXD_VM_TIMEOUT:-1800}
+	local img=$RIDXD_CACHE/initramfs-$v.cpio.gz mem=1024 tmo=${RIDXD_VM_TIMEOUT:-600}
 	[ -f "$b/arch/x86/boot/bzImage" ] || die "no $v kernel: run 'ridxd-dev build $v'"
 	[ "$v" = debug ] && mem=3072
 	make_initramfs "$v" "$img"
