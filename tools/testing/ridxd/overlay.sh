@@ -57,6 +57,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/mm.rs" 'pub mod kthread;'
 	append_line "$t/rust/kernel/uaccess.rs" 'pub mod nofault;'
 	append_line "$t/rust/kernel/kunit.rs" 'pub mod user;'
+	append_line "$t/rust/kernel/miscdevice.rs" 'pub mod data;'
 }
 
 # overlay_list: the repository's overlay files, relative to the repository root.
@@ -112,7 +113,7 @@ check_overlay_idempotent() {
 	mkdir -p "$tmp/drivers/dma" "$tmp/rust/bindings" "$tmp/rust/kernel"
 	cp "$SRC_DIR/linux/Makefile" "$tmp/"
 	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
-	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit}.rs "$tmp/rust/kernel/"
+	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice}.rs "$tmp/rust/kernel/"
 	cp "$SRC_DIR/linux/drivers/dma/Kconfig" "$SRC_DIR/linux/drivers/dma/Makefile" "$tmp/drivers/dma/"
 	apply_overlay "$tmp"
 	(cd "$tmp" && find . -type f -exec md5sum {} + | sort) >"$tmp.1"
