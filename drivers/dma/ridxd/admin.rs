@@ -264,6 +264,17 @@ fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>)
         let on = w.dsa.with_config(|c| c.wqs[w.wq].enabled);
         writeln!(f, "{}", if on { "enabled" } else { "disabled" })
     });
+    // CR fault counters of the files open on the WQ (idxd: per file<N>; summed here).
+    dir.read_callback_file(c"clients", w, &|w: &W<H>, f| {
+        writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).1)
+    });
+    dir.read_callback_file(c"cr_faults", w, &|w: &W<H>, f| {
+        writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).0.cr_faults)
+    });
+    dir.read_callback_file(c"cr_fault_failures", w, &|w: &W<H>, f| {
+        let c = w.dsa.faults().wq_counters(w.wq as u8).0;
+        writeln!(f, "{}", c.cr_fault_failures)
+    });
     dir.write_only_callback_file(c"enable", w, &|w: &W<H>, r| {
         if input_bool(r)? {
             w.dsa.enable_wq(w.wq)

@@ -426,6 +426,37 @@ impl<H: DeviceBus> DsaDevice<H> {
         Ok(())
     }
 
+    /// Sets the PASID of dedicated WQ `wq` (`None`: none): the WQ is disabled (drained),
+    /// its WQCFG rewritten, and enabled again if it was.
+    ///
+    /// Returns `EINVAL` for a WQ that does not exist or is not dedicated, `EIO` when the
+    /// device refuses.
+    pub(crate) fn set_wq_pasid(&self, wq: usize, pasid: Option<u32>) -> Result {
+        let was_enabled = {
+            let cfg = self.cfg.lock();
+            let w = cfg.wqs.get(wq).ok_or(EINVAL)?;
+            if w.mode != crate::config::WqMode::Dedicated {
+                return Err(EINVAL);
+            }
+            w.enabled
+        };
+        if was_enabled {
+            self.disable_wq(wq)?;
+        }
+        self.cfg.lock().wqs[wq].pasid = pasid;
+        if was_enabled {
+            self.enable_wq(wq)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the device has completed every descriptor with `pasid` (Drain PASID).
+    ///
+    /// Returns `EIO` when the device refuses (it is not enabled).
+    pub(crate) fn drain_pasid(&self, pasid: u32) -> Result {
+        command(&self.dev, &self.io, cmd::DRAIN_PASID, pasid).map(|_| ())
+    }
+
     /// Disables WQ `wq` (draining it first, as the device does).
     ///
     /// Returns `EINVAL` for a WQ that does not exist or is not enabled, `EIO` when the device

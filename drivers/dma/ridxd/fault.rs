@@ -217,6 +217,19 @@ impl FaultPath {
         self.ctxs.lock().retain(|c| !Arc::ptr_eq(c, ctx));
     }
 
+    /// The counters of the contexts open on WQ `wq`, summed, and how many there are.
+    pub(crate) fn wq_counters(&self, wq: u8) -> (CrCounters, usize) {
+        let mut sum = CrCounters::default();
+        let mut n = 0;
+        for c in self.ctxs.lock().iter().filter(|c| c.wq == wq) {
+            let k = c.counters();
+            sum.cr_faults += k.cr_faults;
+            sum.cr_fault_failures += k.cr_fault_failures;
+            n += 1;
+        }
+        (sum, n)
+    }
+
     /// Number of contexts.
     pub(crate) fn num_ctxs(&self) -> usize {
         self.ctxs.lock().len()

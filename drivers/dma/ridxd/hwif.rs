@@ -7,7 +7,8 @@
 //! (`sim_drv.rs`) for the software device model. Code above the seam does not know, and must
 //! not ask, which one it talks to.
 
-use kernel::{prelude::*, sync::Arc};
+use crate::hw::Descriptor;
+use kernel::{mm::Mm, prelude::*, sync::Arc};
 
 /// Access to one DSA device's registers (BAR0).
 ///
@@ -55,4 +56,24 @@ pub(crate) trait DeviceBus: DeviceIo {
     ///
     /// Returns `EOPNOTSUPP` when the device's interrupts cannot be delivered this way.
     fn connect_irq(&self, handler: Option<Arc<dyn IrqHandler>>) -> Result;
+
+    /// Binds address space `mm` to the device for SVA (`iommu_sva_bind_device()` on PCI): the
+    /// returned bond's PASID makes the device work on `mm`'s virtual addresses. Unbound when
+    /// the bond is dropped.
+    ///
+    /// Returns `EOPNOTSUPP` where SVA is not available, `ENOSPC` without a free PASID.
+    fn sva_bind(&self, mm: &Mm) -> Result<KBox<dyn SvaBond>>;
+
+    /// Submits `desc` to WQ `wq`'s portal: MOVDIR64B to a dedicated WQ (the WQ's PASID
+    /// applies), ENQCMDS to a shared one (the descriptor's PASID applies).
+    ///
+    /// Returns `EAGAIN` when a shared WQ does not accept it ("retry"), `EOPNOTSUPP` where the
+    /// portals cannot be written.
+    fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result;
+}
+
+/// An address space bound to a device for SVA; unbound when dropped.
+pub(crate) trait SvaBond: Send + Sync {
+    /// The PASID that tags the address space's descriptors.
+    fn pasid(&self) -> u32;
 }

@@ -6,12 +6,14 @@
 
 use crate::{
     device::DsaDevice,
-    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler},
+    hw::Descriptor,
+    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
 };
 use kernel::{
     device::{Bound, Core, Device},
     dma::Coherent,
     io::{io_read, Io},
+    mm::Mm,
     page::PAGE_SIZE,
     pci,
     prelude::*,
@@ -87,6 +89,16 @@ impl DeviceBus for PciIo<'_> {
     fn connect_irq(&self, _handler: Option<Arc<dyn IrqHandler>>) -> Result {
         // MSI-X wiring for PCI devices is not done yet: the driver runs PCI devices without
         // interrupts (commands are polled; the event log is not set up).
+        Err(EOPNOTSUPP)
+    }
+
+    fn sva_bind(&self, _mm: &Mm) -> Result<KBox<dyn SvaBond>> {
+        // The iommu_sva_bind_device() bond abstraction is not done yet.
+        Err(EOPNOTSUPP)
+    }
+
+    fn submit(&self, _wq: usize, _shared: bool, _desc: &Descriptor) -> Result {
+        // Portal mapping (BAR2) and MOVDIR64B/ENQCMDS are not done yet.
         Err(EOPNOTSUPP)
     }
 }

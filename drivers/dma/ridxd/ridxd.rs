@@ -11,6 +11,8 @@ use kernel::{debugfs, driver, pci, prelude::*};
 // (configuration, event log, user WQs) lands.
 mod admin;
 #[allow(dead_code)]
+mod cdev;
+#[allow(dead_code)]
 mod config;
 #[allow(dead_code)]
 mod device;

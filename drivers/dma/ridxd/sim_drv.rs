@@ -8,14 +8,17 @@
 
 use crate::{
     admin::{self, AdminDir},
+    cdev::{self, WqCdev},
     device::DsaDevice,
-    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler},
+    hw::Descriptor,
+    hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
     sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
 };
 use kernel::{
     debugfs::Dir,
     device::{Bound, Device},
     faux,
+    mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
@@ -103,11 +106,50 @@ impl DeviceBus for SimIo {
         }
         Ok(())
     }
+
+    fn sva_bind(&self, mm: &Mm) -> Result<KBox<dyn SvaBond>> {
+        let pasid = self.0.bind_mm(mm)?;
+        Ok(KBox::new(
+            SimBond {
+                dev: self.0.clone(),
+                pasid,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
+        if shared {
+            self.0.enqcmd(wq, desc, desc.pasid(), true)
+        } else {
+            self.0.movdir64b(wq, desc);
+            Ok(())
+        }
+    }
+}
+
+/// An address space bound to a model device (its PASID table); unbound when dropped.
+struct SimBond {
+    dev: Arc<SimDevice>,
+    pasid: u32,
+}
+
+impl SvaBond for SimBond {
+    fn pasid(&self) -> u32 {
+        self.pasid
+    }
+}
+
+impl Drop for SimBond {
+    fn drop(&mut self) {
+        let _ = self.dev.unbind_pasid(self.pasid);
+    }
 }
 
 /// One model device and the driver's state for it. Fields drop in order: the driver lets go
 /// of the device first (see `Drop`), then the faux device goes, then the model.
 pub(crate) struct SimInstance {
+    _cdevs: KVec<WqCdev<SimIo>>,
     _admin: Option<AdminDir<SimIo>>,
     _dsa: Arc<DsaDevice<SimIo>>,
     _faux: faux::Registration,
@@ -116,7 +158,9 @@ pub(crate) struct SimInstance {
 
 impl Drop for SimInstance {
     fn drop(&mut self) {
-        // The admin files go first, so that nobody reconfigures the device while it stops.
+        // No new opens; open files keep the module (and their device state) alive until closed.
+        self._cdevs.clear();
+        // The admin files go next, so that nobody reconfigures the device while it stops.
         drop(self._admin.take());
         self._dsa.shutdown();
     }
@@ -137,7 +181,8 @@ impl SimInstance {
         let name = CString::try_from_fmt(fmt!("ridxd_sim{index}"))?;
         let faux = faux::Registration::new(&name, None)?;
         let dsa = DsaDevice::probe(faux_device(&faux), SimIo(model.dev().clone()))?;
-        let inst = Self {
+        let mut inst = Self {
+            _cdevs: KVec::new(),
             _admin: None,
             _dsa: dsa,
             _faux: faux,
@@ -146,6 +191,20 @@ impl SimInstance {
         inst._dsa.connect_irq()?;
         if auto {
             inst.auto_enable()?;
+            // A character device for each enabled WQ.
+            let wqs: KVec<usize> = inst._dsa.with_config(|c| {
+                let mut v = KVec::new();
+                for (i, w) in c.wqs.iter().enumerate() {
+                    if w.enabled {
+                        let _ = v.push(i, GFP_KERNEL);
+                    }
+                }
+                v
+            });
+            for w in wqs {
+                let c = cdev::register(&inst._dsa, index, w)?;
+                inst._cdevs.push(c, GFP_KERNEL)?;
+            }
         }
         Ok(inst)
     }
