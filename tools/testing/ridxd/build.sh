@@ -89,3 +89,16 @@ kunit_totals() {
 	s=$(sed -nE 's/.*skipped: ([0-9]+).*/\1/p' <<<"$line")
 	echo "${p:-0} ${f:-0} ${s:-0}"
 }
+
+# build_selftests: the kselftest programs of tools/testing/selftests/drivers/dma/ridxd, built
+# statically in the work tree (for kselftest_harness.h) into $RIDXD_CACHE/selftests, which the
+# guest initramfs carries.
+build_selftests() {
+	local src=$KSRC/tools/testing/selftests/drivers/dma/ridxd out=$RIDXD_CACHE/selftests c
+	mkdir -p "$out"
+	for c in "$src"/*.c; do
+		[ -f "$c" ] || continue
+		run_logged "$LOGS/selftest-$(basename "$c" .c).log" \
+			gcc -O2 -Wall -Werror -static -o "$out/$(basename "$c" .c)" "$c" || return 1
+	done
+}

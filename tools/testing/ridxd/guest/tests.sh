@@ -11,7 +11,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 36
+tap_plan 37
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -56,6 +56,14 @@ tap_check "wq0 enabled with prs_disable" sh -c "[ \$(cat $A/dsa1/wq0/state) = en
 tap_check "event log of 256 entries, empty" sh -c "head -n1 $A/dsa1/event_log | grep -qx 'head 0 tail 0 int_pending 0 size 256'"
 tap_check "bad input refused" refused $A/dsa1/wq1/size lots
 echo "# $(head -n1 $A/dsa1/event_log)"
+# The user WQ character devices: the kselftest program (its TAP indented under this one).
+run_selftest() {
+	"/ridxd/selftests/$1" > /tmp/$1.out 2>&1
+	rc=$?
+	sed 's/^/    /' /tmp/$1.out
+	return $rc
+}
+tap_check "kselftest ridxd_wq_test" run_selftest ridxd_wq_test
 tap_check "rmmod ridxd with model devices" rmmod ridxd
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1

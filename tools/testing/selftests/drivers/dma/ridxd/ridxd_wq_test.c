@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ridxd user work queues: submission through write(), completion records written by the
+ * device or, after a CR page fault with PRS disabled, by the driver.
+ *
+ * Expects ridxd loaded with a DSA 2.0 model device as dsa1 (sim_dsa1=1 sim_dsa2=1) in the
+ * default configuration: wq1.0 dedicated, wq1.1 shared. RIDXD_DEV overrides "1".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/idxd.h>
+
+#include "../../../kselftest_harness.h"
+
+#define DBG "/sys/kernel/debug/ridxd"
+
+static const char *dev_index(void)
+{
+	const char *d = getenv("RIDXD_DEV");
+
+	return d ? d : "1";
+}
+
+static int wq_open(int wq)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/dsa/wq%s.%d", dev_index(), wq);
+	return open(path, O_RDWR);
+}
+
+static int attr_write(const char *rel, const char *val)
+{
+	char path[128];
+	int fd, n;
+
+	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static long attr_read(const char *rel)
+{
+	char path[128], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return strtol(buf, NULL, 10);
+}
+
+/* Waits for a completion record's status to turn non-zero; returns it (0 on timeout). */
+static uint8_t wait_cr(volatile struct dsa_completion_record *cr)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; i < 5000; i++) {
+		if (cr->status)
+			return cr->status;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static void memmove_desc(struct dsa_hw_desc *d, void *src, void *dst, uint32_t len, void *cr)
+{
+	memset(d, 0, sizeof(*d));
+	d->opcode = DSA_OPCODE_MEMMOVE;
+	d->flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	d->src_addr = (uintptr_t)src;
+	d->dst_addr = (uintptr_t)dst;
+	d->xfer_size = len;
+	d->completion_addr = (uintptr_t)cr;
+}
+
+static void *map_pages(int n)
+{
+	void *p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+FIXTURE(wq) {
+	int fd;
+	char *buf;
+};
+
+FIXTURE_VARIANT(wq) {
+	int wq;
+	int prs_disable;
+};
+
+FIXTURE_VARIANT_ADD(wq, dedicated) { .wq = 0, .prs_disable = 0 };
+FIXTURE_VARIANT_ADD(wq, shared) { .wq = 1, .prs_disable = 0 };
+FIXTURE_VARIANT_ADD(wq, dedicated_prs_off) { .wq = 0, .prs_disable = 1 };
+FIXTURE_VARIANT_ADD(wq, shared_prs_off) { .wq = 1, .prs_disable = 1 };
+
+FIXTURE_SETUP(wq)
+{
+	char rel[32];
+
+	/* prs_disable can change only while the WQ is disabled (it may be already). */
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	attr_write(rel, "0");
+	snprintf(rel, sizeof(rel), "wq%d/prs_disable", variant->wq);
+	ASSERT_EQ(0, attr_write(rel, variant->prs_disable ? "1" : "0"));
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	ASSERT_EQ(0, attr_write(rel, "1"));
+	self->fd = wq_open(variant->wq);
+	ASSERT_LE(0, self->fd) TH_LOG("open wq%d: %s", variant->wq, strerror(errno));
+	self->buf = map_pages(8);
+	ASSERT_NE(NULL, self->buf);
+	/*
+	 * Pages 0-3 hold data and present CRs: touch them. With PRS off a data buffer that is
+	 * not present ends a descriptor in partial completion (the driver fixes CRs only).
+	 * Pages 5 and 6 stay absent for the CR fault cases.
+	 */
+	memset(self->buf, 0, 4 * 4096);
+}
+
+FIXTURE_TEARDOWN(wq)
+{
+	close(self->fd);
+	munmap(self->buf, 8 * 4096);
+}
+
+/* With PRS off, a destination page that is not present gives a partial completion. */
+TEST_F(wq, data_fault_is_partial_with_prs_off)
+{
+	struct dsa_hw_desc d;
+	char *absent = self->buf + 7 * 4096;
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: the fault is resolved");
+	memset(cr, 0, sizeof(*cr));
+	memmove_desc(&d, self->buf, absent, 64, cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE, wait_cr(cr));
+	EXPECT_EQ(0, cr->bytes_completed);
+	EXPECT_EQ((uintptr_t)absent, cr->fault_addr);
+}
+
+/* A memmove with its CR in a present page: the device writes the CR. */
+TEST_F(wq, memmove_present_cr)
+{
+	struct dsa_hw_desc d;
+	char *src = self->buf, *dst = self->buf + 4096;
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+
+	for (int i = 0; i < 4096; i++)
+		src[i] = (char)(i * 7 + 3);
+	memset(dst, 0, 4096);
+	memset(cr, 0, sizeof(*cr));
+	memmove_desc(&d, src, dst, 4096, cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	ASSERT_EQ(4096, cr->bytes_completed);
+	ASSERT_EQ(0, memcmp(src, dst, 4096));
+}
+
+/* CRs in a never-touched page and in a MADV_DONTNEED page. */
+TEST_F(wq, memmove_cr_in_absent_pages)
+{
+	struct dsa_hw_desc d;
+	char *src = self->buf, *dst = self->buf + 4096;
+	char *fresh = self->buf + 5 * 4096, *dropped = self->buf + 6 * 4096;
+	char rel[32];
+	long faults0;
+
+	snprintf(rel, sizeof(rel), "wq%d/cr_faults", variant->wq);
+	faults0 = attr_read(rel);
+	for (int i = 0; i < 512; i++)
+		src[i] = (char)(i ^ 0x5a);
+	dropped[0] = 1;
+	ASSERT_EQ(0, madvise(dropped, 4096, MADV_DONTNEED));
+
+	memmove_desc(&d, src, dst, 512, fresh);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)fresh));
+	ASSERT_EQ(512, ((struct dsa_completion_record *)fresh)->bytes_completed);
+
+	memmove_desc(&d, src, dst + 1024, 256, dropped + 64);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)(dropped + 64)));
+	ASSERT_EQ(0, memcmp(src, dst + 1024, 256));
+	/* With PRS off the driver wrote both records; with PRS on the device faulted them in. */
+	EXPECT_EQ(faults0 + (variant->prs_disable ? 2 : 0), attr_read(rel));
+}
+
+TEST_F(wq, bad_input)
+{
+	struct dsa_hw_desc d;
+	char *cr = self->buf + 3 * 4096;
+
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	/* Not a whole descriptor. */
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* A CR address that is not 32-byte aligned. */
+	d.completion_addr = (uintptr_t)(cr + 8);
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(EINVAL, errno);
+	/* The privileged bit. */
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	d.priv = 1;
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(EINVAL, errno);
+	/* A reserved opcode completes with an error status. */
+	memset(cr, 0, 32);
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	d.opcode = 0x0a;
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(DSA_COMP_BAD_OPCODE, wait_cr((void *)cr));
+	/* The WQ still works. */
+	memset(cr, 0, 32);
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)cr));
+}
+
+/* A descriptor written through a file descriptor inherited by another process. */
+TEST_F(wq, other_process_gets_eperm)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dsa_hw_desc d;
+
+		memmove_desc(&d, self->buf, self->buf + 4096, 64, self->buf + 3 * 4096);
+		_exit(write(self->fd, &d, sizeof(d)) == -1 && errno == EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Enables both WQs (an error only means one already was). */
+static void enable_wqs(void)
+{
+	attr_write("wq0/enable", "1");
+	attr_write("wq1/enable", "1");
+}
+
+TEST(dedicated_wq_one_opener)
+{
+	int a, b;
+
+	enable_wqs();
+	a = wq_open(0);
+	ASSERT_LE(0, a);
+	b = wq_open(0);
+	EXPECT_EQ(-1, b);
+	EXPECT_EQ(EBUSY, errno);
+	close(a);
+	b = wq_open(0);
+	EXPECT_LE(0, b);
+	close(b);
+}
+
+TEST(open_close_cycles)
+{
+	enable_wqs();
+	for (int i = 0; i < 1000; i++) {
+		int fd = wq_open(i & 1);
+
+		ASSERT_LE(0, fd) TH_LOG("cycle %d: %s", i, strerror(errno));
+		close(fd);
+	}
+	EXPECT_EQ(0, attr_read("wq0/clients"));
+	EXPECT_EQ(0, attr_read("wq1/clients"));
+}
+
+TEST_HARNESS_MAIN
