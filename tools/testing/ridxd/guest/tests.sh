@@ -11,7 +11,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 37
+tap_plan 39
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -63,7 +63,16 @@ run_selftest() {
 	sed 's/^/    /' /tmp/$1.out
 	return $rc
 }
-tap_check "kselftest ridxd_wq_test" run_selftest ridxd_wq_test
+tap_check "kselftest ridxd_wq_test (DSA 2.0)" run_selftest ridxd_wq_test
+tap_check "kselftest ridxd_wq_test (DSA 1.0)" env RIDXD_DEV=0 sh -c '. /ridxd/tap.sh; "/ridxd/selftests/ridxd_wq_test" > /tmp/dsa1.out 2>&1; rc=$?; sed "s/^/    /" /tmp/dsa1.out; exit $rc'
+# An open file keeps the module: rmmod is refused until it is closed.
+rmmod_refused_while_open() {
+	exec 3<> /dev/dsa/wq1.1 || return 1
+	if rmmod ridxd 2>/dev/null; then exec 3>&-; return 1; fi
+	exec 3>&-
+	return 0
+}
+tap_check "rmmod refused while a WQ file is open" rmmod_refused_while_open
 tap_check "rmmod ridxd with model devices" rmmod ridxd
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1
