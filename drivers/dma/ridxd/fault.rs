@@ -332,6 +332,15 @@ impl FaultPath {
             return;
         }
         let ok = self.copy(&ctx, h.fault_addr, &cr).is_ok();
+        pr_debug!(
+            "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
+            h.pasid(),
+            h.wq_idx(),
+            h.fault_addr,
+            cr.status,
+            cr.result,
+            if ok { "written" } else { "failed" }
+        );
         let mut st = ctx.state.lock();
         if ok {
             st.counters.cr_faults += 1;
