@@ -161,6 +161,119 @@ FIXTURE_TEARDOWN(wq)
 	}
 }
 
+/* Fill, compare (equal and different), compare-pattern and no-op, byte by byte. */
+TEST_F(wq, fill_compare_noop)
+{
+	struct dsa_hw_desc d;
+	char *a = self->buf, *b = self->buf + 4096;
+	volatile struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	const uint64_t pat = 0x0102030405060708ULL;
+
+	memset(&d, 0, sizeof(d));
+	d.opcode = DSA_OPCODE_MEMFILL;
+	d.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	d.pattern = pat;
+	d.dst_addr = (uintptr_t)a;
+	d.xfer_size = 1000;
+	d.completion_addr = (uintptr_t)cr;
+	memset((void *)cr, 0, 32);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		ASSERT_EQ(((uint8_t *)&pat)[i % 8], (uint8_t)a[i]) TH_LOG("byte %d", i);
+
+	memcpy(b, a, 1000);
+	d.opcode = DSA_OPCODE_COMPARE;
+	d.src_addr = (uintptr_t)a;
+	d.src2_addr = (uintptr_t)b;
+	memset((void *)cr, 0, 32);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	EXPECT_EQ(0, cr->result);
+	b[777] ^= 1;
+	memset((void *)cr, 0, 32);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	EXPECT_EQ(1, cr->result);
+	EXPECT_EQ(777, cr->bytes_completed);
+
+	d.opcode = DSA_OPCODE_COMPVAL;
+	d.comp_pattern = pat;
+	memset((void *)cr, 0, 32);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	EXPECT_EQ(0, cr->result);
+
+	memset(&d, 0, sizeof(d));
+	d.opcode = DSA_OPCODE_NOOP;
+	d.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	d.completion_addr = (uintptr_t)cr;
+	memset((void *)cr, 0, 32);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+}
+
+/*
+ * Batches (accel-config's event-log cases): a sub-descriptor's CR in an absent page (1a.0),
+ * the same when it cannot be written (1a.1: the batch CR says batch-fail, result 1), and an
+ * unreadable descriptor list (6a: batch page fault).
+ */
+TEST_F(wq, batches)
+{
+	struct dsa_hw_desc list[2], b;
+	char *data = self->buf + 4096;
+	volatile struct dsa_completion_record *bcr = (void *)(self->buf + 3 * 4096);
+	char *absent = self->buf + 5 * 4096;
+	char *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, none);
+	memmove_desc(&list[0], data, data + 1024, 256, absent);
+	memset(&list[1], 0, sizeof(list[1]));
+	list[1].opcode = DSA_OPCODE_NOOP;
+	list[1].flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	list[1].completion_addr = (uintptr_t)(self->buf + 3 * 4096 + 64);
+	memcpy(self->buf, list, sizeof(list));
+
+	memset(&b, 0, sizeof(b));
+	b.opcode = DSA_OPCODE_BATCH;
+	b.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	b.desc_list_addr = (uintptr_t)self->buf;
+	b.desc_count = 2;
+	b.completion_addr = (uintptr_t)bcr;
+
+	/* 1a.0 */
+	memset((void *)bcr, 0, 32);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(bcr));
+	EXPECT_EQ(2, bcr->bytes_completed); /* descs_completed in newer uapi headers */
+	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)absent));
+
+	/* 1a.1: only with PRS off is the sub-descriptor's CR left to the driver. */
+	if (variant->prs_disable) {
+		list[0].completion_addr = (uintptr_t)none;
+		memcpy(self->buf, list, sizeof(list));
+		memset((void *)bcr, 0, 32);
+		ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+		ASSERT_EQ(DSA_COMP_BATCH_FAIL, wait_cr(bcr));
+		EXPECT_EQ(1, bcr->result);
+	}
+
+	/* 6a: the list is not readable. */
+	b.desc_list_addr = (uintptr_t)none;
+	memset((void *)bcr, 0, 32);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	if (variant->prs_disable) {
+		ASSERT_EQ(DSA_COMP_BATCH_PAGE_FAULT, wait_cr(bcr));
+		EXPECT_EQ((uintptr_t)none, bcr->fault_addr);
+	} else {
+		/* PRS on: the page request fails for PROT_NONE; the device reports the fault too. */
+		ASSERT_EQ(DSA_COMP_BATCH_PAGE_FAULT, wait_cr(bcr));
+	}
+	munmap(none, 4096);
+}
+
 /* With PRS off, a destination page that is not present gives a partial completion. */
 TEST_F(wq, data_fault_is_partial_with_prs_off)
 {
