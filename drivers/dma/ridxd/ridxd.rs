@@ -31,6 +31,8 @@ mod regs;
 mod sim;
 #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
 mod sim_drv;
+#[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+mod test_util;
 
 module! {
     type: RidxdModule,

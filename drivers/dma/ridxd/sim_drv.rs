@@ -466,15 +466,16 @@ mod device_tests {
 #[kunit_tests(ridxd_cr_fixup)]
 mod fixup_tests {
     use super::*;
+    use crate::test_util::{cr_at, desc, map, map_rw, put};
     use crate::{
         fault::{CrCounters, Ctx},
-        hw::{flags, opcode, status, CompletionRecord, Descriptor, DsaEvlEntry},
+        hw::{opcode, status, Descriptor, DsaEvlEntry},
     };
     use kernel::{
         kunit::user::{madvise_dontneed, prot, vm_mmap_anon},
         time::{delay::fsleep, Delta},
-        transmute::{AsBytes, FromBytes},
-        uaccess::{UserPtr, UserSlice},
+        transmute::AsBytes,
+        uaccess::UserPtr,
     };
 
     /// A DSA 2.0 model device whose shared WQ 1 has PRS off, and this test's address space
@@ -531,39 +532,6 @@ mod fixup_tests {
         }
     }
 
-    fn map(pages: usize, p: u32) -> Result<u64> {
-        Ok(vm_mmap_anon(pages * PAGE_SIZE, p)?.as_const_ptr() as u64)
-    }
-
-    fn rw() -> u32 {
-        prot::READ | prot::WRITE
-    }
-
-    fn put(addr: u64, data: &[u8]) -> Result {
-        UserSlice::new(UserPtr::from_addr(addr as usize), data.len())
-            .writer()
-            .write_slice(data)
-    }
-
-    fn cr_at(addr: u64) -> CompletionRecord {
-        let mut raw = [0u8; CompletionRecord::SIZE];
-        let _ = UserSlice::new(UserPtr::from_addr(addr as usize), raw.len())
-            .reader()
-            .read_slice(&mut raw);
-        CompletionRecord::from_bytes_copy(&raw).unwrap_or_default()
-    }
-
-    fn desc(op: u8, src: u64, dst: u64, len: u32, cr: u64) -> Descriptor {
-        let mut d = Descriptor::default();
-        d.set_opcode(op);
-        d.set_flags(flags::CRAV | flags::RCR);
-        d.completion_addr = cr;
-        d.src_addr = src;
-        d.dst_addr = dst;
-        d.xfer_size = len;
-        d
-    }
-
     /// A crafted CR-fault entry for the rig's process.
     fn entry(rig: &Rig, addr: u64, bytes: u32) -> DsaEvlEntry {
         let mut e = DsaEvlEntry::default();
@@ -579,7 +547,7 @@ mod fixup_tests {
     #[test]
     fn never_touched_and_discarded_pages() -> Result {
         let rig = Rig::new(120)?;
-        let buf = map(3, rw())?;
+        let buf = map_rw(3)?;
         put(buf, &[0x5a; 64])?;
         // Never touched: the device cannot write the CR, the driver does.
         let cr = buf + 2 * PAGE_SIZE as u64 + 64;
@@ -612,7 +580,7 @@ mod fixup_tests {
         let rig = Rig::new(121)?;
         let f = rig.s._dsa.faults();
         // A present page.
-        let buf = map(2, rw())?;
+        let buf = map_rw(2)?;
         put(buf, &[0u8; 64])?;
         f.push(&entry(&rig, buf + 32, 7));
         // A record across a page boundary, both pages present.
@@ -646,7 +614,7 @@ mod fixup_tests {
     #[test]
     fn batch_cases() -> Result {
         let rig = Rig::new(122)?;
-        let buf = map(4, rw())?; // page 0: list; page 1: data and CRs; pages 2, 3: untouched
+        let buf = map_rw(4)?; // page 0: list; page 1: data and CRs; pages 2, 3: untouched
         let none = map(1, prot::NONE)?;
         let data = buf + PAGE_SIZE as u64;
         put(data, &[0x11; 256])?;

@@ -8,14 +8,15 @@
 
 use super::tests::counting_sink;
 use super::*;
-use crate::hw::{flags, CompletionRecord, EvlHeader};
+use crate::hw::{flags, EvlHeader};
 use crate::regs::{cmd, cmdsts, grpcfg, intcause, off, wqcfg};
+use crate::test_util::{cr_at, desc, get, map_rw, present, put};
 use kernel::{
     kunit::user::{madvise_dontneed, prot, vm_mmap_anon},
     page::PAGE_SIZE,
     time::{delay::fsleep, Delta},
     transmute::{AsBytes, FromBytes},
-    uaccess::{nofault, UserPtr, UserSlice},
+    uaccess::UserPtr,
 };
 
 /// WQ 0: dedicated; WQ 1: shared. Both in group 0 with engine 0.
@@ -114,48 +115,6 @@ impl Rig {
     }
 }
 
-/// Maps `pages` pages, read-write, not populated.
-fn map(pages: usize) -> Result<u64> {
-    Ok(vm_mmap_anon(pages * PAGE_SIZE, prot::READ | prot::WRITE)?.as_const_ptr() as u64)
-}
-
-fn put(addr: u64, data: &[u8]) -> Result {
-    UserSlice::new(UserPtr::from_addr(addr as usize), data.len())
-        .writer()
-        .write_slice(data)
-}
-
-fn get(addr: u64, out: &mut [u8]) -> Result {
-    UserSlice::new(UserPtr::from_addr(addr as usize), out.len())
-        .reader()
-        .read_slice(out)
-}
-
-/// The CR at `addr`.
-fn cr_at(addr: u64) -> CompletionRecord {
-    let mut raw = [0u8; CompletionRecord::SIZE];
-    let _ = get(addr, &mut raw);
-    CompletionRecord::from_bytes_copy(&raw).unwrap_or_default()
-}
-
-/// Whether the page of `addr` is present (a non-faulting read succeeds).
-fn present(addr: u64) -> bool {
-    let mut b = [0u8; 1];
-    nofault::read(UserPtr::from_addr(addr as usize), &mut b).is_ok()
-}
-
-/// A descriptor with `op`, `CRAV | RCR` and CR at `cr`.
-fn desc(op: u8, src: u64, dst: u64, len: u32, cr: u64) -> Descriptor {
-    let mut d = Descriptor::default();
-    d.set_opcode(op);
-    d.set_flags(flags::CRAV | flags::RCR);
-    d.completion_addr = cr;
-    d.src_addr = src;
-    d.dst_addr = dst;
-    d.xfer_size = len;
-    d
-}
-
 /// A recognisable pattern.
 fn pattern(len: usize, seed: u8) -> Result<KVec<u8>> {
     let mut v = KVec::with_capacity(len, GFP_KERNEL)?;
@@ -172,7 +131,7 @@ mod tests {
     #[test]
     fn memmove_fill_compare() -> Result {
         let rig = Rig::new(Generation::Dsa1, false, 0, 16)?;
-        let buf = map(4)?;
+        let buf = map_rw(4)?;
         let (src, dst, cr) = (buf, buf + PAGE_SIZE as u64, buf + 3 * PAGE_SIZE as u64);
         let data = pattern(3000, 1)?;
         put(src, &data)?;
@@ -223,7 +182,7 @@ mod tests {
     #[test]
     fn descriptor_checks() -> Result {
         let rig = Rig::new(Generation::Dsa2, false, 0, 16)?;
-        let buf = map(2)?;
+        let buf = map_rw(2)?;
         let cr = buf + PAGE_SIZE as u64;
         // Translation fetch (0x0a) is not in the model's OPCAP.
         rig.run(&desc(0x0a, buf, buf, 8, cr));
@@ -273,7 +232,7 @@ mod tests {
     #[test]
     fn prs_enabled_faults_in() -> Result {
         let rig = Rig::new(Generation::Dsa2, false, 64, 16)?;
-        let buf = map(4)?;
+        let buf = map_rw(4)?;
         let src = buf;
         put(src, &pattern(PAGE_SIZE, 3)?)?;
         // Destination and CR in pages never touched.
@@ -294,7 +253,7 @@ mod tests {
     #[test]
     fn prs_disabled_data_fault_is_partial() -> Result {
         let rig = Rig::new(Generation::Dsa2, true, 64, 16)?;
-        let buf = map(4)?;
+        let buf = map_rw(4)?;
         let src = buf;
         put(src, &pattern(2 * PAGE_SIZE, 5)?)?;
         // Destination: first page present, second never touched.
@@ -325,7 +284,7 @@ mod tests {
         let rig = Rig::new(Generation::Dsa2, true, 64, 16)?;
         let sink = counting_sink()?;
         rig.dev().set_irq_sink(Some(sink.clone()));
-        let buf = map(3)?;
+        let buf = map_rw(3)?;
         let (src, dst) = (buf, buf + 256);
         put(buf, &pattern(512, 9)?)?;
         let cr = buf + 2 * PAGE_SIZE as u64 + 96; // never touched
@@ -389,7 +348,7 @@ mod tests {
         const TOTAL: u32 = 150;
         let rig = Rig::new(Generation::Dsa2, true, SIZE, 32)?;
         // CRs in never-touched pages: one entry per descriptor.
-        let crs = map(1)?;
+        let crs = map_rw(1)?;
         madvise_dontneed(UserPtr::from_addr(crs as usize), PAGE_SIZE)?;
         let submit = |n: u32| {
             let cr = crs + u64::from(n % 128) * 32;
@@ -453,8 +412,8 @@ mod tests {
         const SIZE: u32 = 64;
         const WQ_SIZE: u32 = 8;
         let rig = Rig::new(Generation::Dsa2, true, SIZE, WQ_SIZE)?;
-        let crs = map(1)?; // never touched: every CR faults
-        let ok_cr = map(1)?;
+        let crs = map_rw(1)?; // never touched: every CR faults
+        let ok_cr = map_rw(1)?;
         put(ok_cr, &[0u8; 32])?;
         // Stall the engine on a full event log.
         let mut n = 0u32;
@@ -504,7 +463,7 @@ mod tests {
     #[test]
     fn batches() -> Result {
         let rig = Rig::new(Generation::Dsa2, true, 64, 16)?;
-        let buf = map(4)?;
+        let buf = map_rw(4)?;
         let list = buf; // descriptor list, page 0
         let data = buf + PAGE_SIZE as u64; // page 1: src at 0, dst at 1024, CRs at 3072..
         put(data, &pattern(512, 4)?)?;
@@ -622,7 +581,7 @@ mod tests {
         assert_eq!(rig.dev().pasids_bound(), 0);
         assert!(rig.dev().unbind_pasid(rig.pasid) == Err(EINVAL));
         // Unbound PASID: the dedicated WQ's descriptors fail with a translation error.
-        let buf = map(1)?;
+        let buf = map_rw(1)?;
         rig.run(&desc(opcode::NOOP, 0, 0, 0, buf));
         assert_eq!(
             rig.dev().read64(off::SWERR) >> 8 & 0xff,

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers shared by the KUnit suites that work on a test's own user memory.
+
+use crate::hw::{flags, CompletionRecord, Descriptor};
+use kernel::{
+    kunit::user::{prot, vm_mmap_anon},
+    page::PAGE_SIZE,
+    prelude::*,
+    transmute::FromBytes,
+    uaccess::{nofault, UserPtr, UserSlice},
+};
+
+/// Maps `pages` pages of anonymous memory with protection `p` (not populated).
+pub(crate) fn map(pages: usize, p: u32) -> Result<u64> {
+    Ok(vm_mmap_anon(pages * PAGE_SIZE, p)?.as_const_ptr() as u64)
+}
+
+/// Maps `pages` read-write pages (not populated).
+pub(crate) fn map_rw(pages: usize) -> Result<u64> {
+    map(pages, prot::READ | prot::WRITE)
+}
+
+/// Writes `data` at user address `addr` (faulting pages in).
+pub(crate) fn put(addr: u64, data: &[u8]) -> Result {
+    UserSlice::new(UserPtr::from_addr(addr as usize), data.len())
+        .writer()
+        .write_slice(data)
+}
+
+/// Reads `out.len()` bytes at user address `addr` (faulting pages in).
+pub(crate) fn get(addr: u64, out: &mut [u8]) -> Result {
+    UserSlice::new(UserPtr::from_addr(addr as usize), out.len())
+        .reader()
+        .read_slice(out)
+}
+
+/// The completion record at `addr` (zeroed if it cannot be read).
+pub(crate) fn cr_at(addr: u64) -> CompletionRecord {
+    let mut raw = [0u8; CompletionRecord::SIZE];
+    let _ = get(addr, &mut raw);
+    CompletionRecord::from_bytes_copy(&raw).unwrap_or_default()
+}
+
+/// Whether the page of `addr` is present (a non-faulting read succeeds).
+pub(crate) fn present(addr: u64) -> bool {
+    let mut b = [0u8; 1];
+    nofault::read(UserPtr::from_addr(addr as usize), &mut b).is_ok()
+}
+
+/// A descriptor with opcode `op`, `CRAV | RCR`, the CR at `cr`.
+pub(crate) fn desc(op: u8, src: u64, dst: u64, len: u32, cr: u64) -> Descriptor {
+    let mut d = Descriptor::default();
+    d.set_opcode(op);
+    d.set_flags(flags::CRAV | flags::RCR);
+    d.completion_addr = cr;
+    d.src_addr = src;
+    d.dst_addr = dst;
+    d.xfer_size = len;
+    d
+}
