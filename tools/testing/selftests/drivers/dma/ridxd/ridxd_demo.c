@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <linux/idxd.h>
 
+#include "ridxd_attr.h"
+
 #define PAGE 4096UL
 #define CHUNK 4096UL
 
@@ -33,21 +35,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long attr(const char *dev, const char *rel)
-{
-	char path[128], buf[32] = "";
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/ridxd/dsa%s/%s", dev, rel);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(fd);
-	return strtol(buf, NULL, 10);
 }
 
 /* Submits one descriptor, retrying while the shared WQ is full. */
@@ -103,10 +90,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(rel, sizeof(rel), "wq%s/cr_faults", wq);
-	faults0 = attr(dev, rel);
+	faults0 = ridxd_attr_read(dev, rel);
 	snprintf(rel, sizeof(rel), "wq%s/prs_disable", wq);
 	printf("copying %s: %lld bytes in %lu memmoves of %lu bytes via %s (prs_disable %ld)\n",
-	       file, (long long)st.st_size, n, CHUNK, node, attr(dev, rel));
+	       file, (long long)st.st_size, n, CHUNK, node, ridxd_attr_read(dev, rel));
 	printf("every CR in a never-touched page; the destination never touched either\n");
 
 	t0 = now();
@@ -162,7 +149,7 @@ int main(int argc, char **argv)
 	t1 = now();
 
 	snprintf(rel, sizeof(rel), "wq%s/cr_faults", wq);
-	long fixed = attr(dev, rel) - faults0;
+	long fixed = ridxd_attr_read(dev, rel) - faults0;
 	int same = memcmp(src, dst, st.st_size) == 0;
 
 	printf("descriptors:              %lu submitted, %lu resubmitted after partial completion\n",

@@ -20,9 +20,11 @@
 #include <unistd.h>
 #include <linux/idxd.h>
 
+#include "ridxd_attr.h"
+
 #include "../../../kselftest_harness.h"
 
-#define DBG "/sys/kernel/debug/ridxd"
+#define DBG RIDXD_DEBUGFS
 
 static const char *dev_index(void)
 {
@@ -41,32 +43,12 @@ static int wq_open(int wq)
 
 static int attr_write(const char *rel, const char *val)
 {
-	char path[128];
-	int fd, n;
-
-	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
+	return ridxd_attr_write(dev_index(), rel, val);
 }
 
 static long attr_read(const char *rel)
 {
-	char path[128], buf[32] = "";
-	int fd;
-
-	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(fd);
-	return strtol(buf, NULL, 10);
+	return ridxd_attr_read(dev_index(), rel);
 }
 
 /* Waits for a completion record's status to turn non-zero; returns it (0 on timeout). */
