@@ -10,7 +10,7 @@
 //!
 //! C header: [`include/kunit/test.h`](srctree/include/kunit/test.h)
 
-use crate::{bindings, prelude::*, task::Task, uaccess::UserPtr};
+use crate::{bindings, mm::Mm, prelude::*, sync::aref::ARef, task::Task, uaccess::UserPtr};
 
 /// Protection bits for [`vm_mmap_anon`] (`PROT_*`, `include/uapi/asm-generic/mman-common.h`;
 /// user ABI, so fixed).
@@ -84,4 +84,24 @@ pub fn madvise_dontneed(addr: UserPtr, len: usize) -> Result {
     } else {
         Err(Error::from_errno(ret))
     }
+}
+
+/// An address space whose process is gone: allocated (`mm_alloc()`), referenced (`mmgrab`,
+/// the returned [`ARef`]), then released by its only user (`mmput()`), as the `mm` of a process
+/// that exited while a driver still holds a reference to it. [`Mm::mmget_not_zero`] on it
+/// fails.
+///
+/// Returns `ENOMEM` when it cannot be allocated.
+pub fn exited_mm() -> Result<ARef<Mm>> {
+    // SAFETY: `mm_alloc()` has no preconditions.
+    let raw = unsafe { bindings::mm_alloc() };
+    if raw.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `mm_alloc()` returned a valid `mm_struct` with one user and one reference; it is
+    // valid for this borrow, and `ARef::from` takes a reference of its own (`mmgrab`).
+    let mm: ARef<Mm> = ARef::from(unsafe { Mm::from_raw(raw) });
+    // SAFETY: This drops the user `mm_alloc()` gave; `mm` keeps the structure allocated.
+    unsafe { bindings::mmput(raw) };
+    Ok(mm)
 }
