@@ -13,7 +13,9 @@
 //!     event_log_size      entries, 64..65535 (DSA 2.0; writable while disabled)
 //!     event_log           head, tail, int_pending and the entries in the ring, decoded
 //!     wq<N>/size, mode ("dedicated"/"shared"), priority, group_id (-1: none),
-//!           block_on_fault, prs_disable (DSA 2.0), state, enable
+//!           block_on_fault, prs_disable (DSA 2.0), state, enable,
+//!           clients, cr_faults, cr_fault_failures (sums over the open files)
+//!     wq<N>/file<K>/pid, cr_faults, cr_fault_failures   one directory per open file
 //! ```
 //!
 //! A write that the configuration rules refuse fails with their errno (`EBUSY` while enabled,
@@ -23,33 +25,65 @@ use crate::{
     config::WqMode,
     device::DsaDevice,
     evl::EvlKind,
+    fault::Ctx,
     hwif::DeviceBus,
     regs::{self, off},
 };
 use core::fmt;
 use kernel::{
-    debugfs::{Dir, Scope, ScopedDir},
+    debugfs::{Dir, File, Scope, ScopedDir},
     prelude::*,
     str::CString,
     sync::Arc,
     uaccess::UserSliceReader,
 };
 
-/// What a device's debugfs files refer to: the device, and one item per WQ (debugfs callbacks
-/// cannot capture, so a WQ file's data says which WQ it is).
+/// What a device's own debugfs files refer to.
 pub(crate) struct AdminData<H: DeviceBus + 'static> {
     dsa: Arc<DsaDevice<H>>,
-    wqs: KVec<WqRef<H>>,
 }
 
-/// One WQ of a device.
+impl<H: DeviceBus + 'static> Clone for AdminData<H> {
+    fn clone(&self) -> Self {
+        Self {
+            dsa: self.dsa.clone(),
+        }
+    }
+}
+
+/// One WQ of a device (each WQ file refers to one; debugfs callbacks cannot capture).
 pub(crate) struct WqRef<H: DeviceBus + 'static> {
     dsa: Arc<DsaDevice<H>>,
     wq: usize,
 }
 
+impl<H: DeviceBus + 'static> Clone for WqRef<H> {
+    fn clone(&self) -> Self {
+        Self {
+            dsa: self.dsa.clone(),
+            wq: self.wq,
+        }
+    }
+}
+
 /// The debugfs directory of one device; removed when dropped.
-pub(crate) type AdminDir<H> = Pin<KBox<Scope<AdminData<H>>>>;
+///
+/// The directories are [`Dir`] handles (not a single scope), so that the open files of a user
+/// WQ can add their `file<N>` directories to `wq<M>` while the device lives.
+pub(crate) struct AdminDir<H: DeviceBus + 'static> {
+    // Files go before the directories holding them.
+    dev_files: KVec<Pin<KBox<File<AdminData<H>>>>>,
+    wq_files: KVec<Pin<KBox<File<WqRef<H>>>>>,
+    wq_dirs: KVec<Dir>,
+    _dir: Dir,
+}
+
+impl<H: DeviceBus + 'static> AdminDir<H> {
+    /// The directory of WQ `wq`, where its open files put their `file<N>` directories.
+    pub(crate) fn wq_dir(&self, wq: usize) -> Option<Dir> {
+        self.wq_dirs.get(wq).cloned()
+    }
+}
 
 /// Reads a short user write (at most 31 bytes), without trailing newline or spaces.
 fn input(reader: &mut UserSliceReader, buf: &mut [u8; 32]) -> Result<usize> {
@@ -89,6 +123,56 @@ fn input_bool(reader: &mut UserSliceReader) -> Result<bool> {
     }
 }
 
+/// Adds files to one directory, each with its own copy of `data`.
+struct Files<'a, T: Clone + Send + Sync + 'static> {
+    dir: &'a Dir,
+    data: T,
+    out: &'a mut KVec<Pin<KBox<File<T>>>>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Files<'_, T> {
+    /// A read-only file showing `show`.
+    fn ro<F>(&mut self, name: &CStr, show: &'static F) -> Result
+    where
+        F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
+    {
+        let f = KBox::pin_init(
+            self.dir.read_callback_file(name, self.data.clone(), show),
+            GFP_KERNEL,
+        )?;
+        self.out.push(f, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// A read-write file showing `show`, taking writes with `store`.
+    fn rw<F, W>(&mut self, name: &CStr, show: &'static F, store: &'static W) -> Result
+    where
+        F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
+        W: Fn(&T, &mut UserSliceReader) -> Result + Send + Sync,
+    {
+        let f = KBox::pin_init(
+            self.dir
+                .read_write_callback_file(name, self.data.clone(), show, store),
+            GFP_KERNEL,
+        )?;
+        self.out.push(f, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// A write-only file taking writes with `store`.
+    fn wo<W>(&mut self, name: &CStr, store: &'static W) -> Result
+    where
+        W: Fn(&T, &mut UserSliceReader) -> Result + Send + Sync,
+    {
+        let f = KBox::pin_init(
+            self.dir.write_callback_file(name, self.data.clone(), store),
+            GFP_KERNEL,
+        )?;
+        self.out.push(f, GFP_KERNEL)?;
+        Ok(())
+    }
+}
+
 /// Creates `dsa<index>` under `root` for `dsa`.
 ///
 /// Returns `ENOMEM` on allocation failure. (Without debugfs, nothing is created.)
@@ -98,92 +182,94 @@ pub(crate) fn create<H: DeviceBus + 'static>(
     dsa: &Arc<DsaDevice<H>>,
 ) -> Result<AdminDir<H>> {
     let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
-    let mut wqs = KVec::with_capacity(dsa.caps().num_wqs(), GFP_KERNEL)?;
+    let dir = root.subdir(&name);
+    let mut admin = AdminDir {
+        dev_files: KVec::new(),
+        wq_files: KVec::new(),
+        wq_dirs: KVec::with_capacity(dsa.caps().num_wqs(), GFP_KERNEL)?,
+        _dir: dir.clone(),
+    };
+    populate(&mut Files {
+        dir: &dir,
+        data: AdminData { dsa: dsa.clone() },
+        out: &mut admin.dev_files,
+    })?;
     for wq in 0..dsa.caps().num_wqs() {
-        wqs.push(
-            WqRef {
+        let name = CString::try_from_fmt(fmt!("wq{wq}"))?;
+        let wdir = dir.subdir(&name);
+        populate_wq(&mut Files {
+            dir: &wdir,
+            data: WqRef {
                 dsa: dsa.clone(),
                 wq,
             },
-            GFP_KERNEL,
-        )?;
+            out: &mut admin.wq_files,
+        })?;
+        admin.wq_dirs.push(wdir, GFP_KERNEL)?;
     }
-    let data = AdminData {
-        dsa: dsa.clone(),
-        wqs,
-    };
-    KBox::pin_init(root.scope(data, &name, populate), GFP_KERNEL)
+    Ok(admin)
 }
 
 type D<H> = AdminData<H>;
 type W<H> = WqRef<H>;
 
 /// The files of a device's directory.
-fn populate<'d, H: DeviceBus + 'static>(data: &'d D<H>, dir: &ScopedDir<'d, '_>) {
-    dir.read_callback_file(c"device", data, &|d: &D<H>, f| {
+fn populate<H: DeviceBus + 'static>(files: &mut Files<'_, D<H>>) -> Result {
+    files.ro(c"device", &|d: &D<H>, f| {
         writeln!(f, "{}", d.dsa.name().to_str().unwrap_or("?"))
-    });
-    dir.read_callback_file(c"version", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"version", &|d: &D<H>, f| {
         writeln!(f, "{:#x}", d.dsa.caps().version)
-    });
-    dir.read_callback_file(c"state", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"state", &|d: &D<H>, f| {
         let on = d.dsa.with_config(|c| c.enabled);
         writeln!(f, "{}", if on { "enabled" } else { "disabled" })
-    });
-    dir.write_only_callback_file(c"enable", data, &|d: &D<H>, r| {
+    })?;
+    files.wo(c"enable", &|d: &D<H>, r| {
         if input_bool(r)? {
             d.dsa.enable()
         } else {
             d.dsa.disable()
         }
-    });
-    dir.read_callback_file(c"max_groups", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"max_groups", &|d: &D<H>, f| {
         writeln!(f, "{}", d.dsa.caps().num_groups())
-    });
-    dir.read_callback_file(c"max_engines", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"max_engines", &|d: &D<H>, f| {
         writeln!(f, "{}", d.dsa.caps().num_engines())
-    });
-    dir.read_callback_file(c"max_work_queues", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"max_work_queues", &|d: &D<H>, f| {
         writeln!(f, "{}", d.dsa.caps().num_wqs())
-    });
-    dir.read_callback_file(c"max_work_queues_size", data, &|d: &D<H>, f| {
+    })?;
+    files.ro(c"max_work_queues_size", &|d: &D<H>, f| {
         writeln!(f, "{}", d.dsa.caps().total_wq_size())
-    });
-    if data.dsa.caps().evl_entry_size().is_some() {
-        dir.read_write_callback_file(
+    })?;
+    if files.data.dsa.caps().evl_entry_size().is_some() {
+        files.rw(
             c"event_log_size",
-            data,
             &|d: &D<H>, f| writeln!(f, "{}", d.dsa.with_config(|c| c.evl_size)),
             &|d: &D<H>, r| {
                 let n = input_u32(r)?;
                 d.dsa.with_config(|c| c.set_evl_size(n))
             },
-        );
-        dir.read_callback_file(c"event_log", data, &|d: &D<H>, f| dump_evl(&d.dsa, f));
+        )?;
+        files.ro(c"event_log", &|d: &D<H>, f| dump_evl(&d.dsa, f))?;
     }
-    for w in data.wqs.iter() {
-        let Ok(name) = CString::try_from_fmt(fmt!("wq{}", w.wq)) else {
-            continue;
-        };
-        let wdir = dir.dir(&name);
-        populate_wq(w, &wdir);
-    }
+    Ok(())
 }
 
 /// The files of a WQ's directory.
-fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>) {
-    dir.read_write_callback_file(
+fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
+    files.rw(
         c"size",
-        w,
         &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].size)),
         &|w: &W<H>, r| {
             let n = input_u32(r)?;
             w.dsa.with_config(|c| c.set_wq_size(w.wq, n))
         },
-    );
-    dir.read_write_callback_file(
+    )?;
+    files.rw(
         c"mode",
-        w,
         &|w: &W<H>, f| {
             let m = w.dsa.with_config(|c| c.wqs[w.wq].mode);
             writeln!(
@@ -206,10 +292,9 @@ fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>)
             };
             w.dsa.with_config(|c| c.set_wq_mode(w.wq, mode))
         },
-    );
-    dir.read_write_callback_file(
+    )?;
+    files.rw(
         c"group_id",
-        w,
         &|w: &W<H>, f| match w.dsa.with_config(|c| c.wqs[w.wq].group) {
             Some(g) => writeln!(f, "{g}"),
             None => writeln!(f, "-1"),
@@ -223,10 +308,9 @@ fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>)
             };
             w.dsa.with_config(|c| c.set_wq_group(w.wq, g))
         },
-    );
-    dir.read_write_callback_file(
+    )?;
+    files.rw(
         c"block_on_fault",
-        w,
         &|w: &W<H>, f| {
             writeln!(
                 f,
@@ -238,12 +322,11 @@ fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>)
             let on = input_bool(r)?;
             w.dsa.with_config(|c| c.set_block_on_fault(w.wq, on))
         },
-    );
+    )?;
     // PRS disable exists only where WQCAP offers it.
-    if w.dsa.caps().wq_prs_disable() {
-        dir.read_write_callback_file(
+    if files.data.dsa.caps().wq_prs_disable() {
+        files.rw(
             c"prs_disable",
-            w,
             &|w: &W<H>, f| {
                 writeln!(
                     f,
@@ -255,33 +338,64 @@ fn populate_wq<'d, H: DeviceBus + 'static>(w: &'d W<H>, dir: &ScopedDir<'d, '_>)
                 let on = input_bool(r)?;
                 w.dsa.with_config(|c| c.set_prs_disable(w.wq, on))
             },
-        );
+        )?;
     }
-    dir.read_callback_file(c"priority", w, &|w: &W<H>, f| {
+    files.ro(c"priority", &|w: &W<H>, f| {
         writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].priority))
-    });
-    dir.read_callback_file(c"state", w, &|w: &W<H>, f| {
+    })?;
+    files.ro(c"state", &|w: &W<H>, f| {
         let on = w.dsa.with_config(|c| c.wqs[w.wq].enabled);
         writeln!(f, "{}", if on { "enabled" } else { "disabled" })
-    });
-    // CR fault counters of the files open on the WQ (idxd: per file<N>; summed here).
-    dir.read_callback_file(c"clients", w, &|w: &W<H>, f| {
+    })?;
+    // CR fault counters of the files open on the WQ, summed (each file's own are in file<N>/).
+    files.ro(c"clients", &|w: &W<H>, f| {
         writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).1)
-    });
-    dir.read_callback_file(c"cr_faults", w, &|w: &W<H>, f| {
+    })?;
+    files.ro(c"cr_faults", &|w: &W<H>, f| {
         writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).0.cr_faults)
-    });
-    dir.read_callback_file(c"cr_fault_failures", w, &|w: &W<H>, f| {
+    })?;
+    files.ro(c"cr_fault_failures", &|w: &W<H>, f| {
         let c = w.dsa.faults().wq_counters(w.wq as u8).0;
         writeln!(f, "{}", c.cr_fault_failures)
-    });
-    dir.write_only_callback_file(c"enable", w, &|w: &W<H>, r| {
+    })?;
+    files.wo(c"enable", &|w: &W<H>, r| {
         if input_bool(r)? {
             w.dsa.enable_wq(w.wq)
         } else {
             w.dsa.disable_wq(w.wq)
         }
-    });
+    })?;
+    Ok(())
+}
+
+/// What a `file<N>` directory shows: an open file of a user WQ (idxd's `file<N>` object).
+pub(crate) struct FileInfo {
+    /// PID of the task that opened the file.
+    pub(crate) pid: i32,
+    /// The file's fault context (counters).
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+/// The `file<N>` directory of an open file; removed when dropped.
+pub(crate) type FileDir = Pin<KBox<Scope<FileInfo>>>;
+
+/// Creates `file<id>` in `wq_dir` with `pid`, `cr_faults` and `cr_fault_failures`.
+///
+/// Returns `ENOMEM` on allocation failure.
+pub(crate) fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
+    let name = CString::try_from_fmt(fmt!("file{id}"))?;
+    KBox::pin_init(
+        wq_dir.scope(info, &name, |fi: &FileInfo, dir: &ScopedDir<'_, '_>| {
+            dir.read_callback_file(c"pid", fi, &|fi: &FileInfo, f| writeln!(f, "{}", fi.pid));
+            dir.read_callback_file(c"cr_faults", fi, &|fi: &FileInfo, f| {
+                writeln!(f, "{}", fi.ctx.counters().cr_faults)
+            });
+            dir.read_callback_file(c"cr_fault_failures", fi, &|fi: &FileInfo, f| {
+                writeln!(f, "{}", fi.ctx.counters().cr_fault_failures)
+            });
+        }),
+        GFP_KERNEL,
+    )
 }
 
 /// Writes the event log: status, then every non-empty entry of the ring.

@@ -10,6 +10,18 @@
 //!   clear: `EINVAL`), forces its PASID to the file's and submits it; it returns the bytes of
 //!   the descriptors accepted (`EAGAIN` if a shared WQ took none). A process other than the
 //!   opener gets `EPERM` (upstream's rule for passed file descriptors).
+//!   A batch descriptor is refused (`EINVAL`) on a DSA 1.0 device where user submission is
+//!   not safe (INTEL-SA-01084): the driver cannot check the descriptors a batch points to.
+//! * `poll` reports `POLLIN | POLLRDNORM` once a software error has been attributed to the
+//!   file's PASID on its WQ (a CR the driver could not write, a SWERR or event-log error), and
+//!   stays so (idxd reports the device's SWERR the same way); `POLLNVAL` to another process.
+//! * `mmap` of the WQ's limited portal page: `EPERM` without `CAP_SYS_RAWIO` where user
+//!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
+//!   than a page;
+//!   `ENODEV` on the device model, whose portals are not memory. (On PCI devices the mapping
+//!   needs an `io_remap_pfn_range()` abstraction the kernel crate lacks: `EOPNOTSUPP`.)
+//! * Each open file has a `file<N>` directory in the WQ's debugfs directory (`pid`,
+//!   `cr_faults`, `cr_fault_failures`), removed at close.
 //! * `release`, in order: stop the device using the PASID (drain it), skip the PASID's pending
 //!   event-log entries and wait for the fault work, unbind, drop the context and the `mm`.
 //!
@@ -17,24 +29,29 @@
 //! them to be closed.
 
 use crate::{
+    admin::{self, FileDir, FileInfo},
     config::WqMode,
     device::DsaDevice,
     fault::{CrCounters, Ctx},
-    hw::{CompletionRecord, Descriptor},
+    hw::{opcode, CompletionRecord, Descriptor},
     hwif::{DeviceBus, SvaBond},
 };
 use kernel::{
+    bindings,
+    cred::capability::{capable, Capability},
+    debugfs::Dir,
     fs::{File, Kiocb},
     iov::IovIterSource,
     miscdevice::{
         data::{DataRegistration, MiscDeviceWithData},
         MiscDevice, MiscDeviceRegistration,
     },
-    mm::Mm,
+    mm::{virt::VmaNew, Mm},
     new_spinlock,
+    page::PAGE_SIZE,
     prelude::*,
     str::CString,
-    sync::{aref::ARef, Arc, SpinLock},
+    sync::{aref::ARef, poll::PollTable, Arc, SpinLock},
     transmute::FromBytes,
 };
 
@@ -43,28 +60,39 @@ use kernel::{
 pub(crate) struct WqNode<H: DeviceBus + 'static> {
     dsa: Arc<DsaDevice<H>>,
     wq: usize,
-    /// A dedicated WQ is open.
+    /// The WQ's debugfs directory, for the files' `file<N>` directories.
+    dir: Option<Dir>,
     #[pin]
-    taken: SpinLock<bool>,
+    state: SpinLock<NodeState>,
+}
+
+struct NodeState {
+    /// A dedicated WQ is open.
+    taken: bool,
+    /// Identifier of the next open file (its `file<N>`).
+    next_id: u64,
 }
 
 /// The character device of one user WQ.
 pub(crate) type WqCdev<H> = Pin<KBox<DataRegistration<WqFile<H>>>>;
 
-/// Registers `/dev/dsa/wq<dev_index>.<wq>` for WQ `wq` of `dsa`.
+/// Registers `/dev/dsa/wq<dev_index>.<wq>` for WQ `wq` of `dsa`; its open files put their
+/// `file<N>` directories in `dir` (the WQ's debugfs directory), if given.
 ///
 /// Returns `ENOMEM`, or `misc_register()`'s error (`EBUSY` for a name in use).
 pub(crate) fn register<H: DeviceBus + 'static>(
     dsa: &Arc<DsaDevice<H>>,
     dev_index: usize,
     wq: usize,
+    dir: Option<Dir>,
 ) -> Result<WqCdev<H>> {
     let name = CString::try_from_fmt(fmt!("dsa/wq{dev_index}.{wq}"))?;
     let node = Arc::pin_init(
         pin_init!(WqNode {
             dsa: dsa.clone(),
             wq,
-            taken <- new_spinlock!(false, "ridxd::cdev::taken"),
+            dir,
+            state <- new_spinlock!(NodeState { taken: false, next_id: 0 }, "ridxd::cdev::node"),
         }),
         GFP_KERNEL,
     )?;
@@ -80,12 +108,29 @@ pub(crate) struct WqFile<H: DeviceBus + 'static> {
     mm: ARef<Mm>,
     ctx: Arc<Ctx>,
     bond: Option<KBox<dyn SvaBond>>,
+    /// `file<N>` in debugfs.
+    dir: Option<FileDir>,
 }
 
 // SAFETY: `WqFile` registrations are made only by `register` above, through
 // `DataRegistration::register`.
 unsafe impl<H: DeviceBus + 'static> MiscDeviceWithData for WqFile<H> {
     type RegistrationData = Arc<WqNode<H>>;
+
+    const HAS_POLL: bool = true;
+
+    fn poll(this: Pin<&Self>, file: &File, table: &PollTable<'_>) -> u32 {
+        if !this.same_mm() {
+            return bindings::POLLNVAL;
+        }
+        let faults = this.node.dsa.faults();
+        table.register_wait(file, faults.err_wait());
+        if this.ctx.errors() != 0 {
+            bindings::POLLIN | bindings::POLLRDNORM
+        } else {
+            0
+        }
+    }
 }
 
 impl<H: DeviceBus + 'static> WqFile<H> {
@@ -117,20 +162,23 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
         }
         let shared = mode == WqMode::Shared;
         if !shared {
-            let mut taken = node.taken.lock();
-            if *taken {
+            let mut st = node.state.lock();
+            if st.taken {
                 return Err(EBUSY);
             }
-            *taken = true;
+            st.taken = true;
         }
         let r = Self::open_as(&node, shared);
         if r.is_err() && !shared {
-            *node.taken.lock() = false;
+            node.state.lock().taken = false;
         }
         r
     }
 
     fn release(this: Pin<KBox<Self>>, _file: &File) {
+        let mut this = this;
+        // The file's debugfs directory goes first.
+        this.as_mut().take_dir();
         let dsa = &this.node.dsa;
         // 1. The device stops using the PASID.
         if this.shared {
@@ -141,11 +189,28 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
         // 2. Its pending event-log entries are skipped and the fault work is waited for.
         dsa.faults().remove_ctx(&this.ctx);
         // 3. SVA unbind; 4. the context and the `mm` reference go with `this`.
-        let mut this = this;
         this.as_mut().drop_bond();
         if !this.shared {
-            *this.node.taken.lock() = false;
+            this.node.state.lock().taken = false;
         }
+    }
+
+    fn mmap(this: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
+        let dsa = &this.node.dsa;
+        // INTEL-SA-01084: direct submission only with CAP_SYS_RAWIO on affected parts.
+        if !dsa.io().user_submission_safe() && !capable(Capability::SYS_RAWIO) {
+            return Err(EPERM);
+        }
+        if !this.same_mm() {
+            return Err(EPERM);
+        }
+        if vma.end() - vma.start() > PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // The model has no portal page (ENODEV). A PCI device has one, but mapping it needs
+        // io_remap_pfn_range(), which the kernel crate does not wrap yet.
+        dsa.io().portal_page(this.node.wq)?;
+        Err(EOPNOTSUPP)
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
@@ -164,7 +229,11 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
                 return if done > 0 { Ok(done) } else { Err(EFAULT) };
             }
             let mut d = Descriptor::from_bytes_copy(&raw).ok_or(EINVAL)?;
-            if d.priv_() || d.completion_addr % CompletionRecord::ALIGN != 0 {
+            let dsa = &this.node.dsa;
+            let unsafe_batch = d.opcode() == opcode::BATCH
+                && dsa.caps().major() == 1
+                && !dsa.io().user_submission_safe();
+            if d.priv_() || d.completion_addr % CompletionRecord::ALIGN != 0 || unsafe_batch {
                 return if done > 0 { Ok(done) } else { Err(EINVAL) };
             }
             d.set_pasid(this.pasid);
@@ -180,14 +249,20 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
 impl<H: DeviceBus + 'static> WqFile<H> {
     fn open_as(node: &Arc<WqNode<H>>, shared: bool) -> Result<Pin<KBox<Self>>> {
         let dsa = &node.dsa;
-        let mm: ARef<Mm> = {
+        let (mm, bond): (ARef<Mm>, _) = {
             let task = kernel::current!();
             let mm = task.mm().ok_or(EINVAL)?;
-            ARef::from(&**mm)
+            (ARef::from(&**mm), dsa.io().sva_bind(mm)?)
         };
-        let bond = dsa.io().sva_bind(&mm)?;
         let pasid = bond.pasid();
         let ctx = dsa.faults().add_ctx(pasid, node.wq as u8, &mm)?;
+        let dir = match Self::file_dir(node, &ctx) {
+            Ok(d) => d,
+            Err(e) => {
+                dsa.faults().remove_ctx(&ctx);
+                return Err(e);
+            }
+        };
         if !shared {
             if let Err(e) = dsa.set_wq_pasid(node.wq, Some(pasid)) {
                 dsa.faults().remove_ctx(&ctx);
@@ -202,14 +277,37 @@ impl<H: DeviceBus + 'static> WqFile<H> {
                 mm,
                 ctx,
                 bond: Some(bond),
+                dir,
             },
             GFP_KERNEL,
         )?)
+    }
+
+    /// The `file<N>` directory of a new file with context `ctx`.
+    fn file_dir(node: &WqNode<H>, ctx: &Arc<Ctx>) -> Result<Option<FileDir>> {
+        let Some(wq_dir) = node.dir.as_ref() else {
+            return Ok(None);
+        };
+        let id = {
+            let mut st = node.state.lock();
+            st.next_id += 1;
+            st.next_id - 1
+        };
+        let info = FileInfo {
+            pid: kernel::current!().pid(),
+            ctx: ctx.clone(),
+        };
+        Ok(Some(admin::create_file_dir(wq_dir, id, info)?))
     }
 
     fn drop_bond(self: Pin<&mut Self>) {
         // `WqFile` is `Unpin`: its fields can be reached.
         let this = Pin::into_inner(self);
         drop(this.bond.take());
+    }
+
+    fn take_dir(self: Pin<&mut Self>) {
+        let this = Pin::into_inner(self);
+        drop(this.dir.take());
     }
 }

@@ -86,6 +86,11 @@ impl Caps {
         Ok(caps)
     }
 
+    /// The major version (VERSION bits 11:8): 1 for DSA 1.0, 2 for DSA 2.0.
+    pub(crate) fn major(&self) -> u32 {
+        (self.version >> 8) & 0xf
+    }
+
     /// Number of WQs (WQCAP.num_wqs).
     pub(crate) fn num_wqs(&self) -> usize {
         self.wqcap.num_wqs().get() as usize
@@ -557,6 +562,10 @@ impl<H: DeviceBus> DsaDevice<H> {
         let fault_addr = self.io.read64(off::SWERR + 16);
         self.io.write64(off::SWERR, regs::SWERR_ACK);
         self.stats.lock().swerrs += 1;
+        if q0.wq_idx_valid().get() != 0 && q0.desc_valid().get() != 0 {
+            self.faults
+                .note_error(q0.pasid().get() as u32, q0.wq_idx().get() as u8);
+        }
         if self.warn_allowed() {
             let more = if q0.overflow().get() != 0 {
                 ", more were lost"
@@ -604,6 +613,8 @@ impl<H: DeviceBus> DsaDevice<H> {
             }
             EvlKind::Other => {
                 other += 1;
+                // Attributed to its process (for `poll`) by the fault path's work.
+                self.faults.push(e);
                 if self.warn_allowed() {
                     dev_warn!(
                         self.dev,

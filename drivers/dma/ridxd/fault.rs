@@ -19,7 +19,9 @@
 //!   and result 1, and it is written at all only when requested (`rcr`) or on such a failure.
 //!   A drain's CR after CR faults (`DRAIN_EVL`) is written as it is.
 //! * Per context: `cr_faults` (records written) and `cr_fault_failures` (could not be: bad
-//!   address, unmapped, `PROT_NONE`, process gone).
+//!   address, unmapped, `PROT_NONE`, process gone), and the software errors attributed to it
+//!   (CRs that could not be written, SWERR and other event-log errors with its PASID and WQ),
+//!   which make its files readable for `poll` (idxd: `wq->err_queue`).
 
 use crate::{
     evl::EvlKind,
@@ -27,11 +29,12 @@ use crate::{
 };
 use kernel::{
     mm::Mm,
-    new_mutex, new_spinlock,
+    new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
         barrier::{smp_mb, Write},
+        poll::PollCondVar,
         Arc, Mutex, SpinLock,
     },
     transmute::AsBytes,
@@ -99,6 +102,8 @@ pub(crate) struct Ctx {
 
 struct CtxState {
     counters: CrCounters,
+    /// Software errors attributed to the context.
+    errors: u64,
     /// The context is going away: its pending entries are skipped.
     closing: bool,
 }
@@ -107,6 +112,17 @@ impl Ctx {
     /// The context's counters.
     pub(crate) fn counters(&self) -> CrCounters {
         self.state.lock().counters
+    }
+
+    /// Number of software errors attributed to the context: CRs that could not be written,
+    /// and SWERR or event-log errors carrying its PASID and WQ.
+    pub(crate) fn errors(&self) -> u64 {
+        self.state.lock().errors
+    }
+
+    /// Counts a software error of the context.
+    fn add_error(&self) {
+        self.state.lock().errors += 1;
     }
 
     /// PASID.
@@ -148,6 +164,9 @@ pub(crate) struct FaultPath {
     stats: SpinLock<FaultStats>,
     #[pin]
     work: Work<FaultPath>,
+    /// Signalled when a software error is attributed to a context (`poll` waits on it).
+    #[pin]
+    err_wait: PollCondVar,
     wq: Arc<OwnedQueue>,
 }
 
@@ -179,6 +198,7 @@ impl FaultPath {
                 batch_fail <- new_mutex!([false; 256], "ridxd::fault::batch_fail"),
                 stats <- new_spinlock!(FaultStats::default(), "ridxd::fault::stats"),
                 work <- new_work!("ridxd::fault::work"),
+                err_wait <- new_poll_condvar!("ridxd::fault::err_wait"),
                 wq,
             }),
             GFP_KERNEL,
@@ -188,23 +208,24 @@ impl FaultPath {
     /// Registers the context of a process (address space `mm`, taken here with `mmgrab`)
     /// using `pasid` on WQ `wq`.
     ///
-    /// Returns `EEXIST` when that PASID already has a context on that WQ, `ENOMEM` on
-    /// allocation failure.
+    /// A process may have several contexts on one WQ (it opened a shared WQ more than once);
+    /// its entries then go to the oldest one still open, as in idxd.
+    ///
+    /// Returns `ENOMEM` on allocation failure.
     pub(crate) fn add_ctx(&self, pasid: u32, wq: u8, mm: &Mm) -> Result<Arc<Ctx>> {
         let ctx = Arc::pin_init(
             pin_init!(Ctx {
                 pasid,
                 wq,
                 mm: ARef::from(mm),
-                state <- new_spinlock!(CtxState { counters: CrCounters::default(), closing: false }, "ridxd::fault::ctx"),
+                state <- new_spinlock!(
+                    CtxState { counters: CrCounters::default(), errors: 0, closing: false },
+                    "ridxd::fault::ctx"
+                ),
             }),
             GFP_KERNEL,
         )?;
-        let mut ctxs = self.ctxs.lock();
-        if ctxs.iter().any(|c| c.pasid == pasid && c.wq == wq) {
-            return Err(EEXIST);
-        }
-        ctxs.push(ctx.clone(), GFP_KERNEL)?;
+        self.ctxs.lock().push(ctx.clone(), GFP_KERNEL)?;
         Ok(ctx)
     }
 
@@ -230,12 +251,39 @@ impl FaultPath {
         (sum, n)
     }
 
+    /// What `poll` waits on: signalled whenever a context gets a software error.
+    pub(crate) fn err_wait(&self) -> &PollCondVar {
+        &self.err_wait
+    }
+
+    /// Attributes a software error (SWERR) to the context using `pasid` on WQ `wq`, if there is
+    /// one, and wakes its pollers. Must be called in process context.
+    pub(crate) fn note_error(&self, pasid: u32, wq: u8) {
+        let ctx = self.find(pasid, wq);
+        if let Some(ctx) = ctx {
+            ctx.add_error();
+            self.err_wait.notify_all();
+        }
+    }
+
+    /// The context of `pasid` on `wq`: the oldest one not closing, else a closing one.
+    fn find(&self, pasid: u32, wq: u8) -> Option<Arc<Ctx>> {
+        let ctxs = self.ctxs.lock();
+        let mut matching = ctxs.iter().filter(|c| c.pasid == pasid && c.wq == wq);
+        let first = matching.clone().next();
+        matching
+            .find(|c| !c.state.lock().closing)
+            .or(first)
+            .cloned()
+    }
+
     /// Number of contexts.
     pub(crate) fn num_ctxs(&self) -> usize {
         self.ctxs.lock().len()
     }
 
-    /// Queues a CR-carrying event-log entry for the work. May be called in atomic context.
+    /// Queues an event-log entry for the work: CR-carrying entries are written, others are
+    /// attributed to their context as software errors. May be called in atomic context.
     pub(crate) fn push(self: &Arc<Self>, e: &DsaEvlEntry) {
         let mut p = self.pending.lock();
         if p.dead {
@@ -288,23 +336,26 @@ impl FaultPath {
         let kind = EvlKind::of(e);
         let h = &e.header;
         let id = h.batch_id() as usize;
-        let ctx = self
-            .ctxs
-            .lock()
-            .iter()
-            .find(|c| c.pasid == h.pasid() && c.wq == h.wq_idx())
-            .cloned();
-        let Some(ctx) = ctx else {
-            self.stats.lock().no_ctx += 1;
+        let ctx = self.find(h.pasid(), h.wq_idx());
+        let live = ctx.as_ref().filter(|c| !c.state.lock().closing);
+        let Some(ctx) = live else {
+            let mut st = self.stats.lock();
+            if ctx.is_some() {
+                st.skipped += 1;
+            } else {
+                st.no_ctx += 1;
+            }
+            drop(st);
+            // Keep the batch bookkeeping right for the batch identifier's next use: a
+            // sub-descriptor record that is dropped was not written; a batch record ends its
+            // batch.
             if kind == EvlKind::CrFault && h.batch() != 0 {
                 self.batch_fail.lock()[id] = true;
+            } else if kind == EvlKind::BatchCr {
+                self.batch_fail.lock()[id] = false;
             }
             return;
         };
-        if ctx.state.lock().closing {
-            self.stats.lock().skipped += 1;
-            return;
-        }
         let mut cr = e.cr;
         let copy = match kind {
             EvlKind::CrFault => {
@@ -326,7 +377,11 @@ impl FaultPath {
                 h.rcr() != 0 || failed
             }
             EvlKind::DrainCr => true,
-            EvlKind::Other => false,
+            EvlKind::Other => {
+                ctx.add_error();
+                self.err_wait.notify_all();
+                false
+            }
         };
         if !copy {
             return;
@@ -346,8 +401,12 @@ impl FaultPath {
             st.counters.cr_faults += 1;
         } else {
             st.counters.cr_fault_failures += 1;
+            st.errors += 1;
         }
         drop(st);
+        if !ok {
+            self.err_wait.notify_all();
+        }
         if !ok && kind == EvlKind::CrFault && h.batch() != 0 {
             self.batch_fail.lock()[id] = true;
         }

@@ -8,7 +8,7 @@
 //! not ask, which one it talks to.
 
 use crate::hw::Descriptor;
-use kernel::{mm::Mm, prelude::*, sync::Arc};
+use kernel::{mm::MmWithUser, prelude::*, sync::Arc};
 
 /// Access to one DSA device's registers (BAR0).
 ///
@@ -61,8 +61,23 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// returned bond's PASID makes the device work on `mm`'s virtual addresses. Unbound when
     /// the bond is dropped.
     ///
-    /// Returns `EOPNOTSUPP` where SVA is not available, `ENOSPC` without a free PASID.
-    fn sva_bind(&self, mm: &Mm) -> Result<KBox<dyn SvaBond>>;
+    /// Returns `EOPNOTSUPP` or `ENODEV` where SVA is not available, `ENOSPC` without a free
+    /// PASID.
+    fn sva_bind(&self, mm: &MmWithUser) -> Result<KBox<dyn SvaBond>>;
+
+    /// Whether user space may submit to the device directly (mmap'd portals) without
+    /// `CAP_SYS_RAWIO` (idxd's `user_submission_safe` driver data; false for every DSA part
+    /// today, INTEL-SA-01084). On an unsafe DSA 1.0 device, `write()` also refuses batches,
+    /// whose sub-descriptors the driver cannot check.
+    fn user_submission_safe(&self) -> bool;
+
+    /// The bus address of WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page,
+    /// idxd's `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`), for mapping it to
+    /// user space.
+    ///
+    /// Returns `ENODEV` where there is no such page to map (the device model: its portals are
+    /// software, not memory).
+    fn portal_page(&self, wq: usize) -> Result<u64>;
 
     /// Submits `desc` to WQ `wq`'s portal: MOVDIR64B to a dedicated WQ (the WQ's PASID
     /// applies), ENQCMDS to a shared one (the descriptor's PASID applies).

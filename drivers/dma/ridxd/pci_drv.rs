@@ -12,17 +12,24 @@ use crate::{
 use kernel::{
     device::{Bound, Core, Device},
     dma::Coherent,
-    io::{io_read, Io},
-    mm::Mm,
+    io::{io_read, portal, Io},
+    iommu::sva,
+    mm::MmWithUser,
     page::PAGE_SIZE,
     pci,
     prelude::*,
     sync::Arc,
+    transmute::AsBytes,
 };
 
-/// Which DSA part an ID belongs to (for messages).
+/// Which DSA part an ID belongs to, and what the driver knows of it.
 #[derive(Clone, Copy)]
-pub(crate) struct Part(&'static str);
+pub(crate) struct Part {
+    name: &'static str,
+    /// Direct user submission is safe (idxd's `user_submission_safe`): no DSA part is today
+    /// (INTEL-SA-01084).
+    user_submission_safe: bool,
+}
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -31,25 +38,53 @@ kernel::pci_device_table!(
         // PCI_DEVICE_ID_INTEL_DSA_SPR0: Sapphire Rapids, DSA 1.0.
         (
             pci::DeviceId::from_id(pci::Vendor::INTEL, 0x0b25),
-            Part("SPR")
+            Part {
+                name: "SPR",
+                user_submission_safe: false
+            }
         ),
         // PCI_DEVICE_ID_INTEL_DSA_GNRD: Granite Rapids-D.
         (
             pci::DeviceId::from_id(pci::Vendor::INTEL, 0x11fb),
-            Part("GNR-D")
+            Part {
+                name: "GNR-D",
+                user_submission_safe: false
+            }
         ),
         // PCI_DEVICE_ID_INTEL_DSA_DMR: Diamond Rapids.
         (
             pci::DeviceId::from_id(pci::Vendor::INTEL, 0x1212),
-            Part("DMR")
+            Part {
+                name: "DMR",
+                user_submission_safe: false
+            }
         ),
     ]
 );
 
-/// BAR0 of a PCI DSA device, mapped whole, and the device for DMA allocations.
+/// Byte offset of WQ `wq`'s portal page `prot` in BAR2: four pages per WQ, the unlimited
+/// portal first, the limited one next (idxd's `idxd_get_wq_portal_full_offset()`).
+const fn portal_offset(wq: usize, limited: bool) -> usize {
+    (wq * 4 + limited as usize) * PAGE_SIZE
+}
+
+/// A PCI DSA device: BAR0 (registers) and BAR2 (WQ portals) mapped whole, and the device for
+/// DMA allocations and SVA.
 pub(crate) struct PciIo<'bound> {
+    pdev: &'bound pci::Device<Bound>,
     dev: &'bound Device<Bound>,
     bar: pci::Bar<'bound>,
+    portals: pci::Bar<'bound>,
+    user_submission_safe: bool,
+}
+
+/// An address space bound to a PCI device with `iommu_sva_bind_device()`.
+struct PciBond(sva::Bond);
+
+impl SvaBond for PciBond {
+    fn pasid(&self) -> u32 {
+        self.0.pasid()
+    }
 }
 
 /// Coherent DMA memory of a PCI device.
@@ -92,14 +127,34 @@ impl DeviceBus for PciIo<'_> {
         Err(EOPNOTSUPP)
     }
 
-    fn sva_bind(&self, _mm: &Mm) -> Result<KBox<dyn SvaBond>> {
-        // The iommu_sva_bind_device() bond abstraction is not done yet.
-        Err(EOPNOTSUPP)
+    fn sva_bind(&self, mm: &MmWithUser) -> Result<KBox<dyn SvaBond>> {
+        let bond = sva::Bond::bind(self.dev, mm)?;
+        Ok(KBox::new(PciBond(bond), GFP_KERNEL)?)
     }
 
-    fn submit(&self, _wq: usize, _shared: bool, _desc: &Descriptor) -> Result {
-        // Portal mapping (BAR2) and MOVDIR64B/ENQCMDS are not done yet.
-        Err(EOPNOTSUPP)
+    fn user_submission_safe(&self) -> bool {
+        self.user_submission_safe
+    }
+
+    fn portal_page(&self, wq: usize) -> Result<u64> {
+        Ok(self.pdev.resource_start(2)? + portal_offset(wq, true) as u64)
+    }
+
+    fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
+        let cmd = portal::Command(desc.as_bytes().try_into().map_err(|_| EINVAL)?);
+        // Kernel submissions go to the WQ's unlimited portal.
+        let off = portal_offset(wq, false);
+        if !shared {
+            return portal::movdir64b(&self.portals, off, &cmd);
+        }
+        // ENQCMDS: retried a few times on "retry", as idxd does (`enqcmds_retries`, 32).
+        for _ in 0..=32 {
+            if portal::enqcmds(&self.portals, off, &cmd)? {
+                return Ok(());
+            }
+            core::hint::spin_loop();
+        }
+        Err(EAGAIN)
     }
 }
 
@@ -143,14 +198,22 @@ impl pci::Driver for RidxdPciDriver {
         dev_info!(
             pdev,
             "{} DSA (device {:#06x})\n",
-            info.map_or("unknown", |p| p.0),
+            info.map_or("unknown", |p| p.name),
             pdev.device_id()
         );
         pdev.enable_device_mem()?;
         pdev.set_master();
         let bar = pdev.iomap_region(0, c"ridxd")?;
+        let portals = pdev.iomap_region(2, c"ridxd-portals")?;
         let dev: &Device<Bound> = pdev.as_ref();
-        let dsa = DsaDevice::probe(dev, PciIo { dev, bar })?;
+        let io = PciIo {
+            pdev,
+            dev,
+            bar,
+            portals,
+            user_submission_safe: info.is_some_and(|p| p.user_submission_safe),
+        };
+        let dsa = DsaDevice::probe(dev, io)?;
         Ok(RidxdPciData { _dsa: dsa })
     }
 }

@@ -18,7 +18,7 @@ use kernel::{
     debugfs::Dir,
     device::{Bound, Device},
     faux,
-    mm::Mm,
+    mm::MmWithUser,
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
@@ -107,7 +107,7 @@ impl DeviceBus for SimIo {
         Ok(())
     }
 
-    fn sva_bind(&self, mm: &Mm) -> Result<KBox<dyn SvaBond>> {
+    fn sva_bind(&self, mm: &MmWithUser) -> Result<KBox<dyn SvaBond>> {
         let pasid = self.0.bind_mm(mm)?;
         Ok(KBox::new(
             SimBond {
@@ -116,6 +116,16 @@ impl DeviceBus for SimIo {
             },
             GFP_KERNEL,
         )?)
+    }
+
+    fn user_submission_safe(&self) -> bool {
+        // As for every DSA part (INTEL-SA-01084), 1.0 and 2.0.
+        false
+    }
+
+    fn portal_page(&self, _wq: usize) -> Result<u64> {
+        // The model's portals are calls into the model, not a page of memory.
+        Err(ENODEV)
     }
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
@@ -177,6 +187,16 @@ impl SimInstance {
     /// Creates model device number `index` of `generation`, probes it and connects its
     /// interrupts; with `auto`, gives it the default configuration and enables it and its WQs.
     pub(crate) fn new(index: usize, generation: Generation, auto: bool) -> Result<Self> {
+        Self::with_admin(index, generation, auto, None)
+    }
+
+    /// As [`Self::new`], and with an admin directory `dsa<index>` under `root`.
+    pub(crate) fn with_admin(
+        index: usize,
+        generation: Generation,
+        auto: bool,
+        root: Option<&Dir>,
+    ) -> Result<Self> {
         let model = SimHandle::new(generation)?;
         let name = CString::try_from_fmt(fmt!("ridxd_sim{index}"))?;
         let faux = faux::Registration::new(&name, None)?;
@@ -189,6 +209,9 @@ impl SimInstance {
             _model: model,
         };
         inst._dsa.connect_irq()?;
+        if let Some(root) = root {
+            inst._admin = Some(admin::create(root, index, &inst._dsa)?);
+        }
         if auto {
             inst.auto_enable()?;
             // A character device for each enabled WQ.
@@ -202,7 +225,8 @@ impl SimInstance {
                 v
             });
             for w in wqs {
-                let c = cdev::register(&inst._dsa, index, w)?;
+                let dir = inst._admin.as_ref().and_then(|a| a.wq_dir(w));
+                let c = cdev::register(&inst._dsa, index, w, dir)?;
                 inst._cdevs.push(c, GFP_KERNEL)?;
             }
         }
@@ -247,8 +271,7 @@ pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVe
         (0..dsa2).map(|_| Generation::Dsa2),
     );
     for (i, g) in gens.enumerate() {
-        let mut inst = SimInstance::new(i, g, auto)?;
-        inst._admin = Some(admin::create(root, i, &inst._dsa)?);
+        let inst = SimInstance::with_admin(i, g, auto, Some(root))?;
         v.push(inst, GFP_KERNEL)?;
     }
     Ok(v)
@@ -608,6 +631,34 @@ mod fixup_tests {
         );
         assert_eq!(f.stats().no_ctx, 1);
         assert_eq!(cr_at(buf).status, 0);
+        // The two records that could not be written are software errors of the process.
+        assert_eq!(rig.ctx.errors(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn process_gone() -> Result {
+        let rig = Rig::new(123)?;
+        let f = rig.s._dsa.faults();
+        // A process that exited with its file still open: its mm has no users left.
+        let mm = kernel::kunit::user::exited_mm()?;
+        let gone = f.add_ctx(0x7f0, 1, &mm)?;
+        let mut e = entry(&rig, 0x10000, 1);
+        e.header.set_pasid(0x7f0);
+        f.push(&e);
+        f.flush();
+        assert_eq!(
+            gone.counters(),
+            CrCounters {
+                cr_faults: 0,
+                cr_fault_failures: 1
+            }
+        );
+        assert_eq!(gone.errors(), 1);
+        // The live process is not affected.
+        assert_eq!(rig.counters(), CrCounters::default());
+        assert_eq!(rig.ctx.errors(), 0);
+        f.remove_ctx(&gone);
         Ok(())
     }
 
