@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ridxd user work queues: submission through write(), completion records written by the
- * device or, after a CR page fault with PRS disabled, by the driver.
+ * device or, after a CR page fault with PRS disabled, by the driver; poll() and mmap() of a
+ * WQ file, and the per-file counters in debugfs (wq<M>/file<K>/).
  *
  * Expects ridxd loaded with a DSA 2.0 model device as dsa1 (sim_dsa1=1 sim_dsa2=1) in the
  * default configuration: wq1.0 dedicated, wq1.1 shared. RIDXD_DEV overrides "1".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +18,11 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/idxd.h>
 
 #include "ridxd_attr.h"
@@ -82,6 +87,189 @@ static void *map_pages(int n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* A page no access reaches: neither the device, nor the driver's CR fix-up. */
+static void *map_none(void)
+{
+	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A page shared with forked children, for their results; every int starts at -1. */
+static int *map_results(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0xff, 4096);
+	return p;
+}
+
+/* A child's exit status, -1 if it did not exit (killed). */
+static int child_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void noop_desc(struct dsa_hw_desc *d, void *cr)
+{
+	memset(d, 0, sizeof(*d));
+	d->opcode = DSA_OPCODE_NOOP;
+	d->flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	d->completion_addr = (uintptr_t)cr;
+}
+
+/* A batch of N descriptors at LIST (desc_list_addr, desc_count alias src_addr, xfer_size). */
+static void batch_desc(struct dsa_hw_desc *b, void *list, uint32_t n, void *cr)
+{
+	memset(b, 0, sizeof(*b));
+	b->opcode = DSA_OPCODE_BATCH;
+	b->flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+	b->desc_list_addr = (uintptr_t)list;
+	b->desc_count = n;
+	b->completion_addr = (uintptr_t)cr;
+}
+
+/*
+ * The batch cases' list at LIST: a LEN-byte memmove SRC -> DST with its CR at MCR, then a
+ * no-op with its CR at NCR.
+ */
+static void memmove_noop_list(struct dsa_hw_desc *list, void *src, void *dst, uint32_t len,
+			      void *mcr, void *ncr)
+{
+	memmove_desc(&list[0], src, dst, len, mcr);
+	noop_desc(&list[1], ncr);
+}
+
+static void fill_bytes(char *p, size_t n, int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)(i * 7 + seed);
+}
+
+/* Index of the first byte where A and B differ; -1 if none. */
+static long first_diff(const void *a, const void *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((const uint8_t *)a)[i] != ((const uint8_t *)b)[i])
+			return i;
+	return -1;
+}
+
+/* Index of the first byte of P that is not C; -1 if none. */
+static long first_not(const void *p, int c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((const uint8_t *)p)[i] != (uint8_t)c)
+			return i;
+	return -1;
+}
+
+/* Attribute NAME of WQ WQ, or of its open file FILE if FILE >= 0: wq<WQ>[/file<FILE>]/NAME. */
+static long wq_attr(int wq, int file, const char *name)
+{
+	char rel[64];
+
+	if (file < 0)
+		snprintf(rel, sizeof(rel), "wq%d/%s", wq, name);
+	else
+		snprintf(rel, sizeof(rel), "wq%d/file%d/%s", wq, file, name);
+	return attr_read(rel);
+}
+
+/*
+ * Waits (5 s at most) for wq_attr() to read WANT; returns the last value read. The driver
+ * counts a CR after writing it, so a counter may lag the CR's status byte.
+ */
+static long wq_attr_wait(int wq, int file, const char *name, long want)
+{
+	struct timespec ts = { 0, 1000000 };
+	long v = -1;
+
+	for (int i = 0; i < 5000; i++) {
+		v = wq_attr(wq, file, name);
+		if (v == want)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return v;
+}
+
+/*
+ * The ids K of WQ WQ's open files (wq<WQ>/file<K>/) whose pid is PID: up to MAX of them in
+ * IDS; returns how many there are.
+ */
+static int file_ids(int wq, pid_t pid, int *ids, int max)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0, k;
+
+	snprintf(path, sizeof(path), DBG "/dsa%s/wq%d", dev_index(), wq);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		if (sscanf(e->d_name, "file%d", &k) != 1 || wq_attr(wq, k, "pid") != pid)
+			continue;
+		if (n < max)
+			ids[n] = k;
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* The id of the one open file of WQ WQ that PID has; -1 if it has none, or several. */
+static int file_id(int wq, pid_t pid)
+{
+	int k;
+
+	return file_ids(wq, pid, &k, 1) == 1 ? k : -1;
+}
+
+/* Maps LEN bytes of the WQ file FD as a portal would be: 0 (unmapped again), or the errno. */
+static int mmap_errno(int fd, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return errno;
+	munmap(p, len);
+	return 0;
+}
+
+/* Whether CAP is in the effective set; -1 if it cannot be told. */
+static int has_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	return !!(d[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap));
+}
+
+/* Removes CAP from the effective set (it stays permitted); 0 or -1. */
+static int drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	if (syscall(SYS_capset, &h, d))
+		return -1;
+	return has_cap(cap) == 0 ? 0 : -1;
+}
+
 FIXTURE(wq) {
 	int fd;
 	char *buf;
@@ -104,6 +292,26 @@ static int has_attr(const char *rel)
 
 	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
 	return stat(path, &st) == 0;
+}
+
+/* The device's VERSION register: 0x100 for DSA 1.0, 0x200 for DSA 2.0; -1 if unknown. */
+static long dsa_version(void)
+{
+	char buf[32];
+
+	if (ridxd_attr_read_str(dev_index(), "version", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 0);
+}
+
+/*
+ * Whether the device takes batches from user space: DSA 1.0 parts (INTEL-SA-01084) do not,
+ * write() refuses them (EINVAL) as idxd does, for the driver cannot check the descriptors a
+ * batch points to.
+ */
+static int user_batches(void)
+{
+	return dsa_version() != 0x100;
 }
 
 FIXTURE_SETUP(wq)
@@ -188,71 +396,216 @@ TEST_F(wq, fill_compare_noop)
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
 	EXPECT_EQ(0, cr->result);
 
-	memset(&d, 0, sizeof(d));
-	d.opcode = DSA_OPCODE_NOOP;
-	d.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
-	d.completion_addr = (uintptr_t)cr;
+	noop_desc(&d, (void *)cr);
 	memset((void *)cr, 0, 32);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
 }
 
 /*
- * Batches (accel-config's event-log cases): a sub-descriptor's CR in an absent page (1a.0),
- * the same when it cannot be written (1a.1: the batch CR says batch-fail, result 1), and an
- * unreadable descriptor list (6a: batch page fault).
+ * Batches: accel-config's event-log cases (the C driver's drivers/dma/idxd/irq.c rules). The
+ * fixture's pages: 0 the descriptor list, 1 source, 2 destination, 3 present CRs (batch at
+ * +0, memmove at +32, no-op at +64), 5 never touched. The CR counters are the WQ's (the sums
+ * over its open files: this test's only).
  */
-TEST_F(wq, batches)
+
+/* DSA 1.0: a batch descriptor never reaches the device. */
+TEST_F(wq, batch_refused_on_dsa1)
 {
-	struct dsa_hw_desc list[2], b;
-	char *data = self->buf + 4096;
-	volatile struct dsa_completion_record *bcr = (void *)(self->buf + 3 * 4096);
-	char *absent = self->buf + 5 * 4096;
-	char *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dsa_hw_desc *list = (void *)self->buf, b;
+	char *crs = self->buf + 3 * 4096;
 
-	ASSERT_NE(MAP_FAILED, none);
-	memmove_desc(&list[0], data, data + 1024, 256, absent);
-	memset(&list[1], 0, sizeof(list[1]));
-	list[1].opcode = DSA_OPCODE_NOOP;
-	list[1].flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
-	list[1].completion_addr = (uintptr_t)(self->buf + 3 * 4096 + 64);
-	memcpy(self->buf, list, sizeof(list));
+	if (user_batches())
+		SKIP(return, "batches from user space are taken");
+	memmove_noop_list(list, self->buf + 4096, self->buf + 2 * 4096, 64, crs + 32, crs + 64);
+	batch_desc(&b, list, 2, crs);
+	EXPECT_EQ(-1, write(self->fd, &b, sizeof(b)));
+	EXPECT_EQ(EINVAL, errno);
+	usleep(100000);
+	ASSERT_EQ(-1, first_not(crs, 0, 4096));
+	ASSERT_EQ(-1, first_not(self->buf + 2 * 4096, 0, 4096));
+}
 
-	memset(&b, 0, sizeof(b));
-	b.opcode = DSA_OPCODE_BATCH;
-	b.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
-	b.desc_list_addr = (uintptr_t)self->buf;
-	b.desc_count = 2;
-	b.completion_addr = (uintptr_t)bcr;
+/* 1a.0: a sub-descriptor's CR in a never-touched page; with PRS off the driver writes it. */
+TEST_F(wq, batch_sub_cr_fault_fixed)
+{
+	struct dsa_hw_desc *list = (void *)self->buf, b;
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *crs = self->buf + 3 * 4096;
+	volatile struct dsa_completion_record *bcr = (void *)crs, *ncr = (void *)(crs + 64);
+	volatile struct dsa_completion_record *mcr = (void *)(self->buf + 5 * 4096);
+	long faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	long fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	/* PRS off: the sub-descriptor's CR (CRA_XLAT) and the batch's (BATCH_EVL_ERR). */
+	long want = faults0 + (variant->prs_disable ? 2 : 0);
 
-	/* 1a.0 */
-	memset((void *)bcr, 0, 32);
+	if (!user_batches())
+		SKIP(return, "DSA 1.0: no batches from user space");
+	fill_bytes(src, 4096, 1);
+	memmove_noop_list(list, src, dst, 256, (void *)mcr, (void *)ncr);
+	batch_desc(&b, list, 2, (void *)bcr);
 	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(bcr));
+	EXPECT_EQ(0, bcr->result);
 	EXPECT_EQ(2, bcr->bytes_completed); /* descs_completed in newer uapi headers */
-	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)absent));
+	/* The driver writes the sub-descriptor's CR before the batch's. */
+	ASSERT_EQ(DSA_COMP_SUCCESS, mcr->status);
+	EXPECT_EQ(256, mcr->bytes_completed);
+	EXPECT_EQ(DSA_COMP_SUCCESS, ncr->status);
+	ASSERT_EQ(-1, first_diff(src, dst, 256));
+	ASSERT_EQ(-1, first_not(dst + 256, 0, 4096 - 256));
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, -1, "cr_faults", want));
+	EXPECT_EQ(fails0, wq_attr(variant->wq, -1, "cr_fault_failures"));
+}
 
-	/* 1a.1: only with PRS off is the sub-descriptor's CR left to the driver. */
-	if (variant->prs_disable) {
-		list[0].completion_addr = (uintptr_t)none;
-		memcpy(self->buf, list, sizeof(list));
-		memset((void *)bcr, 0, 32);
-		ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
-		ASSERT_EQ(DSA_COMP_BATCH_FAIL, wait_cr(bcr));
-		EXPECT_EQ(1, bcr->result);
-	}
+/*
+ * 1a.1: a sub-descriptor's CR that cannot be written (PROT_NONE, PRS off): the batch's CR says
+ * batch-fail with result 1, and the next batch of the same process is not reported failed.
+ */
+TEST_F(wq, batch_sub_cr_unwritable)
+{
+	struct dsa_hw_desc *list = (void *)self->buf, b;
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *crs = self->buf + 3 * 4096;
+	volatile struct dsa_completion_record *bcr = (void *)crs, *ncr = (void *)(crs + 64);
+	char *none;
+	long fails0;
 
-	/* 6a: the list is not readable. */
-	b.desc_list_addr = (uintptr_t)none;
-	memset((void *)bcr, 0, 32);
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: the device, not the driver, handles the CR fault");
+	none = map_none();
+	ASSERT_NE(NULL, none);
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	fill_bytes(src, 4096, 2);
+	memmove_noop_list(list, src, dst, 512, none, (void *)ncr);
+	batch_desc(&b, list, 2, (void *)bcr);
 	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
-	if (variant->prs_disable) {
-		ASSERT_EQ(DSA_COMP_BATCH_PAGE_FAULT, wait_cr(bcr));
-		EXPECT_EQ((uintptr_t)none, bcr->fault_addr);
-	} else {
-		/* PRS on: the page request fails for PROT_NONE; the device reports the fault too. */
-		ASSERT_EQ(DSA_COMP_BATCH_PAGE_FAULT, wait_cr(bcr));
-	}
+	ASSERT_EQ(DSA_COMP_BATCH_FAIL, wait_cr(bcr));
+	EXPECT_EQ(1, bcr->result);
+	EXPECT_EQ(2, bcr->bytes_completed);
+	EXPECT_EQ(DSA_COMP_SUCCESS, ncr->status);
+	/* Only the record was lost: the copy itself ran. */
+	ASSERT_EQ(-1, first_diff(src, dst, 512));
+	ASSERT_EQ(-1, first_not(dst + 512, 0, 4096 - 512));
+	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+	/* (What cr_faults counts here: unwritable_records_count_as_failures.) */
+
+	/* The per-batch failure flag was reset: the same batch with a present CR succeeds. */
+	memset(crs, 0, 128);
+	memset(dst, 0, 4096);
+	memmove_noop_list(list, src, dst, 512, crs + 32, (void *)ncr);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(bcr));
+	EXPECT_EQ(0, bcr->result);
+	EXPECT_EQ(DSA_COMP_SUCCESS, ((struct dsa_completion_record *)(crs + 32))->status);
+	ASSERT_EQ(-1, first_diff(src, dst, 512));
+	EXPECT_EQ(fails0 + 1, wq_attr(variant->wq, -1, "cr_fault_failures"));
+	munmap(none, 4096);
+}
+
+/* The batch descriptor's own CR in a never-touched page; its sub-descriptors' CRs present. */
+TEST_F(wq, batch_own_cr_fault_fixed)
+{
+	struct dsa_hw_desc *list = (void *)self->buf, b;
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *crs = self->buf + 3 * 4096;
+	volatile struct dsa_completion_record *mcr = (void *)(crs + 32), *ncr = (void *)(crs + 64);
+	volatile struct dsa_completion_record *bcr = (void *)(self->buf + 5 * 4096);
+	long faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	long fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	/* PRS off: the batch's CR only (BATCH_EVL_ERR); the device wrote the others. */
+	long want = faults0 + (variant->prs_disable ? 1 : 0);
+
+	if (!user_batches())
+		SKIP(return, "DSA 1.0: no batches from user space");
+	fill_bytes(src, 4096, 3);
+	memmove_noop_list(list, src, dst, 4096, (void *)mcr, (void *)ncr);
+	batch_desc(&b, list, 2, (void *)bcr);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(bcr));
+	EXPECT_EQ(0, bcr->result);
+	EXPECT_EQ(2, bcr->bytes_completed);
+	ASSERT_EQ(DSA_COMP_SUCCESS, mcr->status);
+	EXPECT_EQ(4096, mcr->bytes_completed);
+	EXPECT_EQ(DSA_COMP_SUCCESS, ncr->status);
+	ASSERT_EQ(-1, first_diff(src, dst, 4096));
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, -1, "cr_faults", want));
+	EXPECT_EQ(fails0, wq_attr(variant->wq, -1, "cr_fault_failures"));
+}
+
+/*
+ * 6a: the descriptor list is not readable (PROT_NONE): the batch's CR reports a batch page
+ * fault at the list, no sub-descriptor ran, and the WQ keeps working.
+ */
+TEST_F(wq, batch_list_unreadable)
+{
+	struct dsa_hw_desc b, d;
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *crs = self->buf + 3 * 4096;
+	volatile struct dsa_completion_record *bcr = (void *)crs, *mcr = (void *)(crs + 32);
+	long faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	long fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	char *none;
+
+	if (!user_batches())
+		SKIP(return, "DSA 1.0: no batches from user space");
+	none = map_none();
+	ASSERT_NE(NULL, none);
+	fill_bytes(src, 4096, 4);
+	/* PRS on, the page request for a PROT_NONE page fails: the device reports it too. */
+	batch_desc(&b, none, 2, (void *)bcr);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	ASSERT_EQ(DSA_COMP_BATCH_PAGE_FAULT, wait_cr(bcr));
+	EXPECT_EQ((uintptr_t)none, bcr->fault_addr);
+	EXPECT_EQ(0, bcr->bytes_completed);
+	/* Nothing else was written; the driver had nothing to fix. */
+	ASSERT_EQ(-1, first_not(crs + 32, 0, 4096 - 32));
+	ASSERT_EQ(-1, first_not(dst, 0, 4096));
+	EXPECT_EQ(faults0, wq_attr(variant->wq, -1, "cr_faults"));
+	EXPECT_EQ(fails0, wq_attr(variant->wq, -1, "cr_fault_failures"));
+
+	memmove_desc(&d, src, dst, 4096, (void *)mcr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(mcr));
+	ASSERT_EQ(-1, first_diff(src, dst, 4096));
+	munmap(none, 4096);
+}
+
+/*
+ * What the counters count when a CR cannot be written (PRS off). ridxd's cr_faults counts the
+ * records the driver wrote, cr_fault_failures those it could not write (see
+ * Documentation/ABI/testing/debugfs-driver-ridxd). idxd counts every CRA_XLAT and
+ * BATCH_EVL_ERR entry in cr_faults, written or not; ridxd does not.
+ */
+TEST_F(wq, unwritable_records_count_as_failures)
+{
+	struct dsa_hw_desc *list = (void *)self->buf, b, d;
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *crs = self->buf + 3 * 4096;
+	volatile struct dsa_completion_record *bcr = (void *)crs;
+	char *none;
+	long faults0, fails0;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fault reaches the driver");
+	if (!user_batches())
+		SKIP(return, "DSA 1.0: no batches from user space, no PRS disable");
+	none = map_none();
+	ASSERT_NE(NULL, none);
+	faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+
+	/* A plain descriptor whose CR cannot be written: one failure, nothing written. */
+	memmove_desc(&d, src, dst, 64, none);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+	EXPECT_EQ(faults0, wq_attr(variant->wq, -1, "cr_faults"));
+
+	/*
+	 * A batch whose sub-descriptor's CR cannot be written: that record fails; the batch's own
+	 * record follows it through the event log and is written (batch-fail).
+	 */
+	memmove_noop_list(list, src, dst, 64, none, crs + 64);
+	batch_desc(&b, list, 2, (void *)bcr);
+	ASSERT_EQ(sizeof(b), write(self->fd, &b, sizeof(b)));
+	ASSERT_EQ(DSA_COMP_BATCH_FAIL, wait_cr(bcr));
+	EXPECT_EQ(fails0 + 2, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 2));
+	EXPECT_EQ(faults0 + 1, wq_attr_wait(variant->wq, -1, "cr_faults", faults0 + 1));
 	munmap(none, 4096);
 }
 
@@ -297,11 +650,8 @@ TEST_F(wq, memmove_cr_in_absent_pages)
 	struct dsa_hw_desc d;
 	char *src = self->buf, *dst = self->buf + 4096;
 	char *fresh = self->buf + 5 * 4096, *dropped = self->buf + 6 * 4096;
-	char rel[32];
-	long faults0;
+	long faults0 = wq_attr(variant->wq, -1, "cr_faults"), want;
 
-	snprintf(rel, sizeof(rel), "wq%d/cr_faults", variant->wq);
-	faults0 = attr_read(rel);
 	for (int i = 0; i < 512; i++)
 		src[i] = (char)(i ^ 0x5a);
 	dropped[0] = 1;
@@ -317,7 +667,8 @@ TEST_F(wq, memmove_cr_in_absent_pages)
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)(dropped + 64)));
 	ASSERT_EQ(0, memcmp(src, dst + 1024, 256));
 	/* With PRS off the driver wrote both records; with PRS on the device faulted them in. */
-	EXPECT_EQ(faults0 + (variant->prs_disable ? 2 : 0), attr_read(rel));
+	want = faults0 + (variant->prs_disable ? 2 : 0);
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, -1, "cr_faults", want));
 }
 
 /*
@@ -329,16 +680,13 @@ TEST_F(wq, more_cr_faults_than_log_entries)
 	const int n = 300;
 	char *crs = map_pages(n);
 	struct dsa_hw_desc d;
-	char rel[32];
-	long faults0, wq_size;
+	long faults0, wq_size, want;
 	int i;
 
 	ASSERT_NE(NULL, crs);
-	snprintf(rel, sizeof(rel), "wq%d/size", variant->wq);
-	wq_size = attr_read(rel);
+	wq_size = wq_attr(variant->wq, -1, "size");
 	ASSERT_LT(0, wq_size);
-	snprintf(rel, sizeof(rel), "wq%d/cr_faults", variant->wq);
-	faults0 = attr_read(rel);
+	faults0 = wq_attr(variant->wq, -1, "cr_faults");
 	for (i = 0; i < n; i++) {
 		/*
 		 * A dedicated WQ drops what does not fit (MOVDIR64B reports nothing): keep at most
@@ -353,10 +701,12 @@ TEST_F(wq, more_cr_faults_than_log_entries)
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)(crs + i * 4096))) TH_LOG("CR %d", i);
 	/* With PRS off the driver wrote every one of them; with PRS on, none. */
-	EXPECT_EQ(faults0 + (variant->prs_disable ? n : 0), attr_read(rel));
+	want = faults0 + (variant->prs_disable ? n : 0);
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, -1, "cr_faults", want));
 	munmap(crs, n * 4096);
 }
 
+/* Bad input write() refuses (EINVAL): the device never sees it. */
 TEST_F(wq, bad_input)
 {
 	struct dsa_hw_desc d;
@@ -375,17 +725,41 @@ TEST_F(wq, bad_input)
 	d.priv = 1;
 	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
 	EXPECT_EQ(EINVAL, errno);
-	/* A reserved opcode completes with an error status. */
-	memset(cr, 0, 32);
-	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
-	d.opcode = 0x0a;
-	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
-	EXPECT_EQ(DSA_COMP_BAD_OPCODE, wait_cr((void *)cr));
 	/* The WQ still works. */
 	memset(cr, 0, 32);
 	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)cr));
+}
+
+/*
+ * Opcodes the device does not support: write() takes them (the device checks opcodes), the
+ * CR says unsupported opcode, nothing is written, and the WQ keeps working. 0x0b-0x0f lie
+ * between Translation Fetch and CRC Generation, 0xff past every DSA opcode: reserved.
+ */
+TEST_F(wq, reserved_opcode)
+{
+	static const uint8_t ops[] = { 0x0f, 0xff };
+	char *src = self->buf, *dst = self->buf + 4096;
+	volatile struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	struct dsa_hw_desc d;
+
+	fill_bytes(src, 4096, 5);
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		memset((void *)cr, 0, 32);
+		memmove_desc(&d, src, dst, 4096, (void *)cr);
+		d.opcode = ops[i];
+		ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d))) TH_LOG("opcode %#x", ops[i]);
+		ASSERT_EQ(DSA_COMP_BAD_OPCODE, wait_cr(cr)) TH_LOG("opcode %#x", ops[i]);
+		EXPECT_EQ(0, cr->bytes_completed);
+		ASSERT_EQ(-1, first_not(dst, 0, 4096)) TH_LOG("opcode %#x", ops[i]);
+	}
+	memset((void *)cr, 0, 32);
+	memmove_desc(&d, src, dst, 4096, (void *)cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	EXPECT_EQ(4096, cr->bytes_completed);
+	ASSERT_EQ(-1, first_diff(src, dst, 4096));
 }
 
 /*
@@ -395,7 +769,6 @@ TEST_F(wq, bad_input)
 TEST_F(wq, other_process_gets_eperm)
 {
 	pid_t pid = fork();
-	int status;
 
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -404,8 +777,7 @@ TEST_F(wq, other_process_gets_eperm)
 		memmove_desc(&d, self->buf, self->buf + 4096, 64, self->buf + 3 * 4096);
 		_exit(write(self->fd, &d, sizeof(d)) == -1 && errno == EPERM ? 0 : 1);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, child_exit(pid));
 }
 
 /* Enables both WQs (an error only means one already was). */
@@ -482,6 +854,293 @@ TEST_F(wq, killed_with_faults_pending)
 	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)cr));
+}
+
+/*
+ * poll(): a WQ file is readable (POLLIN | POLLRDNORM) once the driver failed to write one of
+ * its CRs, and stays so. A process other than the opener gets POLLNVAL, which poll() passes
+ * on only when asked for (fs/select.c masks a driver's events with the requested ones).
+ */
+TEST_F(wq, poll_fresh_file_and_other_process)
+{
+	struct pollfd p = { .fd = self->fd, .events = POLLIN | POLLRDNORM };
+	int *res = map_results();
+	pid_t pid;
+
+	ASSERT_NE(NULL, res);
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, p.revents);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct pollfd c = { .fd = self->fd, .events = POLLIN | POLLRDNORM | POLLNVAL };
+
+		res[0] = poll(&c, 1, 0);
+		res[1] = c.revents;
+		c.events = POLLIN | POLLRDNORM;
+		res[2] = poll(&c, 1, 0);
+		res[3] = c.revents;
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(1, res[0]);
+	EXPECT_EQ(POLLNVAL, res[1]);
+	/* Not asked for POLLNVAL: not readable either. */
+	EXPECT_EQ(0, res[2]);
+	EXPECT_EQ(0, res[3]);
+
+	/* The opener's view is unchanged. */
+	p.revents = 0;
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, p.revents);
+	munmap(res, 4096);
+}
+
+TEST_F(wq, poll_after_cr_fault_failure)
+{
+	struct pollfd p = { .fd = self->fd, .events = POLLIN | POLLRDNORM };
+	char *src = self->buf, *dst = self->buf + 4096;
+	volatile struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	struct dsa_hw_desc d;
+	char *none;
+	long fails0;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fix-up by the driver");
+	none = map_none();
+	ASSERT_NE(NULL, none);
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	ASSERT_EQ(0, poll(&p, 1, 0));
+
+	memmove_desc(&d, src, dst, 64, none);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	/* Most likely asleep when the fix-up fails: the failure wakes poll() up. */
+	ASSERT_EQ(1, poll(&p, 1, 5000));
+	EXPECT_EQ(POLLIN | POLLRDNORM, p.revents);
+	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+
+	/* Sticky: still readable, also after a descriptor that completes normally. */
+	p.revents = 0;
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLIN | POLLRDNORM, p.revents);
+	memset((void *)cr, 0, 32);
+	memmove_desc(&d, src, dst, 64, (void *)cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	p.revents = 0;
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLIN | POLLRDNORM, p.revents);
+	munmap(none, 4096);
+}
+
+/*
+ * mmap() of the WQ's portal page (PROT_WRITE, MAP_SHARED, one page): the opener only (EPERM),
+ * with CAP_SYS_RAWIO (EPERM), then the length (EINVAL over a page). A model device has no
+ * portal page to map (ENODEV). idxd requires CAP_SYS_RAWIO on every DSA part: its DSA driver
+ * data, shared by SPR, GNR-D and DMR, has user_submission_safe = false (INTEL-SA-01084).
+ */
+TEST_F(wq, mmap_other_process)
+{
+	int *res = map_results();
+	pid_t pid;
+
+	ASSERT_NE(NULL, res);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		res[0] = mmap_errno(self->fd, 4096);
+		res[1] = mmap_errno(self->fd, 2 * 4096);
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(EPERM, res[0]);
+	EXPECT_EQ(EPERM, res[1]);
+	munmap(res, 4096);
+}
+
+TEST_F(wq, mmap_without_cap_sys_rawio)
+{
+	int *res = map_results(), cap = has_cap(CAP_SYS_RAWIO);
+	pid_t pid;
+
+	ASSERT_NE(NULL, res);
+	/* The child opens the WQ itself (only the opener may map); a dedicated WQ admits one. */
+	close(self->fd);
+	self->fd = -1;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd;
+
+		if (drop_cap(CAP_SYS_RAWIO))
+			_exit(1);
+		fd = wq_open(variant->wq);
+		if (fd < 0)
+			_exit(2);
+		res[0] = mmap_errno(fd, 4096);
+		res[1] = mmap_errno(fd, 2 * 4096);
+		close(fd);
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(EPERM, res[0]);
+	/* The length is checked after the capability. */
+	EXPECT_EQ(EPERM, res[1]);
+	self->fd = wq_open(variant->wq);
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(cap, has_cap(CAP_SYS_RAWIO));
+	munmap(res, 4096);
+}
+
+TEST_F(wq, mmap_portal)
+{
+	char bus[64];
+
+	if (has_cap(CAP_SYS_RAWIO) != 1)
+		SKIP(return, "no CAP_SYS_RAWIO");
+	ASSERT_EQ(0, ridxd_attr_read_str(dev_index(), "device", bus, sizeof(bus)));
+	EXPECT_EQ(EINVAL, mmap_errno(self->fd, 2 * 4096));
+	if (strncmp(bus, "ridxd_sim", 9))
+		SKIP(return, "%s: a PCI device's portal page maps", bus);
+	EXPECT_EQ(ENODEV, mmap_errno(self->fd, 4096));
+}
+
+/*
+ * Per-file counters: wq<M>/file<K>/{pid,cr_faults,cr_fault_failures}, for as long as the file
+ * is open.
+ */
+TEST_F(wq, file_dir_follows_open_and_close)
+{
+	char rel[64];
+	int k = file_id(variant->wq, getpid());
+
+	ASSERT_LE(0, k);
+	EXPECT_EQ(getpid(), wq_attr(variant->wq, k, "pid"));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_faults"));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_fault_failures"));
+
+	close(self->fd);
+	self->fd = -1;
+	snprintf(rel, sizeof(rel), "wq%d/file%d", variant->wq, k);
+	EXPECT_FALSE(has_attr(rel));
+	EXPECT_EQ(0, file_ids(variant->wq, getpid(), NULL, 0));
+
+	/* A new file starts from zero. */
+	self->fd = wq_open(variant->wq);
+	ASSERT_LE(0, self->fd);
+	k = file_id(variant->wq, getpid());
+	ASSERT_LE(0, k);
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_faults"));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_fault_failures"));
+}
+
+TEST_F(wq, file_counters)
+{
+	const int n = 3;
+	char *src = self->buf, *dst = self->buf + 4096, *crs = map_pages(n), *none;
+	struct dsa_hw_desc d;
+	int i, k = file_id(variant->wq, getpid());
+	long want = variant->prs_disable ? n : 0;
+
+	ASSERT_LE(0, k);
+	ASSERT_NE(NULL, crs);
+	fill_bytes(src, 64, 6);
+	/* N CRs in never-touched pages: the driver writes them (PRS off). */
+	for (i = 0; i < n; i++) {
+		memmove_desc(&d, src, dst, 64, crs + i * 4096);
+		ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+		ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)(crs + i * 4096))) TH_LOG("CR %d", i);
+	}
+	ASSERT_EQ(-1, first_diff(src, dst, 64));
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, k, "cr_faults", want));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_fault_failures"));
+	munmap(crs, n * 4096);
+	if (!variant->prs_disable)
+		return;
+
+	/* A CR the driver cannot write. */
+	none = map_none();
+	ASSERT_NE(NULL, none);
+	memmove_desc(&d, src, dst, 64, none);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(1, wq_attr_wait(variant->wq, k, "cr_fault_failures", 1));
+	/* (What cr_faults counts here: unwritable_records_count_as_failures.) */
+	munmap(none, 4096);
+}
+
+/*
+ * Two files on a shared WQ, of two processes: each has its own counters. (The fault path knows
+ * a CR's owner by its PASID: a process's faults go to its oldest file open on the WQ.)
+ */
+TEST_F(wq, file_counters_separate_per_process)
+{
+	const int n = 3;
+	volatile struct dsa_completion_record *cr = (void *)(self->buf + 5 * 4096);
+	struct dsa_hw_desc d;
+	int ready[2], go[2], k, kc;
+	long want = variant->prs_disable ? n : 0, want1 = variant->prs_disable ? 1 : 0;
+	char c, rel[64];
+	pid_t pid;
+
+	if (variant->wq == 0)
+		SKIP(return, "a dedicated WQ admits one opener");
+	k = file_id(variant->wq, getpid());
+	ASSERT_LE(0, k);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *crs = map_pages(n), *data = map_pages(2);
+		int fd = wq_open(variant->wq);
+
+		close(ready[0]);
+		close(go[1]);
+		if (fd < 0 || !crs || !data)
+			_exit(1);
+		memset(data, 7, 2 * 4096);
+		for (int i = 0; i < n; i++) {
+			memmove_desc(&d, data, data + 4096, 64, crs + i * 4096);
+			if (write(fd, &d, sizeof(d)) != sizeof(d))
+				_exit(2);
+			if (wait_cr((void *)(crs + i * 4096)) != DSA_COMP_SUCCESS)
+				_exit(3);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(4);
+		close(fd);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	kc = file_id(variant->wq, pid);
+	ASSERT_LE(0, kc);
+	ASSERT_NE(k, kc);
+	EXPECT_EQ(pid, wq_attr(variant->wq, kc, "pid"));
+	EXPECT_EQ(want, wq_attr_wait(variant->wq, kc, "cr_faults", want));
+	EXPECT_EQ(0, wq_attr(variant->wq, kc, "cr_fault_failures"));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_faults"));
+
+	/*
+	 * One of this process's own. fork() left its pages copy-on-write: present but read-only,
+	 * which a device with PRS off cannot write. Writing them breaks the sharing.
+	 */
+	memset(self->buf, 0, 4 * 4096);
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, (void *)cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	EXPECT_EQ(want1, wq_attr_wait(variant->wq, k, "cr_faults", want1));
+	EXPECT_EQ(want, wq_attr(variant->wq, kc, "cr_faults"));
+
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	EXPECT_EQ(0, child_exit(pid));
+	snprintf(rel, sizeof(rel), "wq%d/file%d", variant->wq, kc);
+	EXPECT_FALSE(has_attr(rel));
+	EXPECT_EQ(k, file_id(variant->wq, getpid()));
+	close(ready[0]);
+	close(go[1]);
 }
 
 FIXTURE(cycles) {};
