@@ -10,15 +10,17 @@ use crate::{
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
 };
 use kernel::{
-    device::{Bound, Core, Device},
+    device::{bound::BoundGate, Bound, Core, Device},
     dma::Coherent,
     io::{io_read, portal, Io},
     iommu::sva,
+    irq::{self, IrqReturn, ThreadedHandler},
     mm::MmWithUser,
+    new_mutex,
     page::PAGE_SIZE,
-    pci,
+    pci::{self, DevresBar},
     prelude::*,
-    sync::Arc,
+    sync::{aref::ARef, Arc, Mutex},
     transmute::AsBytes,
 };
 
@@ -68,13 +70,45 @@ const fn portal_offset(wq: usize, limited: bool) -> usize {
     (wq * 4 + limited as usize) * PAGE_SIZE
 }
 
-/// A PCI DSA device: BAR0 (registers) and BAR2 (WQ portals) mapped whole, and the device for
-/// DMA allocations and SVA.
-pub(crate) struct PciIo<'bound> {
-    pdev: &'bound pci::Device<Bound>,
-    dev: &'bound Device<Bound>,
-    bar: pci::Bar<'bound>,
-    portals: pci::Bar<'bound>,
+/// Number of MSI-X vectors ridxd asks for: vector 0 only, the misc vector (command
+/// completion, software errors, event log). WQ completion vectors serve kernel descriptors,
+/// which ridxd does not submit (user processes poll their completion records).
+const MSIX_VECTORS: u32 = 1;
+
+/// Where the misc interrupt goes: set by `connect_irq`.
+#[pin_data]
+struct IrqSlot {
+    #[pin]
+    handler: Mutex<Option<Arc<dyn IrqHandler>>>,
+}
+
+/// The threaded handler of the misc vector.
+#[pin_data]
+struct MiscIrq {
+    slot: Arc<IrqSlot>,
+}
+
+impl ThreadedHandler for MiscIrq {
+    fn handle_threaded(&self) -> IrqReturn {
+        // The slot's lock is held across the call, so that `connect_irq(None)` waits for it.
+        match &*self.slot.handler.lock() {
+            Some(h) => {
+                h.irq(0);
+                IrqReturn::Handled
+            }
+            None => IrqReturn::None,
+        }
+    }
+}
+
+/// A PCI DSA device: BAR0 (registers) and BAR2 (WQ portals), revoked when the driver unbinds;
+/// the device for DMA allocations and SVA, while bound; the misc interrupt's slot.
+pub(crate) struct PciIo {
+    pdev: ARef<pci::Device>,
+    gate: BoundGate,
+    bar: DevresBar,
+    portals: DevresBar,
+    irq: Option<Arc<IrqSlot>>,
     user_submission_safe: bool,
 }
 
@@ -114,21 +148,23 @@ impl DmaBuf for PciDma {
     }
 }
 
-impl DeviceBus for PciIo<'_> {
+impl DeviceBus for PciIo {
     fn alloc_dma(&self, len: usize) -> Result<KBox<dyn DmaBuf>> {
         let len = len.next_multiple_of(PAGE_SIZE);
-        let mem = Coherent::<u64>::zeroed_slice(self.dev, len / 8, GFP_KERNEL)?;
+        let mem = self
+            .gate
+            .with(|dev| Coherent::<u64>::zeroed_slice(dev, len / 8, GFP_KERNEL))??;
         Ok(KBox::new(PciDma { mem }, GFP_KERNEL)?)
     }
 
-    fn connect_irq(&self, _handler: Option<Arc<dyn IrqHandler>>) -> Result {
-        // MSI-X wiring for PCI devices is not done yet: the driver runs PCI devices without
-        // interrupts (commands are polled; the event log is not set up).
-        Err(EOPNOTSUPP)
+    fn connect_irq(&self, handler: Option<Arc<dyn IrqHandler>>) -> Result {
+        let slot = self.irq.as_ref().ok_or(EOPNOTSUPP)?;
+        *slot.handler.lock() = handler;
+        Ok(())
     }
 
     fn sva_bind(&self, mm: &MmWithUser) -> Result<KBox<dyn SvaBond>> {
-        let bond = sva::Bond::bind(self.dev, mm)?;
+        let bond = self.gate.with(|dev| sva::Bond::bind(dev, mm))??;
         Ok(KBox::new(PciBond(bond), GFP_KERNEL)?)
     }
 
@@ -142,14 +178,15 @@ impl DeviceBus for PciIo<'_> {
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
         let cmd = portal::Command(desc.as_bytes().try_into().map_err(|_| EINVAL)?);
+        let portals = self.portals.try_access().ok_or(ENODEV)?;
         // Kernel submissions go to the WQ's unlimited portal.
         let off = portal_offset(wq, false);
         if !shared {
-            return portal::movdir64b(&self.portals, off, &cmd);
+            return portal::movdir64b(&*portals, off, &cmd);
         }
         // ENQCMDS: retried a few times on "retry", as idxd does (`enqcmds_retries`, 32).
         for _ in 0..=32 {
-            if portal::enqcmds(&self.portals, off, &cmd)? {
+            if portal::enqcmds(&*portals, off, &cmd)? {
                 return Ok(());
             }
             core::hint::spin_loop();
@@ -158,22 +195,33 @@ impl DeviceBus for PciIo<'_> {
     }
 }
 
-impl DeviceIo for PciIo<'_> {
+impl DeviceIo for PciIo {
+    // Outside the BAR, or once the driver has unbound: what a PCI read of nothing returns;
+    // writes are dropped.
     fn read32(&self, off: usize) -> u32 {
-        // Outside the BAR: what a PCI read of nothing returns.
-        self.bar.try_read32(off).unwrap_or(!0)
+        self.bar
+            .try_access()
+            .and_then(|b| b.try_read32(off).ok())
+            .unwrap_or(!0)
     }
 
     fn read64(&self, off: usize) -> u64 {
-        self.bar.try_read64(off).unwrap_or(!0)
+        self.bar
+            .try_access()
+            .and_then(|b| b.try_read64(off).ok())
+            .unwrap_or(!0)
     }
 
     fn write32(&self, off: usize, val: u32) {
-        let _ = self.bar.try_write32(val, off);
+        if let Some(b) = self.bar.try_access() {
+            let _ = b.try_write32(val, off);
+        }
     }
 
     fn write64(&self, off: usize, val: u64) {
-        let _ = self.bar.try_write64(val, off);
+        if let Some(b) = self.bar.try_access() {
+            let _ = b.try_write64(val, off);
+        }
     }
 }
 
@@ -181,13 +229,21 @@ impl DeviceIo for PciIo<'_> {
 pub(crate) struct RidxdPciDriver;
 
 /// Per-device state of a bound PCI DSA device.
-pub(crate) struct RidxdPciData<'bound> {
-    _dsa: Arc<DsaDevice<PciIo<'bound>>>,
+pub(crate) struct RidxdPciData {
+    dsa: Arc<DsaDevice<PciIo>>,
+}
+
+impl Drop for RidxdPciData {
+    fn drop(&mut self) {
+        // Interrupts stop, the device is disabled, the fault path is stopped; the interrupt
+        // registration and the BAR mappings go with devres after this.
+        self.dsa.shutdown();
+    }
 }
 
 impl pci::Driver for RidxdPciDriver {
     type IdInfo = Part;
-    type Data<'bound> = RidxdPciData<'bound>;
+    type Data<'bound> = RidxdPciData;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -203,17 +259,47 @@ impl pci::Driver for RidxdPciDriver {
         );
         pdev.enable_device_mem()?;
         pdev.set_master();
-        let bar = pdev.iomap_region(0, c"ridxd")?;
-        let portals = pdev.iomap_region(2, c"ridxd-portals")?;
+        let bar = pdev.iomap_region(0, c"ridxd")?.into_devres()?;
+        let portals = pdev.iomap_region(2, c"ridxd-portals")?.into_devres()?;
         let dev: &Device<Bound> = pdev.as_ref();
+        let slot = Arc::pin_init(
+            pin_init!(IrqSlot {
+                handler <- new_mutex!(None, "ridxd::pci::irq"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let types = pci::IrqTypes::default().with(pci::IrqType::MsiX);
+        let misc = slot.clone();
+        let irq = match pdev.request_threaded_vector_irq(
+            MSIX_VECTORS,
+            MSIX_VECTORS,
+            types,
+            0,
+            // MSI-X: edge, not shared, the thread may run with the vector unmasked.
+            irq::Flags::TRIGGER_NONE,
+            c"ridxd-misc",
+            try_pin_init!(MiscIrq { slot: misc }? Error),
+        ) {
+            Ok(_) => Some(slot),
+            Err(e) => {
+                // Without the misc interrupt: commands are polled, the event log is not
+                // drained (CR faults are not fixed up).
+                dev_warn!(pdev, "no MSI-X misc interrupt ({:?}): running without\n", e);
+                None
+            }
+        };
         let io = PciIo {
-            pdev,
-            dev,
+            pdev: pdev.into(),
+            gate: BoundGate::new(dev)?,
             bar,
             portals,
+            irq,
             user_submission_safe: info.is_some_and(|p| p.user_submission_safe),
         };
         let dsa = DsaDevice::probe(dev, io)?;
-        Ok(RidxdPciData { _dsa: dsa })
+        if dsa.io().irq.is_some() {
+            dsa.connect_irq()?;
+        }
+        Ok(RidxdPciData { dsa })
     }
 }
