@@ -22,6 +22,7 @@
 //! `EOPNOTSUPP` for a missing capability, `EINVAL` out of range) and changes nothing.
 
 use crate::{
+    cdev::UserWqs,
     config::WqMode,
     device::DsaDevice,
     evl::EvlKind,
@@ -41,12 +42,14 @@ use kernel::{
 /// What a device's own debugfs files refer to.
 pub(crate) struct AdminData<H: DeviceBus + 'static> {
     dsa: Arc<DsaDevice<H>>,
+    user: Arc<UserWqs<H>>,
 }
 
 impl<H: DeviceBus + 'static> Clone for AdminData<H> {
     fn clone(&self) -> Self {
         Self {
             dsa: self.dsa.clone(),
+            user: self.user.clone(),
         }
     }
 }
@@ -54,6 +57,7 @@ impl<H: DeviceBus + 'static> Clone for AdminData<H> {
 /// One WQ of a device (each WQ file refers to one; debugfs callbacks cannot capture).
 pub(crate) struct WqRef<H: DeviceBus + 'static> {
     dsa: Arc<DsaDevice<H>>,
+    user: Arc<UserWqs<H>>,
     wq: usize,
 }
 
@@ -61,6 +65,7 @@ impl<H: DeviceBus + 'static> Clone for WqRef<H> {
     fn clone(&self) -> Self {
         Self {
             dsa: self.dsa.clone(),
+            user: self.user.clone(),
             wq: self.wq,
         }
     }
@@ -76,13 +81,6 @@ pub(crate) struct AdminDir<H: DeviceBus + 'static> {
     wq_files: KVec<Pin<KBox<File<WqRef<H>>>>>,
     wq_dirs: KVec<Dir>,
     _dir: Dir,
-}
-
-impl<H: DeviceBus + 'static> AdminDir<H> {
-    /// The directory of WQ `wq`, where its open files put their `file<N>` directories.
-    pub(crate) fn wq_dir(&self, wq: usize) -> Option<Dir> {
-        self.wq_dirs.get(wq).cloned()
-    }
 }
 
 /// Reads a short user write (at most 31 bytes), without trailing newline or spaces.
@@ -173,13 +171,15 @@ impl<T: Clone + Send + Sync + 'static> Files<'_, T> {
     }
 }
 
-/// Creates `dsa<index>` under `root` for `dsa`.
+/// Creates `dsa<index>` under `root` for `dsa`, whose WQs are enabled and disabled through
+/// `user` (and get their `wq<M>` directories from here).
 ///
 /// Returns `ENOMEM` on allocation failure. (Without debugfs, nothing is created.)
 pub(crate) fn create<H: DeviceBus + 'static>(
     root: &Dir,
     index: usize,
     dsa: &Arc<DsaDevice<H>>,
+    user: &Arc<UserWqs<H>>,
 ) -> Result<AdminDir<H>> {
     let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
     let dir = root.subdir(&name);
@@ -191,7 +191,10 @@ pub(crate) fn create<H: DeviceBus + 'static>(
     };
     populate(&mut Files {
         dir: &dir,
-        data: AdminData { dsa: dsa.clone() },
+        data: AdminData {
+            dsa: dsa.clone(),
+            user: user.clone(),
+        },
         out: &mut admin.dev_files,
     })?;
     for wq in 0..dsa.caps().num_wqs() {
@@ -201,10 +204,12 @@ pub(crate) fn create<H: DeviceBus + 'static>(
             dir: &wdir,
             data: WqRef {
                 dsa: dsa.clone(),
+                user: user.clone(),
                 wq,
             },
             out: &mut admin.wq_files,
         })?;
+        user.set_dir(wq, wdir.clone());
         admin.wq_dirs.push(wdir, GFP_KERNEL)?;
     }
     Ok(admin)
@@ -229,7 +234,7 @@ fn populate<H: DeviceBus + 'static>(files: &mut Files<'_, D<H>>) -> Result {
         if input_bool(r)? {
             d.dsa.enable()
         } else {
-            d.dsa.disable()
+            d.user.disable_device()
         }
     })?;
     files.ro(c"max_groups", &|d: &D<H>, f| {
@@ -360,9 +365,9 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     })?;
     files.wo(c"enable", &|w: &W<H>, r| {
         if input_bool(r)? {
-            w.dsa.enable_wq(w.wq)
+            w.user.enable_wq(w.wq)
         } else {
-            w.dsa.disable_wq(w.wq)
+            w.user.disable_wq(w.wq)
         }
     })?;
     Ok(())

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! User work queues: one character device per enabled WQ, `/dev/dsa/wq<D>.<W>` (idxd naming).
+//! User work queues: one character device per enabled WQ, `/dev/dsa/wq<D>.<W>` (idxd naming),
+//! registered when the WQ is enabled and removed when it is disabled ([`UserWqs`]).
 //!
 //! * `open` binds the opener's address space for SVA (the PASID tags its descriptors), takes
 //!   a reference to its `mm` (`mmgrab`) for the CR fault fix-up, registers the fault context,
@@ -47,11 +48,11 @@ use kernel::{
         MiscDevice, MiscDeviceRegistration,
     },
     mm::{virt::VmaNew, Mm},
-    new_spinlock,
+    new_mutex, new_spinlock,
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
-    sync::{aref::ARef, poll::PollTable, Arc, SpinLock},
+    sync::{aref::ARef, poll::PollTable, Arc, Mutex, SpinLock},
     transmute::FromBytes,
 };
 
@@ -75,6 +76,121 @@ struct NodeState {
 
 /// The character device of one user WQ.
 pub(crate) type WqCdev<H> = Pin<KBox<DataRegistration<WqFile<H>>>>;
+
+/// The user WQs of a device: enabling a WQ through this registers its character device,
+/// disabling it removes the device node first (files already open stay usable until closed,
+/// their submissions going to a disabled WQ).
+#[pin_data]
+pub(crate) struct UserWqs<H: DeviceBus + 'static> {
+    dsa: Arc<DsaDevice<H>>,
+    dev_index: usize,
+    /// Per WQ: its character device while enabled, and its debugfs directory.
+    #[pin]
+    wqs: Mutex<KVec<UserWq<H>>>,
+}
+
+struct UserWq<H: DeviceBus + 'static> {
+    cdev: Option<WqCdev<H>>,
+    dir: Option<Dir>,
+}
+
+impl<H: DeviceBus + 'static> UserWqs<H> {
+    /// The user WQs of `dsa`, device number `dev_index` (`/dev/dsa/wq<dev_index>.<W>`), with
+    /// no character device yet.
+    ///
+    /// Returns `ENOMEM` on allocation failure.
+    pub(crate) fn new(dsa: &Arc<DsaDevice<H>>, dev_index: usize) -> Result<Arc<Self>> {
+        let n = dsa.caps().num_wqs();
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            v.push(
+                UserWq {
+                    cdev: None,
+                    dir: None,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Arc::pin_init(
+            pin_init!(Self {
+                dsa: dsa.clone(),
+                dev_index,
+                wqs <- new_mutex!(v, "ridxd::cdev::user_wqs"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Sets WQ `wq`'s debugfs directory, where its open files put their `file<N>`.
+    pub(crate) fn set_dir(&self, wq: usize, dir: Dir) {
+        if let Some(w) = self.wqs.lock().get_mut(wq) {
+            w.dir = Some(dir);
+        }
+    }
+
+    /// Registers the character devices of the enabled WQs that have none.
+    ///
+    /// Returns `misc_register()`'s errors, `ENOMEM`.
+    pub(crate) fn sync(&self) -> Result {
+        let enabled: KVec<bool> = self.dsa.with_config(|c| {
+            let mut v = KVec::new();
+            for w in c.wqs.iter() {
+                let _ = v.push(w.enabled, GFP_KERNEL);
+            }
+            v
+        });
+        let mut wqs = self.wqs.lock();
+        for (i, w) in wqs.iter_mut().enumerate() {
+            if enabled.get(i).copied().unwrap_or(false) && w.cdev.is_none() {
+                w.cdev = Some(register(&self.dsa, self.dev_index, i, w.dir.clone())?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Enables WQ `wq` and registers its character device.
+    ///
+    /// Returns the errors of [`DsaDevice::enable_wq`] and of `misc_register()` (the WQ is then
+    /// disabled again).
+    pub(crate) fn enable_wq(&self, wq: usize) -> Result {
+        self.dsa.enable_wq(wq)?;
+        if let Err(e) = self.sync() {
+            let _ = self.disable_wq(wq);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes WQ `wq`'s character device and disables the WQ.
+    ///
+    /// Returns the errors of [`DsaDevice::disable_wq`].
+    pub(crate) fn disable_wq(&self, wq: usize) -> Result {
+        if let Some(w) = self.wqs.lock().get_mut(wq) {
+            w.cdev = None;
+        }
+        self.dsa.disable_wq(wq)
+    }
+
+    /// Removes every character device and disables the device.
+    ///
+    /// Returns the errors of [`DsaDevice::disable`].
+    pub(crate) fn disable_device(&self) -> Result {
+        self.clear();
+        self.dsa.disable()
+    }
+
+    /// Removes every character device (no new opens).
+    pub(crate) fn clear(&self) {
+        for w in self.wqs.lock().iter_mut() {
+            w.cdev = None;
+        }
+    }
+
+    /// Whether WQ `wq` has a character device.
+    pub(crate) fn has_cdev(&self, wq: usize) -> bool {
+        self.wqs.lock().get(wq).is_some_and(|w| w.cdev.is_some())
+    }
+}
 
 /// Registers `/dev/dsa/wq<dev_index>.<wq>` for WQ `wq` of `dsa`; its open files put their
 /// `file<N>` directories in `dir` (the WQ's debugfs directory), if given.

@@ -8,7 +8,7 @@
 
 use crate::{
     admin::{self, AdminDir},
-    cdev::{self, WqCdev},
+    cdev::UserWqs,
     device::DsaDevice,
     hw::Descriptor,
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
@@ -159,7 +159,7 @@ impl Drop for SimBond {
 /// One model device and the driver's state for it. Fields drop in order: the driver lets go
 /// of the device first (see `Drop`), then the faux device goes, then the model.
 pub(crate) struct SimInstance {
-    _cdevs: KVec<WqCdev<SimIo>>,
+    _user: Arc<UserWqs<SimIo>>,
     _admin: Option<AdminDir<SimIo>>,
     _dsa: Arc<DsaDevice<SimIo>>,
     _faux: faux::Registration,
@@ -169,7 +169,7 @@ pub(crate) struct SimInstance {
 impl Drop for SimInstance {
     fn drop(&mut self) {
         // No new opens; open files keep the module (and their device state) alive until closed.
-        self._cdevs.clear();
+        self._user.clear();
         // The admin files go next, so that nobody reconfigures the device while it stops.
         drop(self._admin.take());
         self._dsa.shutdown();
@@ -202,7 +202,7 @@ impl SimInstance {
         let faux = faux::Registration::new(&name, None)?;
         let dsa = DsaDevice::probe(faux_device(&faux), SimIo(model.dev().clone()))?;
         let mut inst = Self {
-            _cdevs: KVec::new(),
+            _user: UserWqs::new(&dsa, index)?,
             _admin: None,
             _dsa: dsa,
             _faux: faux,
@@ -210,25 +210,12 @@ impl SimInstance {
         };
         inst._dsa.connect_irq()?;
         if let Some(root) = root {
-            inst._admin = Some(admin::create(root, index, &inst._dsa)?);
+            inst._admin = Some(admin::create(root, index, &inst._dsa, &inst._user)?);
         }
         if auto {
             inst.auto_enable()?;
             // A character device for each enabled WQ.
-            let wqs: KVec<usize> = inst._dsa.with_config(|c| {
-                let mut v = KVec::new();
-                for (i, w) in c.wqs.iter().enumerate() {
-                    if w.enabled {
-                        let _ = v.push(i, GFP_KERNEL);
-                    }
-                }
-                v
-            });
-            for w in wqs {
-                let dir = inst._admin.as_ref().and_then(|a| a.wq_dir(w));
-                let c = cdev::register(&inst._dsa, index, w, dir)?;
-                inst._cdevs.push(c, GFP_KERNEL)?;
-            }
+            inst._user.sync()?;
         }
         Ok(inst)
     }

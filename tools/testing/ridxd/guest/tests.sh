@@ -11,7 +11,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 39
+tap_plan 42
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -44,8 +44,10 @@ tap_check "dsa0 (DSA 1.0) has no event_log_size" absent $A/dsa0/event_log_size
 tap_check "dsa0 (DSA 1.0) has no wq0/prs_disable" absent $A/dsa0/wq0/prs_disable
 tap_check "event_log_size refused while enabled" refused $A/dsa1/event_log_size 128
 tap_check "prs_disable refused on an enabled WQ" refused $A/dsa1/wq0/prs_disable 1
+tap_check "char devices of dsa1's enabled WQs" sh -c "[ -c /dev/dsa/wq1.0 ] && [ -c /dev/dsa/wq1.1 ]"
 tap_check "disable dsa1" writes $A/dsa1/enable 0
 tap_check "dsa1 state disabled" reads $A/dsa1/state disabled
+tap_check "no char devices while dsa1 is disabled" sh -c "[ ! -e /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
 tap_check "event_log_size 63 refused" refused $A/dsa1/event_log_size 63
 tap_check "event_log_size 65536 refused" refused $A/dsa1/event_log_size 65536
 tap_check "event_log_size unchanged after refusals" reads $A/dsa1/event_log_size 64
@@ -53,6 +55,7 @@ tap_check "event_log_size 256" writes $A/dsa1/event_log_size 256
 tap_check "prs_disable on a disabled WQ" writes $A/dsa1/wq0/prs_disable 1
 tap_check "enable dsa1 and wq0" sh -c "echo 1 > $A/dsa1/enable && echo 1 > $A/dsa1/wq0/enable"
 tap_check "wq0 enabled with prs_disable" sh -c "[ \$(cat $A/dsa1/wq0/state) = enabled ] && [ \$(cat $A/dsa1/wq0/prs_disable) = 1 ]"
+tap_check "char device of wq0 only" sh -c "[ -c /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
 tap_check "event log of 256 entries, empty" sh -c "head -n1 $A/dsa1/event_log | grep -qx 'head 0 tail 0 int_pending 0 size 256'"
 tap_check "bad input refused" refused $A/dsa1/wq1/size lots
 echo "# $(head -n1 $A/dsa1/event_log)"
