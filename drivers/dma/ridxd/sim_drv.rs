@@ -186,11 +186,16 @@ fn faux_device(reg: &faux::Registration) -> &Device {
 impl SimInstance {
     /// Creates model device number `index` of `generation`, probes it and connects its
     /// interrupts; with `auto`, gives it the default configuration and enables it and its WQs.
+    /// (For tests: without an admin directory.)
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn new(index: usize, generation: Generation, auto: bool) -> Result<Self> {
         Self::with_admin(index, generation, auto, None)
     }
 
-    /// As [`Self::new`], and with an admin directory `dsa<index>` under `root`.
+    /// Creates model device number `index` of `generation`, probes it and connects its
+    /// interrupts, with an admin directory `dsa<index>` under `root` if given; with `auto`,
+    /// gives it the default configuration and enables it and its WQs (with their character
+    /// devices).
     pub(crate) fn with_admin(
         index: usize,
         generation: Generation,
