@@ -148,6 +148,35 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
         Ok(())
     }
 
+    /// Gives the device the default configuration ([`crate::config::Config::set_default`]),
+    /// enables it and its configured WQs, and registers their character devices.
+    ///
+    /// Returns the first error of configuring or enabling (what was enabled stays so).
+    pub(crate) fn enable_default(&self) -> Result {
+        let dsa = &self.dsa;
+        dsa.with_config(|c| c.set_default())?;
+        dsa.enable()?;
+        let wqs: KVec<usize> = dsa.with_config(|c| {
+            let mut v = KVec::new();
+            for (i, w) in c.wqs.iter().enumerate() {
+                if w.size != 0 {
+                    let _ = v.push(i, GFP_KERNEL);
+                }
+            }
+            v
+        });
+        for w in wqs {
+            dsa.enable_wq(w)?;
+        }
+        self.sync()?;
+        dev_info!(
+            dsa.dev(),
+            "enabled: default configuration, event log {}\n",
+            dsa.evl_size().unwrap_or(0)
+        );
+        Ok(())
+    }
+
     /// Enables WQ `wq` and registers its character device.
     ///
     /// Returns the errors of [`DsaDevice::enable_wq`] and of `misc_register()` (the WQ is then

@@ -292,6 +292,11 @@ impl<H: DeviceBus> DsaDevice<H> {
         )
     }
 
+    /// The bus device (for messages).
+    pub(crate) fn dev(&self) -> &Device {
+        &self.dev
+    }
+
     /// The device's capabilities.
     pub(crate) fn caps(&self) -> &Caps {
         &self.caps

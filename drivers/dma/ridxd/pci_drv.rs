@@ -5,6 +5,7 @@
 //! Device IDs are those of `include/linux/pci_ids.h` (`PCI_DEVICE_ID_INTEL_DSA_*`).
 
 use crate::{
+    cdev::UserWqs,
     device::DsaDevice,
     hw::Descriptor,
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
@@ -230,13 +231,17 @@ pub(crate) struct RidxdPciDriver;
 
 /// Per-device state of a bound PCI DSA device.
 pub(crate) struct RidxdPciData {
+    user: Arc<UserWqs<PciIo>>,
     dsa: Arc<DsaDevice<PciIo>>,
 }
 
 impl Drop for RidxdPciData {
     fn drop(&mut self) {
-        // Interrupts stop, the device is disabled, the fault path is stopped; the interrupt
-        // registration and the BAR mappings go with devres after this.
+        // No new opens (open files keep their state; their device accesses fail once devres
+        // has revoked the BARs and the gate). Then interrupts stop, the device is disabled and
+        // the fault path stopped; the interrupt registration and the BAR mappings go with
+        // devres after this.
+        self.user.clear();
         self.dsa.shutdown();
     }
 }
@@ -300,6 +305,12 @@ impl pci::Driver for RidxdPciDriver {
         if dsa.io().irq.is_some() {
             dsa.connect_irq()?;
         }
-        Ok(RidxdPciData { dsa })
+        let user = UserWqs::new(&dsa, crate::next_device_index())?;
+        if crate::module_parameters::auto_config.value() && dsa.caps().configurable() {
+            if let Err(e) = user.enable_default() {
+                dev_warn!(pdev, "default configuration failed ({:?})\n", e);
+            }
+        }
+        Ok(RidxdPciData { user, dsa })
     }
 }

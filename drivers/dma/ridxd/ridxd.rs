@@ -5,7 +5,11 @@
 //! This file is the crate's table of contents and its module registration; the driver lives in
 //! the modules below. See `Documentation/driver-api/ridxd.rst`.
 
-use kernel::{debugfs, driver, pci, prelude::*};
+use kernel::{
+    debugfs, driver, pci,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
 
 // Some of the device interface is used only by the model or by tests until the driver core
 // (configuration, event log, user WQs) lands.
@@ -34,6 +38,15 @@ mod sim_drv;
 #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
 mod test_util;
 
+/// The number of the next DSA device (`dsa<N>`, `/dev/dsa/wq<N>.<W>`), PCI or model, in probe
+/// order; numbers are not reused while the module is loaded.
+static NEXT_DEVICE: Atomic<u32> = Atomic::new(0);
+
+/// Takes the number of a new DSA device.
+pub(crate) fn next_device_index() -> usize {
+    NEXT_DEVICE.fetch_add(1, Relaxed) as usize
+}
+
 module! {
     type: RidxdModule,
     name: "ridxd",
@@ -51,7 +64,7 @@ module! {
         },
         auto_config: bool {
             default: true,
-            description: "Give model devices the default configuration and enable them at load",
+            description: "Give devices (PCI and model) the default configuration and enable them at probe",
         },
     },
 }

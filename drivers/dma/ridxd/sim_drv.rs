@@ -218,39 +218,9 @@ impl SimInstance {
             inst._admin = Some(admin::create(root, index, &inst._dsa, &inst._user)?);
         }
         if auto {
-            inst.auto_enable()?;
-            // A character device for each enabled WQ.
-            inst._user.sync()?;
+            inst._user.enable_default()?;
         }
         Ok(inst)
-    }
-
-    /// Default configuration; enable the device and its configured WQs.
-    fn auto_enable(&self) -> Result {
-        let dsa = &self._dsa;
-        dsa.with_config(|c| c.set_default())?;
-        dsa.enable()?;
-        let wqs: KVec<usize> = dsa.with_config(|c| {
-            let mut v = KVec::new();
-            for (i, w) in c.wqs.iter().enumerate() {
-                if w.size != 0 {
-                    let _ = v.push(i, GFP_KERNEL);
-                }
-            }
-            v
-        });
-        for w in wqs {
-            dsa.enable_wq(w)?;
-        }
-        dev_info!(
-            faux_device(&self._faux),
-            "enabled: default configuration, event log {}\n",
-            match dsa.evl_size() {
-                Some(n) => n,
-                None => 0,
-            }
-        );
-        Ok(())
     }
 }
 
@@ -262,8 +232,8 @@ pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVe
         (0..dsa1).map(|_| Generation::Dsa1),
         (0..dsa2).map(|_| Generation::Dsa2),
     );
-    for (i, g) in gens.enumerate() {
-        let inst = SimInstance::with_admin(i, g, auto, Some(root))?;
+    for g in gens {
+        let inst = SimInstance::with_admin(crate::next_device_index(), g, auto, Some(root))?;
         v.push(inst, GFP_KERNEL)?;
     }
     Ok(v)
