@@ -5,6 +5,7 @@
 //! Device IDs are those of `include/linux/pci_ids.h` (`PCI_DEVICE_ID_INTEL_DSA_*`).
 
 use crate::{
+    admin::{self, AdminDir},
     cdev::UserWqs,
     device::DsaDevice,
     hw::Descriptor,
@@ -232,16 +233,18 @@ pub(crate) struct RidxdPciDriver;
 /// Per-device state of a bound PCI DSA device.
 pub(crate) struct RidxdPciData {
     user: Arc<UserWqs<PciIo>>,
+    admin: Option<AdminDir<PciIo>>,
     dsa: Arc<DsaDevice<PciIo>>,
 }
 
 impl Drop for RidxdPciData {
     fn drop(&mut self) {
         // No new opens (open files keep their state; their device accesses fail once devres
-        // has revoked the BARs and the gate). Then interrupts stop, the device is disabled and
-        // the fault path stopped; the interrupt registration and the BAR mappings go with
-        // devres after this.
+        // has revoked the BARs and the gate), no more admin writes. Then interrupts stop, the
+        // device is disabled and the fault path stopped; the interrupt registration and the
+        // BAR mappings go with devres after this.
         self.user.clear();
+        drop(self.admin.take());
         self.dsa.shutdown();
     }
 }
@@ -305,12 +308,17 @@ impl pci::Driver for RidxdPciDriver {
         if dsa.io().irq.is_some() {
             dsa.connect_irq()?;
         }
-        let user = UserWqs::new(&dsa, crate::next_device_index())?;
+        let index = crate::next_device_index();
+        let user = UserWqs::new(&dsa, index)?;
+        let admin = match crate::debugfs_root() {
+            Some(root) => Some(admin::create(&root, index, &dsa, &user)?),
+            None => None,
+        };
         if crate::module_parameters::auto_config.value() && dsa.caps().configurable() {
             if let Err(e) = user.enable_default() {
                 dev_warn!(pdev, "default configuration failed ({:?})\n", e);
             }
         }
-        Ok(RidxdPciData { user, dsa })
+        Ok(RidxdPciData { user, admin, dsa })
     }
 }

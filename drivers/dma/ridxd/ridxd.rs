@@ -8,7 +8,10 @@
 use kernel::{
     debugfs, driver, pci,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        lock::static_mutex::StaticMutex,
+    },
 };
 
 // Some of the device interface is used only by the model or by tests until the driver core
@@ -47,6 +50,32 @@ pub(crate) fn next_device_index() -> usize {
     NEXT_DEVICE.fetch_add(1, Relaxed) as usize
 }
 
+/// The module's debugfs directory, `/sys/kernel/debug/ridxd`, for devices probed after
+/// module init (PCI devices); set while the module is loaded ([`RootSlot`]).
+static DEBUGFS_ROOT: StaticMutex<Option<debugfs::Dir>> =
+    StaticMutex::new(c"ridxd::DEBUGFS_ROOT", None);
+
+/// The module's debugfs directory, if the module is loaded.
+pub(crate) fn debugfs_root() -> Option<debugfs::Dir> {
+    DEBUGFS_ROOT.lock().clone()
+}
+
+/// Publishes the debugfs directory in [`DEBUGFS_ROOT`] while it lives.
+struct RootSlot;
+
+impl RootSlot {
+    fn new(root: &debugfs::Dir) -> Self {
+        *DEBUGFS_ROOT.lock() = Some(root.clone());
+        Self
+    }
+}
+
+impl Drop for RootSlot {
+    fn drop(&mut self) {
+        drop(DEBUGFS_ROOT.lock().take());
+    }
+}
+
 module! {
     type: RidxdModule,
     name: "ridxd",
@@ -79,6 +108,8 @@ struct RidxdModule {
     /// `/sys/kernel/debug/ridxd`; after the devices, whose directories are inside it.
     _debugfs: debugfs::Dir,
     _farewell: Farewell,
+    /// Set first, cleared last (also when init fails).
+    _root: RootSlot,
 }
 
 /// Says goodbye once everything else of the module is gone.
@@ -103,6 +134,7 @@ impl kernel::InPlaceModule for RidxdModule {
             pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");
         }
         try_pin_init!(Self {
+            _root: RootSlot::new(&root),
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
             #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
             _sims: sims?,
