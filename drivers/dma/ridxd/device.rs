@@ -16,10 +16,10 @@ use crate::{
 use kernel::{
     device::Device,
     io::poll::read_poll_timeout,
-    new_mutex, new_spinlock,
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
-    sync::{aref::ARef, Arc, Mutex, SpinLock},
-    time::{Delta, Instant, Monotonic},
+    sync::{aref::ARef, Arc, CondVar, CondVarTimeoutResult, Mutex, SpinLock},
+    time::{delay::fsleep, msecs_to_jiffies, Delta, Instant, Monotonic},
 };
 
 /// What a device reports in its read-only registers.
@@ -159,7 +159,13 @@ fn cmdsts_name(err: u32) -> &'static str {
 /// How long a command may take before the driver gives up on the device.
 const CMD_TIMEOUT: Delta = Delta::from_secs(5);
 
-/// Runs device command `code` with `operand` and waits for it (polling CMDSTS.active).
+/// CMDSTS.active (bit 31, `IDXD_CMDSTS_ACTIVE`).
+const CMDSTS_ACTIVE: u32 = 1 << 31;
+/// CMD.int_req (bit 31): raise INTCAUSE.CMD on the misc vector when the command completes.
+const CMD_INT_REQ: u32 = 1 << 31;
+
+/// Runs device command `code` with `operand` and waits for it (polling CMDSTS.active): for
+/// when the device's interrupts are not connected (probe, teardown).
 ///
 /// Returns the command's result field on success; `EIO` (with the decoded CMDSTS error
 /// logged) when the device refuses it, `ETIMEDOUT` when it does not complete.
@@ -167,11 +173,17 @@ pub(crate) fn command(dev: &Device, io: &dyn DeviceIo, code: u32, operand: u32) 
     io.write32(off::CMD, code << 20 | (operand & 0xf_ffff));
     let sts = read_poll_timeout(
         || Ok(io.read32(off::CMDSTS)),
-        |s: &u32| s & (1 << 31) == 0,
+        |s: &u32| s & CMDSTS_ACTIVE == 0,
         Delta::from_micros(100),
         CMD_TIMEOUT,
     )
     .inspect_err(|_| dev_err!(dev, "command {} timed out\n", code))?;
+    command_result(dev, code, operand, sts)
+}
+
+/// Decodes the CMDSTS `sts` of completed command `code`: its result field, or `EIO` with the
+/// error logged.
+fn command_result(dev: &Device, code: u32, operand: u32, sts: u32) -> Result<u32> {
     let err = sts & 0xff;
     if err != cmdsts::SUCCESS {
         dev_err!(
@@ -202,6 +214,16 @@ pub(crate) struct DevStats {
     pub(crate) swerrs: u64,
     /// Messages not printed because of the rate limit.
     pub(crate) suppressed: u64,
+    /// Command completions signalled by the misc interrupt (INTCAUSE.CMD).
+    pub(crate) cmd_irqs: u64,
+}
+
+/// Interrupt-driven command completion.
+struct CmdState {
+    /// The misc interrupt is connected: commands ask for INTCAUSE.CMD and wait for it.
+    irq_on: bool,
+    /// INTCAUSE.CMD interrupts seen.
+    irqs: u64,
 }
 
 /// At most [`RateLimit::BURST`] messages per [`RateLimit::WINDOW`].
@@ -246,6 +268,14 @@ pub(crate) struct DsaDevice<H: DeviceBus> {
     stats: SpinLock<DevStats>,
     #[pin]
     ratelimit: SpinLock<RateLimit>,
+    /// One command in flight.
+    #[pin]
+    cmd_lock: Mutex<()>,
+    #[pin]
+    cmd: SpinLock<CmdState>,
+    /// Signalled by the misc handler on INTCAUSE.CMD.
+    #[pin]
+    cmd_done: CondVar,
     faults: Arc<FaultPath>,
 }
 
@@ -286,10 +316,58 @@ impl<H: DeviceBus> DsaDevice<H> {
                 evl <- new_mutex!(None, "ridxd::evl"),
                 stats <- new_spinlock!(DevStats::default(), "ridxd::stats"),
                 ratelimit <- new_spinlock!(RateLimit { start: None, count: 0 }, "ridxd::ratelimit"),
+                cmd_lock <- new_mutex!((), "ridxd::cmd_lock"),
+                cmd <- new_spinlock!(CmdState { irq_on: false, irqs: 0 }, "ridxd::cmd"),
+                cmd_done <- new_condvar!("ridxd::cmd_done"),
                 faults,
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Runs device command `code` with `operand`, one at a time. With the misc interrupt
+    /// connected the command asks for INTCAUSE.CMD and the caller sleeps until the misc
+    /// handler sees it (checking CMDSTS every 10 ms too, so that a lost interrupt or a pending
+    /// signal only slows it down); without, CMDSTS is polled.
+    ///
+    /// Returns the command's result field; `EIO` (with the decoded CMDSTS error logged) when
+    /// the device refuses it, `ETIMEDOUT` when it does not complete in 5 s.
+    pub(crate) fn run_command(&self, code: u32, operand: u32) -> Result<u32> {
+        let _one = self.cmd_lock.lock();
+        let start = {
+            let c = self.cmd.lock();
+            if !c.irq_on {
+                drop(c);
+                return command(&self.dev, &self.io, code, operand);
+            }
+            c.irqs
+        };
+        self.io
+            .write32(off::CMD, CMD_INT_REQ | code << 20 | (operand & 0xf_ffff));
+        let start_time = Instant::<Monotonic>::now();
+        let sts = loop {
+            let sts = self.io.read32(off::CMDSTS);
+            let mut c = self.cmd.lock();
+            let by_irq = c.irqs != start;
+            if sts & CMDSTS_ACTIVE == 0 {
+                break sts;
+            }
+            if start_time.elapsed() > CMD_TIMEOUT {
+                drop(c);
+                dev_err!(self.dev, "command {} timed out\n", code);
+                return Err(ETIMEDOUT);
+            }
+            if !by_irq {
+                let r = self
+                    .cmd_done
+                    .wait_interruptible_timeout(&mut c, msecs_to_jiffies(10));
+                if let CondVarTimeoutResult::Signal { .. } = r {
+                    drop(c);
+                    fsleep(Delta::from_millis(1));
+                }
+            }
+        };
+        command_result(&self.dev, code, operand, sts)
     }
 
     /// The bus device (for messages).
@@ -393,7 +471,7 @@ impl<H: DeviceBus> DsaDevice<H> {
                     0
                 },
         );
-        if let Err(e) = command(&self.dev, io, cmd::ENABLE_DEVICE, 0) {
+        if let Err(e) = self.run_command(cmd::ENABLE_DEVICE, 0) {
             self.teardown_evl();
             return Err(e);
         }
@@ -431,7 +509,7 @@ impl<H: DeviceBus> DsaDevice<H> {
         for (i, d) in cfg.wqcfg(wq).iter().enumerate() {
             self.io.write32(self.wqcfg_off(wq, i), *d);
         }
-        command(&self.dev, &self.io, cmd::ENABLE_WQ, wq as u32)?;
+        self.run_command(cmd::ENABLE_WQ, wq as u32)?;
         cfg.wqs[wq].enabled = true;
         Ok(())
     }
@@ -464,7 +542,7 @@ impl<H: DeviceBus> DsaDevice<H> {
     ///
     /// Returns `EIO` when the device refuses (it is not enabled).
     pub(crate) fn drain_pasid(&self, pasid: u32) -> Result {
-        command(&self.dev, &self.io, cmd::DRAIN_PASID, pasid).map(|_| ())
+        self.run_command(cmd::DRAIN_PASID, pasid).map(|_| ())
     }
 
     /// Disables WQ `wq` (draining it first, as the device does).
@@ -476,12 +554,7 @@ impl<H: DeviceBus> DsaDevice<H> {
         if !cfg.wqs.get(wq).ok_or(EINVAL)?.enabled {
             return Err(EINVAL);
         }
-        let r = command(
-            &self.dev,
-            &self.io,
-            cmd::DISABLE_WQ,
-            1 << (wq % 16) | (wq as u32 / 16) << 16,
-        );
+        let r = self.run_command(cmd::DISABLE_WQ, 1 << (wq % 16) | (wq as u32 / 16) << 16);
         cfg.wqs[wq].enabled = false;
         r.map(|_| ())
     }
@@ -496,9 +569,9 @@ impl<H: DeviceBus> DsaDevice<H> {
         if !cfg.enabled {
             return Err(EINVAL);
         }
-        let r = command(&self.dev, &self.io, cmd::DISABLE_DEVICE, 0);
+        let r = self.run_command(cmd::DISABLE_DEVICE, 0);
         if r.is_err() {
-            let _ = command(&self.dev, &self.io, cmd::RESET_DEVICE, 0);
+            let _ = self.run_command(cmd::RESET_DEVICE, 0);
         }
         cfg.enabled = false;
         for w in cfg.wqs.iter_mut() {
@@ -550,6 +623,11 @@ impl<H: DeviceBus> DsaDevice<H> {
             return;
         }
         self.io.write32(off::INTCAUSE, cause);
+        if cause & intcause::CMD != 0 {
+            self.cmd.lock().irqs += 1;
+            self.stats.lock().cmd_irqs += 1;
+            self.cmd_done.notify_all();
+        }
         if cause & intcause::ERR != 0 {
             self.report_swerr();
         }
@@ -644,12 +722,16 @@ impl<H: DeviceBus + 'static> DsaDevice<H> {
     /// Connects the device's interrupts to this device's handlers.
     pub(crate) fn connect_irq(self: &Arc<Self>) -> Result {
         let handler: Arc<dyn IrqHandler> = self.clone();
-        self.io.connect_irq(Some(handler))
+        self.io.connect_irq(Some(handler))?;
+        // Commands now complete through INTCAUSE.CMD.
+        self.cmd.lock().irq_on = true;
+        Ok(())
     }
 
     /// Stops interrupt delivery, disables the device if enabled, and stops the fault path:
     /// what unbind needs.
     pub(crate) fn shutdown(&self) {
+        self.cmd.lock().irq_on = false;
         let _ = self.io.connect_irq(None);
         if self.cfg.lock().enabled {
             let _ = self.disable();

@@ -310,6 +310,9 @@ mod device_tests {
             let s = SimInstance::new(110, gen, true)?;
             let m = s._model.dev();
             assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+            // Enable Device and two Enable WQ commands, each completed by INTCAUSE.CMD.
+            m.wait_idle();
+            assert_eq!(s._dsa.stats().cmd_irqs, 3);
             assert_eq!(wq_state(&s, 0), 1);
             assert_eq!(wq_state(&s, 1), 1);
             assert_eq!(wq_state(&s, 2), 0);
