@@ -7,7 +7,7 @@
 //! /sys/kernel/debug/ridxd/dsa<N>/
 //!     device              the bus device it is (read-only)
 //!     version             VERSION, hex (read-only)
-//!     state               "disabled" or "enabled" (read-only)
+//!     state               "disabled", "enabled" or "halted" (read-only)
 //!     enable              write 1 to enable the device, 0 to disable it
 //!     max_groups, max_engines, max_work_queues, max_work_queues_size (read-only)
 //!     event_log_size      entries, 64..65535 (DSA 2.0; writable while disabled)
@@ -227,8 +227,7 @@ fn populate<H: DeviceBus + 'static>(files: &mut Files<'_, D<H>>) -> Result {
         writeln!(f, "{:#x}", d.dsa.caps().version)
     })?;
     files.ro(c"state", &|d: &D<H>, f| {
-        let on = d.dsa.with_config(|c| c.enabled);
-        writeln!(f, "{}", if on { "enabled" } else { "disabled" })
+        writeln!(f, "{}", d.dsa.state_name())
     })?;
     files.wo(c"enable", &|d: &D<H>, r| {
         if input_bool(r)? {

@@ -216,6 +216,8 @@ pub(crate) struct DevStats {
     pub(crate) suppressed: u64,
     /// Command completions signalled by the misc interrupt (INTCAUSE.CMD).
     pub(crate) cmd_irqs: u64,
+    /// Times the device halted (INTCAUSE.HALT_STATE with GENSTS.state HALT).
+    pub(crate) halts: u64,
 }
 
 /// Interrupt-driven command completion.
@@ -631,9 +633,49 @@ impl<H: DeviceBus> DsaDevice<H> {
         if cause & intcause::ERR != 0 {
             self.report_swerr();
         }
+        if cause & intcause::HALT_STATE != 0 {
+            self.report_halt();
+        }
         if cause & intcause::EVL != 0 {
             self.drain_evl();
         }
+    }
+
+    /// The device's state for users: "halted" when GENSTS says so (until it is reset),
+    /// otherwise "enabled" or "disabled".
+    pub(crate) fn state_name(&self) -> &'static str {
+        let st = regs::GenSts::from_raw(self.io.read32(off::GENSTS));
+        if st.state().get() == regs::state::HALT {
+            "halted"
+        } else if self.cfg.lock().enabled {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    }
+
+    /// Reports a halt: the device stopped on a fatal error and works again only after the
+    /// reset GENSTS.reset_type names. A software reset is what disabling the device does
+    /// (Disable Device fails on a halted device, so Reset Device follows); the others are
+    /// outside the driver.
+    fn report_halt(&self) {
+        let st = regs::GenSts::from_raw(self.io.read32(off::GENSTS));
+        if st.state().get() != regs::state::HALT {
+            return;
+        }
+        self.stats.lock().halts += 1;
+        let (reset, how) = match st.reset_type().get() {
+            0 => ("software", "disable and re-enable the device"),
+            1 => ("function-level", "reset the PCI function"),
+            2 => ("warm", "a warm reset of the platform"),
+            _ => ("cold", "a cold reset of the platform"),
+        };
+        dev_err!(
+            self.dev,
+            "device halted: it needs a {} reset ({})\n",
+            reset,
+            how
+        );
     }
 
     /// Reads, reports (rate-limited) and acknowledges SWERR.

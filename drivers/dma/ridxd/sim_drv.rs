@@ -382,6 +382,26 @@ mod device_tests {
     }
 
     #[test]
+    fn halt_is_reported_and_recovered() -> Result {
+        let s = SimInstance::new(115, Generation::Dsa2, true)?;
+        let m = s._model.dev();
+        assert_eq!(s._dsa.state_name(), "enabled");
+        m.inject_halt(0);
+        m.wait_idle();
+        assert_eq!(s._dsa.stats().halts, 1);
+        assert_eq!(s._dsa.state_name(), "halted");
+        // Disable Device fails on a halted device; the Reset Device that follows recovers it.
+        assert!(s._dsa.disable().is_err());
+        assert_eq!(m.read32(off::GENSTS), state::DISABLED);
+        assert_eq!(s._dsa.state_name(), "disabled");
+        s._dsa.enable()?;
+        s._dsa.enable_wq(0)?;
+        assert_eq!(s._dsa.state_name(), "enabled");
+        assert_eq!(wq_state(&s, 0), 1);
+        Ok(())
+    }
+
+    #[test]
     fn enable_disable_cycles_leak_nothing() -> Result {
         let s = SimInstance::new(113, Generation::Dsa2, true)?;
         let m = s._model.dev().clone();

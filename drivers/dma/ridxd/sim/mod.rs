@@ -188,6 +188,16 @@ impl SimDevice {
     /// same one if `mm` is bound already; each bind needs an unbind).
     ///
     /// Returns `ENOSPC` when no PASID is free, `ENOMEM` on allocation failure.
+    /// Fault injection for tests: the device halts as on an internal fatal error, which
+    /// software cannot otherwise cause (GENSTS.state HALT with `reset_type`, WQs disabled,
+    /// INTCAUSE.HALT_STATE on the misc vector if GENCTRL enables it).
+    pub(crate) fn inject_halt(&self, reset_type: u32) {
+        let irq = self.regs.lock().halt(reset_type);
+        if irq {
+            self.fire(0);
+        }
+    }
+
     pub(crate) fn bind_mm(&self, mm: &Mm) -> Result<u32> {
         self.pasids.lock().bind(mm)
     }

@@ -436,6 +436,17 @@ impl RegFile {
         new && enabled
     }
 
+    /// Halts the device, as hardware does on an internal fatal error: GENSTS.state HALT with
+    /// `reset_type` (GENSTS.reset_type), every WQ disabled, INTCAUSE.HALT_STATE. Returns
+    /// whether the misc interrupt must be raised (GENCTRL.halt_int_en).
+    pub(crate) fn halt(&mut self, reset_type: u32) -> bool {
+        for w in 0..NUM_WQS {
+            self.set_wq_enabled(w, false);
+        }
+        self.gensts = state::HALT | (reset_type & 0x3) << 2;
+        self.cause(intcause::HALT_STATE, self.genctrl & 0x2 != 0)
+    }
+
     /// Records a software error in SWERR (DSA 1.0 reporting, and errors without a CR on 2.0).
     /// A second error before software clears the first sets the overflow bit and keeps the
     /// first. Returns whether the misc interrupt must be raised.
