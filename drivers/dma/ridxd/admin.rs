@@ -12,10 +12,12 @@
 //!     max_groups, max_engines, max_work_queues, max_work_queues_size (read-only)
 //!     event_log_size      entries, 64..65535 (DSA 2.0; writable while disabled)
 //!     event_log           head, tail, int_pending and the entries in the ring, decoded
-//!     wq<N>/size, mode ("dedicated"/"shared"), priority, group_id (-1: none),
-//!           block_on_fault, prs_disable (DSA 2.0), state, enable,
+//!     wq<N>/size, mode ("dedicated"/"shared"), priority, threshold, group_id (-1: none),
+//!           block_on_fault, prs_disable (DSA 2.0), ats_disable (with WQCAP support),
+//!           max_transfer_size, max_batch_size, state, enable,
 //!           clients, cr_faults, cr_fault_failures (sums over the open files)
 //!     wq<N>/file<K>/pid, cr_faults, cr_fault_failures   one directory per open file
+//!     engine<E>/group_id  the engine's group (-1: none; writable while the device is disabled)
 //! ```
 //!
 //! A write that the configuration rules refuse fails with their errno (`EBUSY` while enabled,
@@ -71,6 +73,21 @@ impl<H: DeviceBus + 'static> Clone for WqRef<H> {
     }
 }
 
+/// One engine of a device.
+pub(crate) struct EngineRef<H: DeviceBus + 'static> {
+    dsa: Arc<DsaDevice<H>>,
+    engine: usize,
+}
+
+impl<H: DeviceBus + 'static> Clone for EngineRef<H> {
+    fn clone(&self) -> Self {
+        Self {
+            dsa: self.dsa.clone(),
+            engine: self.engine,
+        }
+    }
+}
+
 /// The debugfs directory of one device; removed when dropped.
 ///
 /// The directories are [`Dir`] handles (not a single scope), so that the open files of a user
@@ -79,7 +96,9 @@ pub(crate) struct AdminDir<H: DeviceBus + 'static> {
     // Files go before the directories holding them.
     dev_files: KVec<Pin<KBox<File<AdminData<H>>>>>,
     wq_files: KVec<Pin<KBox<File<WqRef<H>>>>>,
+    engine_files: KVec<Pin<KBox<File<EngineRef<H>>>>>,
     wq_dirs: KVec<Dir>,
+    engine_dirs: KVec<Dir>,
     _dir: Dir,
 }
 
@@ -103,6 +122,11 @@ fn input_int(reader: &mut UserSliceReader) -> Result<i64> {
     let n = input(reader, &mut buf)?;
     let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
     s.parse::<i64>().map_err(|_| EINVAL)
+}
+
+/// Parses a user write as a decimal `u64`. `EINVAL` if it is not one.
+fn input_u64(reader: &mut UserSliceReader) -> Result<u64> {
+    u64::try_from(input_int(reader)?).map_err(|_| EINVAL)
 }
 
 /// Parses a user write as a decimal `u32`. `EINVAL` if it is not one.
@@ -186,7 +210,9 @@ pub(crate) fn create<H: DeviceBus + 'static>(
     let mut admin = AdminDir {
         dev_files: KVec::new(),
         wq_files: KVec::new(),
+        engine_files: KVec::new(),
         wq_dirs: KVec::with_capacity(dsa.caps().num_wqs(), GFP_KERNEL)?,
+        engine_dirs: KVec::with_capacity(dsa.caps().num_engines(), GFP_KERNEL)?,
         _dir: dir.clone(),
     };
     populate(&mut Files {
@@ -211,6 +237,35 @@ pub(crate) fn create<H: DeviceBus + 'static>(
         })?;
         user.set_dir(wq, wdir.clone());
         admin.wq_dirs.push(wdir, GFP_KERNEL)?;
+    }
+    for engine in 0..dsa.caps().num_engines() {
+        let name = CString::try_from_fmt(fmt!("engine{engine}"))?;
+        let edir = dir.subdir(&name);
+        let mut files = Files {
+            dir: &edir,
+            data: EngineRef {
+                dsa: dsa.clone(),
+                engine,
+            },
+            out: &mut admin.engine_files,
+        };
+        files.rw(
+            c"group_id",
+            &|e: &EngineRef<H>, f| match e.dsa.with_config(|c| c.engines[e.engine]) {
+                Some(g) => writeln!(f, "{g}"),
+                None => writeln!(f, "-1"),
+            },
+            &|e: &EngineRef<H>, r| {
+                let g = input_int(r)?;
+                let g = if g < 0 {
+                    None
+                } else {
+                    Some(usize::try_from(g).map_err(|_| EINVAL)?)
+                };
+                e.dsa.with_config(|c| c.set_engine_group(e.engine, g))
+            },
+        )?;
+        admin.engine_dirs.push(edir, GFP_KERNEL)?;
     }
     Ok(admin)
 }
@@ -344,9 +399,61 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
             },
         )?;
     }
-    files.ro(c"priority", &|w: &W<H>, f| {
-        writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].priority))
-    })?;
+    files.rw(
+        c"priority",
+        &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].priority)),
+        &|w: &W<H>, r| {
+            let n = input_u32(r)?;
+            w.dsa.with_config(|c| c.set_wq_priority(w.wq, n))
+        },
+    )?;
+    files.rw(
+        c"threshold",
+        &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].threshold)),
+        &|w: &W<H>, r| {
+            let n = input_u32(r)?;
+            w.dsa.with_config(|c| c.set_wq_threshold(w.wq, n))
+        },
+    )?;
+    files.rw(
+        c"max_transfer_size",
+        &|w: &W<H>, f| {
+            let shift = w.dsa.with_config(|c| c.wqs[w.wq].max_xfer_shift);
+            writeln!(f, "{}", 1u64 << shift)
+        },
+        &|w: &W<H>, r| {
+            let n = input_u64(r)?;
+            w.dsa.with_config(|c| c.set_max_transfer_size(w.wq, n))
+        },
+    )?;
+    files.rw(
+        c"max_batch_size",
+        &|w: &W<H>, f| {
+            let shift = w.dsa.with_config(|c| c.wqs[w.wq].max_batch_shift);
+            writeln!(f, "{}", 1u64 << shift)
+        },
+        &|w: &W<H>, r| {
+            let n = input_u64(r)?;
+            w.dsa.with_config(|c| c.set_max_batch_size(w.wq, n))
+        },
+    )?;
+    // ATS disable exists only where WQCAP offers it.
+    if files.data.dsa.caps().wqcap.wq_ats_support().get() != 0 {
+        files.rw(
+            c"ats_disable",
+            &|w: &W<H>, f| {
+                writeln!(
+                    f,
+                    "{}",
+                    u8::from(w.dsa.with_config(|c| c.wqs[w.wq].ats_disable))
+                )
+            },
+            &|w: &W<H>, r| {
+                let on = input_bool(r)?;
+                w.dsa.with_config(|c| c.set_ats_disable(w.wq, on))
+            },
+        )?;
+    }
     files.ro(c"state", &|w: &W<H>, f| {
         let on = w.dsa.with_config(|c| c.wqs[w.wq].enabled);
         writeln!(f, "{}", if on { "enabled" } else { "disabled" })

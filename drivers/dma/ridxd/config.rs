@@ -239,6 +239,66 @@ impl Config {
         Ok(())
     }
 
+    /// Sets WQ `wq`'s priority, 0..=15 (WQCFG.priority; idxd's `IDXD_MAX_PRIORITY`).
+    ///
+    /// `EINVAL` above 15, and the errors of a WQ change.
+    pub(crate) fn set_wq_priority(&mut self, wq: usize, priority: u32) -> Result {
+        let w = self.wq_changeable(wq)?;
+        if priority > WQ_PRIORITY_MAX {
+            return Err(EINVAL);
+        }
+        w.priority = priority;
+        Ok(())
+    }
+
+    /// Sets shared WQ `wq`'s threshold: the entries ENQCMD may fill before the WQ answers
+    /// "retry" (WQCFG.wq_thresh), 1..=size.
+    ///
+    /// `EINVAL` out of range or on a dedicated WQ, and the errors of a WQ change.
+    pub(crate) fn set_wq_threshold(&mut self, wq: usize, threshold: u32) -> Result {
+        let w = self.wq_changeable(wq)?;
+        if w.mode == WqMode::Dedicated || threshold == 0 || threshold > w.size {
+            return Err(EINVAL);
+        }
+        w.threshold = threshold;
+        Ok(())
+    }
+
+    /// Turns ATS off (`true`) or on for WQ `wq` (WQCFG.wq_ats_disable).
+    ///
+    /// `EOPNOTSUPP` without WQCAP.wq_ats_support, and the errors of a WQ change.
+    pub(crate) fn set_ats_disable(&mut self, wq: usize, on: bool) -> Result {
+        let cap = self.caps.wqcap.wq_ats_support().get() != 0;
+        let w = self.wq_changeable(wq)?;
+        if !cap {
+            return Err(EOPNOTSUPP);
+        }
+        w.ats_disable = on;
+        Ok(())
+    }
+
+    /// Sets WQ `wq`'s maximum transfer size in bytes: a power of two, at most the device's
+    /// (`1 << GENCAP.max_xfer_shift`); WQCFG holds its log2.
+    ///
+    /// `EINVAL` otherwise (idxd rounds down instead), and the errors of a WQ change.
+    pub(crate) fn set_max_transfer_size(&mut self, wq: usize, bytes: u64) -> Result {
+        let max = self.caps.gencap.max_xfer_shift().get() as u32;
+        let w = self.wq_changeable(wq)?;
+        w.max_xfer_shift = pow2_shift(bytes, max)?;
+        Ok(())
+    }
+
+    /// Sets WQ `wq`'s maximum batch size in descriptors: a power of two, at most the device's
+    /// (`1 << GENCAP.max_batch_shift`); WQCFG holds its log2.
+    ///
+    /// `EINVAL` otherwise (idxd rounds up instead), and the errors of a WQ change.
+    pub(crate) fn set_max_batch_size(&mut self, wq: usize, descs: u64) -> Result {
+        let max = self.caps.gencap.max_batch_shift().get() as u32;
+        let w = self.wq_changeable(wq)?;
+        w.max_batch_shift = pow2_shift(descs, max)?;
+        Ok(())
+    }
+
     /// Puts engine `engine` in group `group`. `EINVAL` for an engine or group that does not
     /// exist; `EBUSY`/`EPERM` as for device changes.
     pub(crate) fn set_engine_group(&mut self, engine: usize, group: Option<usize>) -> Result {
@@ -312,4 +372,15 @@ impl Config {
             .unwrap_or(limits);
         [w.size, w.threshold, mode.into_raw(), limits.into_raw()]
     }
+}
+
+/// Highest WQ priority (idxd's `IDXD_MAX_PRIORITY`).
+pub(crate) const WQ_PRIORITY_MAX: u32 = 0xf;
+
+/// log2 of `n`, a power of two no larger than `1 << max_shift`. `EINVAL` otherwise.
+fn pow2_shift(n: u64, max_shift: u32) -> Result<u32> {
+    if !n.is_power_of_two() || n.trailing_zeros() > max_shift {
+        return Err(EINVAL);
+    }
+    Ok(n.trailing_zeros())
 }

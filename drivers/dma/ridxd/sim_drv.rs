@@ -360,6 +360,21 @@ mod device_tests {
         assert!(d2.with_config(|c| c.set_wq_size(0, 113)) == Err(EINVAL));
         assert_eq!(d2.with_config(|c| c.wqs[0].size), 16);
         d2.with_config(|c| c.set_wq_size(0, 112))?;
+        // Priority 0..=15; threshold 1..=size on a shared WQ only; limits powers of two up to
+        // the device's (GENCAP: 2 MiB transfers, 1024-descriptor batches on the model).
+        assert!(d2.with_config(|c| c.set_wq_priority(0, 16)) == Err(EINVAL));
+        d2.with_config(|c| c.set_wq_priority(0, 7))?;
+        assert!(d2.with_config(|c| c.set_wq_threshold(0, 4)) == Err(EINVAL)); // dedicated
+        assert!(d2.with_config(|c| c.set_wq_threshold(1, 17)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_wq_threshold(1, 0)) == Err(EINVAL));
+        d2.with_config(|c| c.set_wq_threshold(1, 12))?;
+        assert!(d2.with_config(|c| c.set_max_transfer_size(0, 3000)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_max_transfer_size(0, 4 << 20)) == Err(EINVAL));
+        d2.with_config(|c| c.set_max_transfer_size(0, 4096))?;
+        assert!(d2.with_config(|c| c.set_max_batch_size(0, 2048)) == Err(EINVAL));
+        d2.with_config(|c| c.set_max_batch_size(0, 32))?;
+        d2.with_config(|c| c.set_ats_disable(0, true))?;
+        assert!(s1._dsa.with_config(|c| c.set_wq_priority(0, 1)) == Err(EBUSY));
         // PRS disable turns block-on-fault off, and then refuses it.
         d2.with_config(|c| c.set_block_on_fault(0, true))?;
         d2.with_config(|c| c.set_prs_disable(0, true))?;
@@ -374,7 +389,13 @@ mod device_tests {
         let m = s2._model.dev();
         let p = m.personality();
         assert_eq!(m.read32(p.wqcfg_offset()), 112);
-        assert_eq!(m.read32(p.wqcfg_offset() + 8) & 0b1010, 0b1000); // prs_disable, no bof
+        // prs_disable, ats_disable, no bof; priority 7 in bits 7:4 [union wqcfg].
+        let mode = m.read32(p.wqcfg_offset() + 8);
+        assert_eq!(mode & 0b1110, 0b1100);
+        assert_eq!(mode >> 4 & 0xf, 7);
+        // max_xfer_shift 12 (4096), max_batch_shift 5 (32).
+        assert_eq!(m.read32(p.wqcfg_offset() + 12) & 0x1ff, 12 | 5 << 5);
+        assert_eq!(m.read32(p.wqcfg_offset() + 4), 0); // dedicated: no threshold
         assert_eq!(m.read64(off::EVLCFG + 8), 1000);
         assert!(d2.enable() == Err(EBUSY));
         assert!(d2.enable_wq(0) == Err(EBUSY));
