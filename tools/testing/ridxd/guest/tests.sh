@@ -11,7 +11,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 42
+tap_plan 45
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -58,6 +58,9 @@ tap_check "wq0 enabled with prs_disable" sh -c "[ \$(cat $A/dsa1/wq0/state) = en
 tap_check "char device of wq0 only" sh -c "[ -c /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
 tap_check "event log of 256 entries, empty" sh -c "head -n1 $A/dsa1/event_log | grep -qx 'head 0 tail 0 int_pending 0 size 256'"
 tap_check "bad input refused" refused $A/dsa1/wq1/size lots
+tap_check "engines in group 0" sh -c "for e in 0 1 2 3; do [ \$(cat $A/dsa1/engine\$e/group_id) = 0 ] || exit 1; done"
+tap_check "threshold refused on a dedicated WQ" sh -c "echo 0 > $A/dsa1/wq0/enable && ! echo 4 > $A/dsa1/wq0/threshold 2>/dev/null && echo 1 > $A/dsa1/wq0/enable"
+tap_check "max_transfer_size 3000 refused (not a power of two)" sh -c "echo 0 > $A/dsa1/wq0/enable && ! echo 3000 > $A/dsa1/wq0/max_transfer_size 2>/dev/null && [ \$(cat $A/dsa1/wq0/max_transfer_size) = 2097152 ] && echo 1 > $A/dsa1/wq0/enable"
 echo "# $(head -n1 $A/dsa1/event_log)"
 # The user WQ character devices: the kselftest program (its TAP indented under this one).
 run_selftest() {
