@@ -18,9 +18,8 @@
 //!   stays so (idxd reports the device's SWERR the same way); `POLLNVAL` to another process.
 //! * `mmap` of the WQ's limited portal page: `EPERM` without `CAP_SYS_RAWIO` where user
 //!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
-//!   than a page;
-//!   `ENODEV` on the device model, whose portals are not memory. (On PCI devices the mapping
-//!   needs an `io_remap_pfn_range()` abstraction the kernel crate lacks: `EOPNOTSUPP`.)
+//!   than a page; on PCI devices the page is mapped uncached (`pci::Device::map_bar_page`),
+//!   `ENODEV` on the device model, whose portals are not memory.
 //! * Each open file has a `file<N>` directory in the WQ's debugfs directory (`pid`,
 //!   `cr_faults`, `cr_fault_failures`), removed at close.
 //! * `release`, in order: stop the device using the PASID (drain it), skip the PASID's pending
@@ -352,10 +351,8 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
         if vma.end() - vma.start() > PAGE_SIZE {
             return Err(EINVAL);
         }
-        // The model has no portal page (ENODEV). A PCI device has one, but mapping it needs
-        // io_remap_pfn_range(), which the kernel crate does not wrap yet.
-        dsa.io().portal_page(this.node.wq)?;
-        Err(EOPNOTSUPP)
+        // The model has no portal page: ENODEV.
+        dsa.io().map_portal(this.node.wq, vma)
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {

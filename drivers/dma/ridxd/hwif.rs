@@ -8,7 +8,11 @@
 //! not ask, which one it talks to.
 
 use crate::hw::Descriptor;
-use kernel::{mm::MmWithUser, prelude::*, sync::Arc};
+use kernel::{
+    mm::{virt::VmaNew, MmWithUser},
+    prelude::*,
+    sync::Arc,
+};
 
 /// Access to one DSA device's registers (BAR0).
 ///
@@ -71,13 +75,13 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// whose sub-descriptors the driver cannot check.
     fn user_submission_safe(&self) -> bool;
 
-    /// The bus address of WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page,
-    /// idxd's `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`), for mapping it to
-    /// user space.
+    /// Maps WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page, idxd's
+    /// `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`) into `vma` (one page), for
+    /// direct submission from user space.
     ///
     /// Returns `ENODEV` where there is no such page to map (the device model: its portals are
-    /// software, not memory).
-    fn portal_page(&self, wq: usize) -> Result<u64>;
+    /// software, not memory) or the device is gone; `EINVAL` for a VMA that is not one page.
+    fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result;
 
     /// Submits `desc` to WQ `wq`'s portal: MOVDIR64B to a dedicated WQ (the WQ's PASID
     /// applies), ENQCMDS to a shared one (the descriptor's PASID applies).

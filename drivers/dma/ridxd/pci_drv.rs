@@ -17,12 +17,12 @@ use kernel::{
     io::{io_read, portal, Io},
     iommu::sva,
     irq::{self, IrqReturn, ThreadedHandler},
-    mm::MmWithUser,
+    mm::{virt::VmaNew, MmWithUser},
     new_mutex,
     page::PAGE_SIZE,
     pci::{self, DevresBar},
     prelude::*,
-    sync::{aref::ARef, Arc, Mutex},
+    sync::{Arc, Mutex},
     transmute::AsBytes,
 };
 
@@ -106,7 +106,6 @@ impl ThreadedHandler for MiscIrq {
 /// A PCI DSA device: BAR0 (registers) and BAR2 (WQ portals), revoked when the driver unbinds;
 /// the device for DMA allocations and SVA, while bound; the misc interrupt's slot.
 pub(crate) struct PciIo {
-    pdev: ARef<pci::Device>,
     gate: BoundGate,
     bar: DevresBar,
     portals: DevresBar,
@@ -174,8 +173,11 @@ impl DeviceBus for PciIo {
         self.user_submission_safe
     }
 
-    fn portal_page(&self, wq: usize) -> Result<u64> {
-        Ok(self.pdev.resource_start(2)? + portal_offset(wq, true) as u64)
+    fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result {
+        self.gate.with(|dev| {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            pdev.map_bar_page(vma, 2, portal_offset(wq, true) as u64)
+        })?
     }
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
@@ -297,7 +299,6 @@ impl pci::Driver for RidxdPciDriver {
             }
         };
         let io = PciIo {
-            pdev: pdev.into(),
             gate: BoundGate::new(dev)?,
             bar,
             portals,

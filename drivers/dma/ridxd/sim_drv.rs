@@ -18,7 +18,7 @@ use kernel::{
     debugfs::Dir,
     device::{Bound, Device},
     faux,
-    mm::MmWithUser,
+    mm::{virt::VmaNew, MmWithUser},
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
@@ -123,7 +123,7 @@ impl DeviceBus for SimIo {
         false
     }
 
-    fn portal_page(&self, _wq: usize) -> Result<u64> {
+    fn map_portal(&self, _wq: usize, _vma: &VmaNew) -> Result {
         // The model's portals are calls into the model, not a page of memory.
         Err(ENODEV)
     }

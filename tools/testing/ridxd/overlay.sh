@@ -64,6 +64,8 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/device.rs" 'pub mod bound;'
 	append_line "$t/rust/kernel/pci/irq.rs" 'mod threaded;'
 	append_line "$t/rust/kernel/sync/lock.rs" 'pub mod static_mutex;'
+	append_line "$t/rust/kernel/pci.rs" 'mod user_map;'
+	append_line "$t/rust/helpers/helpers.c" '#include "io_remap.c"'
 }
 
 # overlay_list: the repository's overlay files, relative to the repository root.
@@ -117,13 +119,14 @@ check_overlay_idempotent() {
 	local tmp rc=0
 	tmp=$(mktemp -d)
 	mkdir -p "$tmp/drivers/dma" "$tmp/rust/bindings" "$tmp/rust/kernel/iommu" "$tmp/rust/kernel/pci" \
-		"$tmp/rust/kernel/sync"
+		"$tmp/rust/kernel/sync" "$tmp/rust/helpers"
 	cp "$SRC_DIR/linux/Makefile" "$tmp/"
 	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
-	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device}.rs "$tmp/rust/kernel/"
+	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device,pci}.rs "$tmp/rust/kernel/"
 	cp "$SRC_DIR/linux/rust/kernel/iommu/mod.rs" "$tmp/rust/kernel/iommu/"
 	cp "$SRC_DIR/linux/rust/kernel/pci/irq.rs" "$tmp/rust/kernel/pci/"
 	cp "$SRC_DIR/linux/rust/kernel/sync/lock.rs" "$tmp/rust/kernel/sync/"
+	cp "$SRC_DIR/linux/rust/helpers/helpers.c" "$tmp/rust/helpers/"
 	cp "$SRC_DIR/linux/drivers/dma/Kconfig" "$SRC_DIR/linux/drivers/dma/Makefile" "$tmp/drivers/dma/"
 	apply_overlay "$tmp"
 	(cd "$tmp" && find . -type f -exec md5sum {} + | sort) >"$tmp.1"
