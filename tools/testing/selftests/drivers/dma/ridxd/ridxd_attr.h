@@ -6,11 +6,13 @@
 #ifndef RIDXD_ATTR_H
 #define RIDXD_ATTR_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define RIDXD_DEBUGFS "/sys/kernel/debug/ridxd"
@@ -64,6 +66,35 @@ static inline int ridxd_attr_write(const char *dev, const char *rel, const char 
 	n = write(fd, val, strlen(val));
 	n = n < 0 ? -errno : 0;
 	close(fd);
+	return n;
+}
+
+/*
+ * The ids K of WQ WQ's open files (wq<WQ>/file<K>/) whose pid is PID: up to MAX of them in
+ * IDS; returns how many there are.
+ */
+static inline int ridxd_file_ids(const char *dev, int wq, pid_t pid, int *ids, int max)
+{
+	char path[128], rel[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0, k;
+
+	snprintf(path, sizeof(path), RIDXD_DEBUGFS "/dsa%s/wq%d", dev, wq);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		if (sscanf(e->d_name, "file%d", &k) != 1)
+			continue;
+		snprintf(rel, sizeof(rel), "wq%d/file%d/pid", wq, k);
+		if (ridxd_attr_read(dev, rel) != pid)
+			continue;
+		if (n < max)
+			ids[n] = k;
+		n++;
+	}
+	closedir(dir);
 	return n;
 }
 

@@ -89,7 +89,14 @@ int main(int argc, char **argv)
 		perror(node);
 		return 1;
 	}
-	snprintf(rel, sizeof(rel), "wq%s/cr_faults", wq);
+	/* This file's own counters: wq<W>/file<K>/, K found by this process's pid. */
+	int k;
+
+	if (ridxd_file_ids(dev, atoi(wq), getpid(), &k, 1) != 1) {
+		fprintf(stderr, "no file<K> directory for this process under wq%s\n", wq);
+		return 1;
+	}
+	snprintf(rel, sizeof(rel), "wq%s/file%d/cr_faults", wq, k);
 	faults0 = ridxd_attr_read(dev, rel);
 	snprintf(rel, sizeof(rel), "wq%s/prs_disable", wq);
 	printf("copying %s: %lld bytes in %lu memmoves of %lu bytes via %s (prs_disable %ld)\n",
@@ -148,14 +155,25 @@ int main(int argc, char **argv)
 	}
 	t1 = now();
 
-	snprintf(rel, sizeof(rel), "wq%s/cr_faults", wq);
-	long fixed = ridxd_attr_read(dev, rel) - faults0;
+	/* The driver counts a record just after writing it: let the count settle. */
+	snprintf(rel, sizeof(rel), "wq%s/file%d/cr_faults", wq, k);
+	long fixed = ridxd_attr_read(dev, rel), prev;
+
+	do {
+		prev = fixed;
+		usleep(10000);
+		fixed = ridxd_attr_read(dev, rel);
+	} while (fixed != prev);
+	fixed -= faults0;
+	snprintf(rel, sizeof(rel), "wq%s/file%d/cr_fault_failures", wq, k);
+	long failed = ridxd_attr_read(dev, rel);
 	int same = memcmp(src, dst, st.st_size) == 0;
 
 	printf("descriptors:              %lu submitted, %lu resubmitted after partial completion\n",
 	       n, resubmits);
 	printf("partial completions:      %lu (destination page not present)\n", partial);
-	printf("CRs written by the driver: %ld (cr_faults of this file)\n", fixed);
+	printf("CRs written by the driver: %ld (dsa%s/wq%s/file%d/cr_faults), %ld failed\n",
+	       fixed, dev, wq, k, failed);
 	printf("errors:                   %lu\n", bad);
 	printf("data:                     %s\n", same ? "identical to the source" : "DIFFERENT");
 	printf("time:                     %.3f s (%.1f MiB/s, QEMU TCG + software model)\n",

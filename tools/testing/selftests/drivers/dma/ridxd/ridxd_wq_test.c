@@ -200,30 +200,10 @@ static long wq_attr_wait(int wq, int file, const char *name, long want)
 	return v;
 }
 
-/*
- * The ids K of WQ WQ's open files (wq<WQ>/file<K>/) whose pid is PID: up to MAX of them in
- * IDS; returns how many there are.
- */
+/* The ids of WQ WQ's open files whose pid is PID (see ridxd_file_ids()). */
 static int file_ids(int wq, pid_t pid, int *ids, int max)
 {
-	char path[128];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0, k;
-
-	snprintf(path, sizeof(path), DBG "/dsa%s/wq%d", dev_index(), wq);
-	dir = opendir(path);
-	if (!dir)
-		return 0;
-	while ((e = readdir(dir))) {
-		if (sscanf(e->d_name, "file%d", &k) != 1 || wq_attr(wq, k, "pid") != pid)
-			continue;
-		if (n < max)
-			ids[n] = k;
-		n++;
-	}
-	closedir(dir);
-	return n;
+	return ridxd_file_ids(dev_index(), wq, pid, ids, max);
 }
 
 /* The id of the one open file of WQ WQ that PID has; -1 if it has none, or several. */
