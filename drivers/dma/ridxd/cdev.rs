@@ -90,6 +90,9 @@ pub(crate) struct UserWqs<H: DeviceBus + 'static> {
 
 struct UserWq<H: DeviceBus + 'static> {
     cdev: Option<WqCdev<H>>,
+    /// Made at the first registration and kept across disable/enable, so that files opened
+    /// before a disable still count: a dedicated WQ stays taken, `file<N>` numbers go on.
+    node: Option<Arc<WqNode<H>>>,
     dir: Option<Dir>,
 }
 
@@ -105,6 +108,7 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
             v.push(
                 UserWq {
                     cdev: None,
+                    node: None,
                     dir: None,
                 },
                 GFP_KERNEL,
@@ -140,9 +144,18 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
         });
         let mut wqs = self.wqs.lock();
         for (i, w) in wqs.iter_mut().enumerate() {
-            if enabled.get(i).copied().unwrap_or(false) && w.cdev.is_none() {
-                w.cdev = Some(register(&self.dsa, self.dev_index, i, w.dir.clone())?);
+            if !enabled.get(i).copied().unwrap_or(false) || w.cdev.is_some() {
+                continue;
             }
+            let node = match &w.node {
+                Some(n) => n.clone(),
+                None => {
+                    let n = WqNode::new(&self.dsa, i, w.dir.clone())?;
+                    w.node = Some(n.clone());
+                    n
+                }
+            };
+            w.cdev = Some(register(self.dev_index, node)?);
         }
         Ok(())
     }
@@ -213,33 +226,31 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
             w.cdev = None;
         }
     }
+}
 
-    /// Whether WQ `wq` has a character device.
-    pub(crate) fn has_cdev(&self, wq: usize) -> bool {
-        self.wqs.lock().get(wq).is_some_and(|w| w.cdev.is_some())
+impl<H: DeviceBus + 'static> WqNode<H> {
+    /// The node of WQ `wq` of `dsa`; its open files put their `file<N>` directories in `dir`
+    /// (the WQ's debugfs directory), if given.
+    ///
+    /// Returns `ENOMEM`.
+    fn new(dsa: &Arc<DsaDevice<H>>, wq: usize, dir: Option<Dir>) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(WqNode {
+                dsa: dsa.clone(),
+                wq,
+                dir,
+                state <- new_spinlock!(NodeState { taken: false, next_id: 0 }, "ridxd::cdev::node"),
+            }),
+            GFP_KERNEL,
+        )
     }
 }
 
-/// Registers `/dev/dsa/wq<dev_index>.<wq>` for WQ `wq` of `dsa`; its open files put their
-/// `file<N>` directories in `dir` (the WQ's debugfs directory), if given.
+/// Registers `/dev/dsa/wq<dev_index>.<W>` for `node`'s WQ `W`.
 ///
 /// Returns `ENOMEM`, or `misc_register()`'s error (`EBUSY` for a name in use).
-pub(crate) fn register<H: DeviceBus + 'static>(
-    dsa: &Arc<DsaDevice<H>>,
-    dev_index: usize,
-    wq: usize,
-    dir: Option<Dir>,
-) -> Result<WqCdev<H>> {
-    let name = CString::try_from_fmt(fmt!("dsa/wq{dev_index}.{wq}"))?;
-    let node = Arc::pin_init(
-        pin_init!(WqNode {
-            dsa: dsa.clone(),
-            wq,
-            dir,
-            state <- new_spinlock!(NodeState { taken: false, next_id: 0 }, "ridxd::cdev::node"),
-        }),
-        GFP_KERNEL,
-    )?;
+fn register<H: DeviceBus + 'static>(dev_index: usize, node: Arc<WqNode<H>>) -> Result<WqCdev<H>> {
+    let name = CString::try_from_fmt(fmt!("dsa/wq{dev_index}.{}", node.wq))?;
     KBox::pin_init(DataRegistration::register(name, node), GFP_KERNEL)
 }
 

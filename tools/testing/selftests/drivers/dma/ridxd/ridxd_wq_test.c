@@ -624,6 +624,47 @@ TEST_F(wq, memmove_present_cr)
 	ASSERT_EQ(0, memcmp(src, dst, 4096));
 }
 
+/*
+ * Disabling a WQ removes its device node, re-enabling brings it back; a file opened before
+ * keeps working and keeps counting: a dedicated WQ stays taken by it, and a new file of a
+ * shared WQ gets its own file<K> directory.
+ */
+TEST_F(wq, reenabled_wq_keeps_its_open_files)
+{
+	char rel[32], node[64];
+	struct stat st;
+	int fd2, ids[2];
+
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	snprintf(node, sizeof(node), "/dev/dsa/wq%s.%d", dev_index(), variant->wq);
+	ASSERT_EQ(0, attr_write(rel, "0"));
+	EXPECT_NE(0, stat(node, &st));
+	ASSERT_EQ(0, attr_write(rel, "1"));
+	ASSERT_EQ(0, stat(node, &st));
+	fd2 = wq_open(variant->wq);
+	if (variant->wq == 0) {
+		EXPECT_EQ(-1, fd2);
+		EXPECT_EQ(EBUSY, errno);
+	} else {
+		ASSERT_LE(0, fd2);
+		ASSERT_EQ(2, file_ids(variant->wq, getpid(), ids, 2));
+		EXPECT_NE(ids[0], ids[1]);
+		close(fd2);
+	}
+	/* The first file still submits (to the re-enabled WQ). */
+	char *src = self->buf, *dst = self->buf + 4096;
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	struct dsa_hw_desc d;
+
+	memset(src, 0x5a, 512);
+	memset(dst, 0, 512);
+	memset(cr, 0, sizeof(*cr));
+	memmove_desc(&d, src, dst, 512, cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	ASSERT_EQ(0, memcmp(src, dst, 512));
+}
+
 /* CRs in a never-touched page and in a MADV_DONTNEED page. */
 TEST_F(wq, memmove_cr_in_absent_pages)
 {
