@@ -306,20 +306,25 @@ impl pci::Driver for RidxdPciDriver {
             user_submission_safe: info.is_some_and(|p| p.user_submission_safe),
         };
         let dsa = DsaDevice::probe(dev, io)?;
-        if dsa.io().irq.is_some() {
-            dsa.connect_irq()?;
-        }
         let index = crate::next_device_index();
-        let user = UserWqs::new(&dsa, index)?;
-        let admin = match crate::debugfs_root() {
-            Some(root) => Some(admin::create(&root, index, &dsa, &user)?),
-            None => None,
+        // From here on, an error drops `data`, whose `Drop` shuts the device down (and breaks
+        // the device <-> interrupt-handler reference cycle).
+        let mut data = RidxdPciData {
+            user: UserWqs::new(&dsa, index)?,
+            admin: None,
+            dsa,
         };
-        if crate::module_parameters::auto_config.value() && dsa.caps().configurable() {
-            if let Err(e) = user.enable_default() {
+        if data.dsa.io().irq.is_some() {
+            data.dsa.connect_irq()?;
+        }
+        if let Some(root) = crate::debugfs_root() {
+            data.admin = Some(admin::create(&root, index, &data.dsa, &data.user)?);
+        }
+        if crate::module_parameters::auto_config.value() && data.dsa.caps().configurable() {
+            if let Err(e) = data.user.enable_default() {
                 dev_warn!(pdev, "default configuration failed ({:?})\n", e);
             }
         }
-        Ok(RidxdPciData { user, admin, dsa })
+        Ok(data)
     }
 }
