@@ -23,18 +23,10 @@
 //! A write that the configuration rules refuse fails with their errno (`EBUSY` while enabled,
 //! `EOPNOTSUPP` for a missing capability, `EINVAL` out of range) and changes nothing.
 
-use crate::{
-    cdev::UserWqs,
-    config::WqMode,
-    device::DsaDevice,
-    evl::EvlKind,
-    fault::Ctx,
-    hwif::DeviceBus,
-    regs::{self, off},
-};
+use crate::{cdev::UserWqs, config::WqMode, device::DsaDevice, evl::EvlKind};
 use core::fmt;
 use kernel::{
-    debugfs::{Dir, File, Scope, ScopedDir},
+    debugfs::{Dir, File},
     prelude::*,
     str::CString,
     sync::Arc,
@@ -42,61 +34,36 @@ use kernel::{
 };
 
 /// What a device's own debugfs files refer to.
-pub(crate) struct AdminData<H: DeviceBus + 'static> {
-    dsa: Arc<DsaDevice<H>>,
-    user: Arc<UserWqs<H>>,
-}
-
-impl<H: DeviceBus + 'static> Clone for AdminData<H> {
-    fn clone(&self) -> Self {
-        Self {
-            dsa: self.dsa.clone(),
-            user: self.user.clone(),
-        }
-    }
+#[derive(Clone)]
+pub(crate) struct AdminData {
+    dsa: Arc<DsaDevice>,
+    user: Arc<UserWqs>,
 }
 
 /// One WQ of a device (each WQ file refers to one; debugfs callbacks cannot capture).
-pub(crate) struct WqRef<H: DeviceBus + 'static> {
-    dsa: Arc<DsaDevice<H>>,
-    user: Arc<UserWqs<H>>,
+#[derive(Clone)]
+pub(crate) struct WqRef {
+    dsa: Arc<DsaDevice>,
+    user: Arc<UserWqs>,
     wq: usize,
 }
 
-impl<H: DeviceBus + 'static> Clone for WqRef<H> {
-    fn clone(&self) -> Self {
-        Self {
-            dsa: self.dsa.clone(),
-            user: self.user.clone(),
-            wq: self.wq,
-        }
-    }
-}
-
 /// One engine of a device.
-pub(crate) struct EngineRef<H: DeviceBus + 'static> {
-    dsa: Arc<DsaDevice<H>>,
+#[derive(Clone)]
+pub(crate) struct EngineRef {
+    dsa: Arc<DsaDevice>,
     engine: usize,
-}
-
-impl<H: DeviceBus + 'static> Clone for EngineRef<H> {
-    fn clone(&self) -> Self {
-        Self {
-            dsa: self.dsa.clone(),
-            engine: self.engine,
-        }
-    }
 }
 
 /// The debugfs directory of one device; removed when dropped.
 ///
 /// The directories are [`Dir`] handles (not a single scope), so that the open files of a user
 /// WQ can add their `file<N>` directories to `wq<M>` while the device lives.
-pub(crate) struct AdminDir<H: DeviceBus + 'static> {
+pub(crate) struct AdminDir {
     // Files go before the directories holding them.
-    dev_files: KVec<Pin<KBox<File<AdminData<H>>>>>,
-    wq_files: KVec<Pin<KBox<File<WqRef<H>>>>>,
-    engine_files: KVec<Pin<KBox<File<EngineRef<H>>>>>,
+    dev_files: KVec<Pin<KBox<File<AdminData>>>>,
+    wq_files: KVec<Pin<KBox<File<WqRef>>>>,
+    engine_files: KVec<Pin<KBox<File<EngineRef>>>>,
     wq_dirs: KVec<Dir>,
     engine_dirs: KVec<Dir>,
     _dir: Dir,
@@ -199,12 +166,12 @@ impl<T: Clone + Send + Sync + 'static> Files<'_, T> {
 /// `user` (and get their `wq<M>` directories from here).
 ///
 /// Returns `ENOMEM` on allocation failure. (Without debugfs, nothing is created.)
-pub(crate) fn create<H: DeviceBus + 'static>(
+pub(crate) fn create(
     root: &Dir,
     index: usize,
-    dsa: &Arc<DsaDevice<H>>,
-    user: &Arc<UserWqs<H>>,
-) -> Result<AdminDir<H>> {
+    dsa: &Arc<DsaDevice>,
+    user: &Arc<UserWqs>,
+) -> Result<AdminDir> {
     let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
     let dir = root.subdir(&name);
     let mut admin = AdminDir {
@@ -251,11 +218,11 @@ pub(crate) fn create<H: DeviceBus + 'static>(
         };
         files.rw(
             c"group_id",
-            &|e: &EngineRef<H>, f| match e.dsa.with_config(|c| c.engines[e.engine]) {
+            &|e: &EngineRef, f| match e.dsa.with_config(|c| c.engines[e.engine]) {
                 Some(g) => writeln!(f, "{g}"),
                 None => writeln!(f, "-1"),
             },
-            &|e: &EngineRef<H>, r| {
+            &|e: &EngineRef, r| {
                 let g = input_int(r)?;
                 let g = if g < 0 {
                     None
@@ -270,66 +237,63 @@ pub(crate) fn create<H: DeviceBus + 'static>(
     Ok(admin)
 }
 
-type D<H> = AdminData<H>;
-type W<H> = WqRef<H>;
-
 /// The files of a device's directory.
-fn populate<H: DeviceBus + 'static>(files: &mut Files<'_, D<H>>) -> Result {
-    files.ro(c"device", &|d: &D<H>, f| {
+fn populate(files: &mut Files<'_, AdminData>) -> Result {
+    files.ro(c"device", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.name().to_str().unwrap_or("?"))
     })?;
-    files.ro(c"version", &|d: &D<H>, f| {
+    files.ro(c"version", &|d: &AdminData, f| {
         writeln!(f, "{:#x}", d.dsa.caps().version)
     })?;
-    files.ro(c"state", &|d: &D<H>, f| {
+    files.ro(c"state", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.state_name())
     })?;
-    files.wo(c"enable", &|d: &D<H>, r| {
+    files.wo(c"enable", &|d: &AdminData, r| {
         if input_bool(r)? {
             d.dsa.enable()
         } else {
             d.user.disable_device()
         }
     })?;
-    files.ro(c"max_groups", &|d: &D<H>, f| {
+    files.ro(c"max_groups", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.caps().num_groups())
     })?;
-    files.ro(c"max_engines", &|d: &D<H>, f| {
+    files.ro(c"max_engines", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.caps().num_engines())
     })?;
-    files.ro(c"max_work_queues", &|d: &D<H>, f| {
+    files.ro(c"max_work_queues", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.caps().num_wqs())
     })?;
-    files.ro(c"max_work_queues_size", &|d: &D<H>, f| {
+    files.ro(c"max_work_queues_size", &|d: &AdminData, f| {
         writeln!(f, "{}", d.dsa.caps().total_wq_size())
     })?;
     if files.data.dsa.caps().evl_entry_size().is_some() {
         files.rw(
             c"event_log_size",
-            &|d: &D<H>, f| writeln!(f, "{}", d.dsa.with_config(|c| c.evl_size)),
-            &|d: &D<H>, r| {
+            &|d: &AdminData, f| writeln!(f, "{}", d.dsa.with_config(|c| c.evl_size)),
+            &|d: &AdminData, r| {
                 let n = input_u32(r)?;
                 d.dsa.with_config(|c| c.set_evl_size(n))
             },
         )?;
-        files.ro(c"event_log", &|d: &D<H>, f| dump_evl(&d.dsa, f))?;
+        files.ro(c"event_log", &|d: &AdminData, f| dump_evl(&d.dsa, f))?;
     }
     Ok(())
 }
 
 /// The files of a WQ's directory.
-fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
+fn populate_wq(files: &mut Files<'_, WqRef>) -> Result {
     files.rw(
         c"size",
-        &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].size)),
-        &|w: &W<H>, r| {
+        &|w: &WqRef, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].size)),
+        &|w: &WqRef, r| {
             let n = input_u32(r)?;
             w.dsa.with_config(|c| c.set_wq_size(w.wq, n))
         },
     )?;
     files.rw(
         c"mode",
-        &|w: &W<H>, f| {
+        &|w: &WqRef, f| {
             let m = w.dsa.with_config(|c| c.wqs[w.wq].mode);
             writeln!(
                 f,
@@ -341,7 +305,7 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
                 }
             )
         },
-        &|w: &W<H>, r| {
+        &|w: &WqRef, r| {
             let mut buf = [0u8; 32];
             let n = input(r, &mut buf)?;
             let mode = match &buf[..n] {
@@ -354,11 +318,11 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     )?;
     files.rw(
         c"group_id",
-        &|w: &W<H>, f| match w.dsa.with_config(|c| c.wqs[w.wq].group) {
+        &|w: &WqRef, f| match w.dsa.with_config(|c| c.wqs[w.wq].group) {
             Some(g) => writeln!(f, "{g}"),
             None => writeln!(f, "-1"),
         },
-        &|w: &W<H>, r| {
+        &|w: &WqRef, r| {
             let g = input_int(r)?;
             let g = if g < 0 {
                 None
@@ -370,14 +334,14 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     )?;
     files.rw(
         c"block_on_fault",
-        &|w: &W<H>, f| {
+        &|w: &WqRef, f| {
             writeln!(
                 f,
                 "{}",
                 u8::from(w.dsa.with_config(|c| c.wqs[w.wq].block_on_fault))
             )
         },
-        &|w: &W<H>, r| {
+        &|w: &WqRef, r| {
             let on = input_bool(r)?;
             w.dsa.with_config(|c| c.set_block_on_fault(w.wq, on))
         },
@@ -386,14 +350,14 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     if files.data.dsa.caps().wq_prs_disable() {
         files.rw(
             c"prs_disable",
-            &|w: &W<H>, f| {
+            &|w: &WqRef, f| {
                 writeln!(
                     f,
                     "{}",
                     u8::from(w.dsa.with_config(|c| c.wqs[w.wq].prs_disable))
                 )
             },
-            &|w: &W<H>, r| {
+            &|w: &WqRef, r| {
                 let on = input_bool(r)?;
                 w.dsa.with_config(|c| c.set_prs_disable(w.wq, on))
             },
@@ -401,75 +365,75 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     }
     files.rw(
         c"priority",
-        &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].priority)),
-        &|w: &W<H>, r| {
+        &|w: &WqRef, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].priority)),
+        &|w: &WqRef, r| {
             let n = input_u32(r)?;
             w.dsa.with_config(|c| c.set_wq_priority(w.wq, n))
         },
     )?;
     files.rw(
         c"threshold",
-        &|w: &W<H>, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].threshold)),
-        &|w: &W<H>, r| {
+        &|w: &WqRef, f| writeln!(f, "{}", w.dsa.with_config(|c| c.wqs[w.wq].threshold)),
+        &|w: &WqRef, r| {
             let n = input_u32(r)?;
             w.dsa.with_config(|c| c.set_wq_threshold(w.wq, n))
         },
     )?;
     files.rw(
         c"max_transfer_size",
-        &|w: &W<H>, f| {
+        &|w: &WqRef, f| {
             let shift = w.dsa.with_config(|c| c.wqs[w.wq].max_xfer_shift);
             writeln!(f, "{}", 1u64 << shift)
         },
-        &|w: &W<H>, r| {
+        &|w: &WqRef, r| {
             let n = input_u64(r)?;
             w.dsa.with_config(|c| c.set_max_transfer_size(w.wq, n))
         },
     )?;
     files.rw(
         c"max_batch_size",
-        &|w: &W<H>, f| {
+        &|w: &WqRef, f| {
             let shift = w.dsa.with_config(|c| c.wqs[w.wq].max_batch_shift);
             writeln!(f, "{}", 1u64 << shift)
         },
-        &|w: &W<H>, r| {
+        &|w: &WqRef, r| {
             let n = input_u64(r)?;
             w.dsa.with_config(|c| c.set_max_batch_size(w.wq, n))
         },
     )?;
     // ATS disable exists only where WQCAP offers it.
-    if files.data.dsa.caps().wqcap.wq_ats_support().get() != 0 {
+    if files.data.dsa.caps().wqcap.wq_ats_support() {
         files.rw(
             c"ats_disable",
-            &|w: &W<H>, f| {
+            &|w: &WqRef, f| {
                 writeln!(
                     f,
                     "{}",
                     u8::from(w.dsa.with_config(|c| c.wqs[w.wq].ats_disable))
                 )
             },
-            &|w: &W<H>, r| {
+            &|w: &WqRef, r| {
                 let on = input_bool(r)?;
                 w.dsa.with_config(|c| c.set_ats_disable(w.wq, on))
             },
         )?;
     }
-    files.ro(c"state", &|w: &W<H>, f| {
+    files.ro(c"state", &|w: &WqRef, f| {
         let on = w.dsa.with_config(|c| c.wqs[w.wq].enabled);
         writeln!(f, "{}", if on { "enabled" } else { "disabled" })
     })?;
     // CR fault counters of the files open on the WQ, summed (each file's own are in file<N>/).
-    files.ro(c"clients", &|w: &W<H>, f| {
+    files.ro(c"clients", &|w: &WqRef, f| {
         writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).1)
     })?;
-    files.ro(c"cr_faults", &|w: &W<H>, f| {
+    files.ro(c"cr_faults", &|w: &WqRef, f| {
         writeln!(f, "{}", w.dsa.faults().wq_counters(w.wq as u8).0.cr_faults)
     })?;
-    files.ro(c"cr_fault_failures", &|w: &W<H>, f| {
+    files.ro(c"cr_fault_failures", &|w: &WqRef, f| {
         let c = w.dsa.faults().wq_counters(w.wq as u8).0;
         writeln!(f, "{}", c.cr_fault_failures)
     })?;
-    files.wo(c"enable", &|w: &W<H>, r| {
+    files.wo(c"enable", &|w: &WqRef, r| {
         if input_bool(r)? {
             w.user.enable_wq(w.wq)
         } else {
@@ -479,45 +443,15 @@ fn populate_wq<H: DeviceBus + 'static>(files: &mut Files<'_, W<H>>) -> Result {
     Ok(())
 }
 
-/// What a `file<N>` directory shows: an open file of a user WQ (idxd's `file<N>` object).
-pub(crate) struct FileInfo {
-    /// PID of the task that opened the file.
-    pub(crate) pid: i32,
-    /// The file's fault context (counters).
-    pub(crate) ctx: Arc<Ctx>,
-}
-
-/// The `file<N>` directory of an open file; removed when dropped.
-pub(crate) type FileDir = Pin<KBox<Scope<FileInfo>>>;
-
-/// Creates `file<id>` in `wq_dir` with `pid`, `cr_faults` and `cr_fault_failures`.
-///
-/// Returns `ENOMEM` on allocation failure.
-pub(crate) fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
-    let name = CString::try_from_fmt(fmt!("file{id}"))?;
-    KBox::pin_init(
-        wq_dir.scope(info, &name, |fi: &FileInfo, dir: &ScopedDir<'_, '_>| {
-            dir.read_callback_file(c"pid", fi, &|fi: &FileInfo, f| writeln!(f, "{}", fi.pid));
-            dir.read_callback_file(c"cr_faults", fi, &|fi: &FileInfo, f| {
-                writeln!(f, "{}", fi.ctx.counters().cr_faults)
-            });
-            dir.read_callback_file(c"cr_fault_failures", fi, &|fi: &FileInfo, f| {
-                writeln!(f, "{}", fi.ctx.counters().cr_fault_failures)
-            });
-        }),
-        GFP_KERNEL,
-    )
-}
-
 /// Writes the event log: status, then every non-empty entry of the ring.
-fn dump_evl<H: DeviceBus>(d: &DsaDevice<H>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let st = regs::EvlStatus::from_raw(d.io().read64(off::EVLSTATUS));
+fn dump_evl(d: &DsaDevice, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let st = d.evl_status();
     writeln!(
         f,
         "head {} tail {} int_pending {} size {}",
         st.head().get(),
         st.tail().get(),
-        st.int_pending().get(),
+        u8::from(st.int_pending()),
         d.evl_size().unwrap_or(0)
     )?;
     let mut r = Ok(());
@@ -535,12 +469,12 @@ fn dump_evl<H: DeviceBus>(d: &DsaDevice<H>, f: &mut fmt::Formatter<'_>) -> fmt::
             f,
             "{i}: {kind} error {:#x} wq {} pasid {:#x} op {:#x} batch {}/{}/{} addr {:#x} \
              cr.status {:#x} cr.result {} cr.bytes {}",
-            e.header.error(),
-            e.header.wq_idx(),
+            e.header.info.error(),
+            e.header.info.wq_idx(),
             e.header.pasid(),
-            e.header.operation(),
-            e.header.batch(),
-            e.header.batch_id(),
+            e.header.info.operation(),
+            u8::from(e.header.info.batch()),
+            e.header.info.batch_id(),
             e.header.batch_idx,
             e.header.fault_addr,
             e.cr.status,

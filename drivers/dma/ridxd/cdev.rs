@@ -29,17 +29,17 @@
 //! them to be closed.
 
 use crate::{
-    admin::{self, FileDir, FileInfo},
     config::WqMode,
     device::DsaDevice,
-    fault::{CrCounters, Ctx},
+    fault::UserContext,
     hw::{opcode, CompletionRecord, Descriptor},
-    hwif::{DeviceBus, SvaBond},
+    hwif::SvaBond,
+    regs::Major,
 };
 use kernel::{
     bindings,
     cred::capability::{capable, Capability},
-    debugfs::Dir,
+    debugfs::{Dir, Scope, ScopedDir},
     fs::{File, Kiocb},
     iov::IovIterSource,
     miscdevice::{
@@ -55,18 +55,50 @@ use kernel::{
     transmute::FromBytes,
 };
 
-/// A user WQ's node: the device and WQ its files use.
+/// What a `file<N>` directory shows: an open file of a user WQ (idxd's `file<N>` object).
+pub(crate) struct FileInfo {
+    /// PID of the task that opened the file.
+    pub(crate) pid: i32,
+    /// The file's fault context (counters).
+    pub(crate) ctx: Arc<UserContext>,
+}
+
+/// The `file<N>` directory of an open file; removed when dropped.
+pub(crate) type FileDir = Pin<KBox<Scope<FileInfo>>>;
+
+/// Creates `file<id>` in `wq_dir` with `pid`, `cr_faults` and `cr_fault_failures`.
+///
+/// Returns `ENOMEM` on allocation failure.
+fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
+    let name = CString::try_from_fmt(fmt!("file{id}"))?;
+    KBox::pin_init(
+        wq_dir.scope(info, &name, |fi: &FileInfo, dir: &ScopedDir<'_, '_>| {
+            dir.read_callback_file(c"pid", fi, &|fi: &FileInfo, f| writeln!(f, "{}", fi.pid));
+            dir.read_callback_file(c"cr_faults", fi, &|fi: &FileInfo, f| {
+                writeln!(f, "{}", fi.ctx.counters().cr_faults)
+            });
+            dir.read_callback_file(c"cr_fault_failures", fi, &|fi: &FileInfo, f| {
+                writeln!(f, "{}", fi.ctx.counters().cr_fault_failures)
+            });
+        }),
+        GFP_KERNEL,
+    )
+}
+
+/// A user WQ: what its open files share (idxd's `struct idxd_cdev`): the device and WQ they
+/// submit to, the WQ's debugfs directory, whether a dedicated WQ is taken, and the number of
+/// the next open file.
 #[pin_data]
-pub(crate) struct WqNode<H: DeviceBus + 'static> {
-    dsa: Arc<DsaDevice<H>>,
+pub(crate) struct UserWq {
+    dsa: Arc<DsaDevice>,
     wq: usize,
     /// The WQ's debugfs directory, for the files' `file<N>` directories.
     dir: Option<Dir>,
     #[pin]
-    state: SpinLock<NodeState>,
+    state: SpinLock<UserWqState>,
 }
 
-struct NodeState {
+struct UserWqState {
     /// A dedicated WQ is open.
     taken: bool,
     /// Identifier of the next open file (its `file<N>`).
@@ -74,41 +106,42 @@ struct NodeState {
 }
 
 /// The character device of one user WQ.
-pub(crate) type WqCdev<H> = Pin<KBox<DataRegistration<WqFile<H>>>>;
+pub(crate) type WqCdev = Pin<KBox<DataRegistration<WqFile>>>;
 
 /// The user WQs of a device: enabling a WQ through this registers its character device,
 /// disabling it removes the device node first (files already open stay usable until closed,
 /// their submissions going to a disabled WQ).
 #[pin_data]
-pub(crate) struct UserWqs<H: DeviceBus + 'static> {
-    dsa: Arc<DsaDevice<H>>,
+pub(crate) struct UserWqs {
+    dsa: Arc<DsaDevice>,
     dev_index: usize,
     /// Per WQ: its character device while enabled, and its debugfs directory.
     #[pin]
-    wqs: Mutex<KVec<UserWq<H>>>,
+    wqs: Mutex<KVec<WqSlot>>,
 }
 
-struct UserWq<H: DeviceBus + 'static> {
-    cdev: Option<WqCdev<H>>,
+/// One WQ of [`UserWqs`].
+struct WqSlot {
+    cdev: Option<WqCdev>,
     /// Made at the first registration and kept across disable/enable, so that files opened
     /// before a disable still count: a dedicated WQ stays taken, `file<N>` numbers go on.
-    node: Option<Arc<WqNode<H>>>,
+    uwq: Option<Arc<UserWq>>,
     dir: Option<Dir>,
 }
 
-impl<H: DeviceBus + 'static> UserWqs<H> {
+impl UserWqs {
     /// The user WQs of `dsa`, device number `dev_index` (`/dev/dsa/wq<dev_index>.<W>`), with
     /// no character device yet.
     ///
     /// Returns `ENOMEM` on allocation failure.
-    pub(crate) fn new(dsa: &Arc<DsaDevice<H>>, dev_index: usize) -> Result<Arc<Self>> {
+    pub(crate) fn new(dsa: &Arc<DsaDevice>, dev_index: usize) -> Result<Arc<Self>> {
         let n = dsa.caps().num_wqs();
         let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
             v.push(
-                UserWq {
+                WqSlot {
                     cdev: None,
-                    node: None,
+                    uwq: None,
                     dir: None,
                 },
                 GFP_KERNEL,
@@ -134,28 +167,28 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
     /// Registers the character devices of the enabled WQs that have none.
     ///
     /// Returns `misc_register()`'s errors, `ENOMEM`.
-    pub(crate) fn sync(&self) -> Result {
+    pub(crate) fn register_enabled(&self) -> Result {
         let enabled: KVec<bool> = self.dsa.with_config(|c| {
-            let mut v = KVec::new();
+            let mut v = KVec::with_capacity(c.wqs.len(), GFP_KERNEL)?;
             for w in c.wqs.iter() {
-                let _ = v.push(w.enabled, GFP_KERNEL);
+                v.push(w.enabled, GFP_KERNEL)?;
             }
-            v
-        });
+            Ok::<_, Error>(v)
+        })?;
         let mut wqs = self.wqs.lock();
         for (i, w) in wqs.iter_mut().enumerate() {
             if !enabled.get(i).copied().unwrap_or(false) || w.cdev.is_some() {
                 continue;
             }
-            let node = match &w.node {
+            let uwq = match &w.uwq {
                 Some(n) => n.clone(),
                 None => {
-                    let n = WqNode::new(&self.dsa, i, w.dir.clone())?;
-                    w.node = Some(n.clone());
+                    let n = UserWq::new(&self.dsa, i, w.dir.clone())?;
+                    w.uwq = Some(n.clone());
                     n
                 }
             };
-            w.cdev = Some(register(self.dev_index, node)?);
+            w.cdev = Some(register(self.dev_index, uwq)?);
         }
         Ok(())
     }
@@ -172,15 +205,15 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
             let mut v = KVec::new();
             for (i, w) in c.wqs.iter().enumerate() {
                 if w.size != 0 {
-                    let _ = v.push(i, GFP_KERNEL);
+                    v.push(i, GFP_KERNEL)?;
                 }
             }
-            v
-        });
+            Ok::<_, Error>(v)
+        })?;
         for w in wqs {
             dsa.enable_wq(w)?;
         }
-        self.sync()?;
+        self.register_enabled()?;
         dev_info!(
             dsa.dev(),
             "enabled: default configuration, event log {}\n",
@@ -195,7 +228,7 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
     /// disabled again).
     pub(crate) fn enable_wq(&self, wq: usize) -> Result {
         self.dsa.enable_wq(wq)?;
-        if let Err(e) = self.sync() {
+        if let Err(e) = self.register_enabled() {
             let _ = self.disable_wq(wq);
             return Err(e);
         }
@@ -228,40 +261,40 @@ impl<H: DeviceBus + 'static> UserWqs<H> {
     }
 }
 
-impl<H: DeviceBus + 'static> WqNode<H> {
-    /// The node of WQ `wq` of `dsa`; its open files put their `file<N>` directories in `dir`
+impl UserWq {
+    /// The user WQ of WQ `wq` of `dsa`; its open files put their `file<N>` directories in `dir`
     /// (the WQ's debugfs directory), if given.
     ///
     /// Returns `ENOMEM`.
-    fn new(dsa: &Arc<DsaDevice<H>>, wq: usize, dir: Option<Dir>) -> Result<Arc<Self>> {
+    fn new(dsa: &Arc<DsaDevice>, wq: usize, dir: Option<Dir>) -> Result<Arc<Self>> {
         Arc::pin_init(
-            pin_init!(WqNode {
+            pin_init!(UserWq {
                 dsa: dsa.clone(),
                 wq,
                 dir,
-                state <- new_spinlock!(NodeState { taken: false, next_id: 0 }, "ridxd::cdev::node"),
+                state <- new_spinlock!(UserWqState { taken: false, next_id: 0 }, "ridxd::cdev::user_wq"),
             }),
             GFP_KERNEL,
         )
     }
 }
 
-/// Registers `/dev/dsa/wq<dev_index>.<W>` for `node`'s WQ `W`.
+/// Registers `/dev/dsa/wq<dev_index>.<W>` for `uwq`'s WQ `W`.
 ///
 /// Returns `ENOMEM`, or `misc_register()`'s error (`EBUSY` for a name in use).
-fn register<H: DeviceBus + 'static>(dev_index: usize, node: Arc<WqNode<H>>) -> Result<WqCdev<H>> {
-    let name = CString::try_from_fmt(fmt!("dsa/wq{dev_index}.{}", node.wq))?;
-    KBox::pin_init(DataRegistration::register(name, node), GFP_KERNEL)
+fn register(dev_index: usize, uwq: Arc<UserWq>) -> Result<WqCdev> {
+    let name = CString::try_from_fmt(fmt!("dsa/wq{dev_index}.{}", uwq.wq))?;
+    KBox::pin_init(DataRegistration::register(name, uwq), GFP_KERNEL)
 }
 
 /// An open file of a user WQ.
-pub(crate) struct WqFile<H: DeviceBus + 'static> {
-    node: Arc<WqNode<H>>,
+pub(crate) struct WqFile {
+    uwq: Arc<UserWq>,
     shared: bool,
     pasid: u32,
     /// The opener's address space (`mmgrab`).
     mm: ARef<Mm>,
-    ctx: Arc<Ctx>,
+    ctx: Arc<UserContext>,
     bond: Option<KBox<dyn SvaBond>>,
     /// `file<N>` in debugfs.
     dir: Option<FileDir>,
@@ -269,8 +302,8 @@ pub(crate) struct WqFile<H: DeviceBus + 'static> {
 
 // SAFETY: `WqFile` registrations are made only by `register` above, through
 // `DataRegistration::register`.
-unsafe impl<H: DeviceBus + 'static> MiscDeviceWithData for WqFile<H> {
-    type RegistrationData = Arc<WqNode<H>>;
+unsafe impl MiscDeviceWithData for WqFile {
+    type RegistrationData = Arc<UserWq>;
 
     const HAS_POLL: bool = true;
 
@@ -278,7 +311,7 @@ unsafe impl<H: DeviceBus + 'static> MiscDeviceWithData for WqFile<H> {
         if !this.same_mm() {
             return bindings::POLLNVAL;
         }
-        let faults = this.node.dsa.faults();
+        let faults = this.uwq.dsa.faults();
         table.register_wait(file, faults.err_wait());
         if this.ctx.errors() != 0 {
             bindings::POLLIN | bindings::POLLRDNORM
@@ -288,12 +321,7 @@ unsafe impl<H: DeviceBus + 'static> MiscDeviceWithData for WqFile<H> {
     }
 }
 
-impl<H: DeviceBus + 'static> WqFile<H> {
-    /// This file's CR fault counters.
-    pub(crate) fn counters(&self) -> CrCounters {
-        self.ctx.counters()
-    }
-
+impl WqFile {
     /// Whether the caller runs in the opener's address space.
     fn same_mm(&self) -> bool {
         let task = kernel::current!();
@@ -303,13 +331,13 @@ impl<H: DeviceBus + 'static> WqFile<H> {
 }
 
 #[vtable]
-impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
+impl MiscDevice for WqFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
-        let node = DataRegistration::<Self>::data(misc).clone();
-        let dsa = &node.dsa;
-        let wq = node.wq;
+        let uwq = DataRegistration::<Self>::data(misc).clone();
+        let dsa = &uwq.dsa;
+        let wq = uwq.wq;
         let (mode, enabled) =
             dsa.with_config(|c| c.wqs.get(wq).map(|w| (w.mode, w.enabled)).ok_or(ENODEV))?;
         if !enabled {
@@ -317,15 +345,15 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
         }
         let shared = mode == WqMode::Shared;
         if !shared {
-            let mut st = node.state.lock();
+            let mut st = uwq.state.lock();
             if st.taken {
                 return Err(EBUSY);
             }
             st.taken = true;
         }
-        let r = Self::open_as(&node, shared);
+        let r = Self::open_as(&uwq, shared);
         if r.is_err() && !shared {
-            node.state.lock().taken = false;
+            uwq.state.lock().taken = false;
         }
         r
     }
@@ -334,24 +362,24 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
         let mut this = this;
         // The file's debugfs directory goes first.
         this.as_mut().take_dir();
-        let dsa = &this.node.dsa;
+        let dsa = &this.uwq.dsa;
         // 1. The device stops using the PASID.
         if this.shared {
             let _ = dsa.drain_pasid(this.pasid);
         } else {
-            let _ = dsa.set_wq_pasid(this.node.wq, None);
+            let _ = dsa.set_wq_pasid(this.uwq.wq, None);
         }
         // 2. Its pending event-log entries are skipped and the fault work is waited for.
         dsa.faults().remove_ctx(&this.ctx);
         // 3. SVA unbind; 4. the context and the `mm` reference go with `this`.
         this.as_mut().drop_bond();
         if !this.shared {
-            this.node.state.lock().taken = false;
+            this.uwq.state.lock().taken = false;
         }
     }
 
     fn mmap(this: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
-        let dsa = &this.node.dsa;
+        let dsa = &this.uwq.dsa;
         // INTEL-SA-01084: direct submission only with CAP_SYS_RAWIO on affected parts.
         if !dsa.io().user_submission_safe() && !capable(Capability::SYS_RAWIO) {
             return Err(EPERM);
@@ -363,7 +391,7 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
             return Err(EINVAL);
         }
         // The model has no portal page: ENODEV.
-        dsa.io().map_portal(this.node.wq, vma)
+        dsa.io().map_portal(this.uwq.wq, vma)
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
@@ -382,15 +410,15 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
                 return if done > 0 { Ok(done) } else { Err(EFAULT) };
             }
             let mut d = Descriptor::from_bytes_copy(&raw).ok_or(EINVAL)?;
-            let dsa = &this.node.dsa;
+            let dsa = &this.uwq.dsa;
             let unsafe_batch = d.opcode() == opcode::BATCH
-                && dsa.caps().major() == 1
+                && dsa.caps().major == Major::Dsa1
                 && !dsa.io().user_submission_safe();
             if d.priv_() || d.completion_addr % CompletionRecord::ALIGN != 0 || unsafe_batch {
                 return if done > 0 { Ok(done) } else { Err(EINVAL) };
             }
             d.set_pasid(this.pasid);
-            match this.node.dsa.io().submit(this.node.wq, this.shared, &d) {
+            match this.uwq.dsa.io().submit(this.uwq.wq, this.shared, &d) {
                 Ok(()) => done += Descriptor::SIZE,
                 Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             }
@@ -399,17 +427,17 @@ impl<H: DeviceBus + 'static> MiscDevice for WqFile<H> {
     }
 }
 
-impl<H: DeviceBus + 'static> WqFile<H> {
-    fn open_as(node: &Arc<WqNode<H>>, shared: bool) -> Result<Pin<KBox<Self>>> {
-        let dsa = &node.dsa;
+impl WqFile {
+    fn open_as(uwq: &Arc<UserWq>, shared: bool) -> Result<Pin<KBox<Self>>> {
+        let dsa = &uwq.dsa;
         let (mm, bond): (ARef<Mm>, _) = {
             let task = kernel::current!();
             let mm = task.mm().ok_or(EINVAL)?;
             (ARef::from(&**mm), dsa.io().sva_bind(mm)?)
         };
         let pasid = bond.pasid();
-        let ctx = dsa.faults().add_ctx(pasid, node.wq as u8, &mm)?;
-        let dir = match Self::file_dir(node, &ctx) {
+        let ctx = dsa.faults().add_ctx(pasid, uwq.wq as u8, &mm)?;
+        let dir = match Self::file_dir(uwq, &ctx) {
             Ok(d) => d,
             Err(e) => {
                 dsa.faults().remove_ctx(&ctx);
@@ -417,14 +445,14 @@ impl<H: DeviceBus + 'static> WqFile<H> {
             }
         };
         if !shared {
-            if let Err(e) = dsa.set_wq_pasid(node.wq, Some(pasid)) {
+            if let Err(e) = dsa.set_wq_pasid(uwq.wq, Some(pasid)) {
                 dsa.faults().remove_ctx(&ctx);
                 return Err(e);
             }
         }
         Ok(KBox::pin(
             Self {
-                node: node.clone(),
+                uwq: uwq.clone(),
                 shared,
                 pasid,
                 mm,
@@ -437,12 +465,12 @@ impl<H: DeviceBus + 'static> WqFile<H> {
     }
 
     /// The `file<N>` directory of a new file with context `ctx`.
-    fn file_dir(node: &WqNode<H>, ctx: &Arc<Ctx>) -> Result<Option<FileDir>> {
-        let Some(wq_dir) = node.dir.as_ref() else {
+    fn file_dir(uwq: &UserWq, ctx: &Arc<UserContext>) -> Result<Option<FileDir>> {
+        let Some(wq_dir) = uwq.dir.as_ref() else {
             return Ok(None);
         };
         let id = {
-            let mut st = node.state.lock();
+            let mut st = uwq.state.lock();
             st.next_id += 1;
             st.next_id - 1
         };
@@ -450,7 +478,7 @@ impl<H: DeviceBus + 'static> WqFile<H> {
             pid: kernel::current!().pid(),
             ctx: ctx.clone(),
         };
-        Ok(Some(admin::create_file_dir(wq_dir, id, info)?))
+        Ok(Some(create_file_dir(wq_dir, id, info)?))
     }
 
     fn drop_bond(self: Pin<&mut Self>) {

@@ -15,23 +15,15 @@
 //!   [`IDXD_EVL_SIZE_MIN`/`MAX`].
 //! * WQ sizes add up to at most WQCAP.total_wq_size.
 
+pub(crate) use crate::regs::WqMode;
 use crate::{
-    device::Caps,
+    caps::Caps,
     regs::{self, EVL_SIZE_MAX, EVL_SIZE_MIN},
 };
 use kernel::prelude::*;
 
 /// Default event-log size in entries [`IDXD_EVL_SIZE_MIN`].
 pub(crate) const EVL_SIZE_DEFAULT: u32 = EVL_SIZE_MIN;
-
-/// WQ mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WqMode {
-    /// One submitter (MOVDIR64B); the WQ carries the PASID.
-    Dedicated,
-    /// Many submitters (ENQCMD); each submission carries its PASID.
-    Shared,
-}
 
 /// One WQ's configuration and state.
 #[derive(Clone, Copy, Debug)]
@@ -40,9 +32,10 @@ pub(crate) struct WqConfig {
     pub(crate) mode: WqMode,
     /// Entries (0: not configured).
     pub(crate) size: u32,
-    /// Priority 1..=15.
+    /// Priority, 0..=[`WQ_PRIORITY_MAX`].
     pub(crate) priority: u32,
-    /// Shared WQ threshold (entries kept free for ENQCMDS).
+    /// Shared WQ threshold: the occupancy at which the limited portal (ENQCMD) answers
+    /// "retry"; the entries above it are kept for the unlimited portal (ENQCMDS).
     pub(crate) threshold: u32,
     /// Block on fault.
     pub(crate) block_on_fault: bool,
@@ -180,7 +173,7 @@ impl Config {
     /// `EOPNOTSUPP` without GENCAP.block_on_fault, `EINVAL` while PRS is disabled on the WQ,
     /// and the errors of a WQ change.
     pub(crate) fn set_block_on_fault(&mut self, wq: usize, on: bool) -> Result {
-        let bof_cap = self.caps.gencap.block_on_fault().get() != 0;
+        let bof_cap = self.caps.gencap.block_on_fault();
         let w = self.wq_changeable(wq)?;
         if on && !bof_cap {
             return Err(EOPNOTSUPP);
@@ -216,8 +209,8 @@ impl Config {
     /// Sets WQ `wq`'s mode. `EOPNOTSUPP` when WQCAP lacks it, and the errors of a WQ change.
     pub(crate) fn set_wq_mode(&mut self, wq: usize, mode: WqMode) -> Result {
         let ok = match mode {
-            WqMode::Dedicated => self.caps.wqcap.dedicated_mode().get() != 0,
-            WqMode::Shared => self.caps.wqcap.shared_mode().get() != 0,
+            WqMode::Dedicated => self.caps.wqcap.dedicated_mode(),
+            WqMode::Shared => self.caps.wqcap.shared_mode(),
         };
         let w = self.wq_changeable(wq)?;
         if !ok {
@@ -268,7 +261,7 @@ impl Config {
     ///
     /// `EOPNOTSUPP` without WQCAP.wq_ats_support, and the errors of a WQ change.
     pub(crate) fn set_ats_disable(&mut self, wq: usize, on: bool) -> Result {
-        let cap = self.caps.wqcap.wq_ats_support().get() != 0;
+        let cap = self.caps.wqcap.wq_ats_support();
         let w = self.wq_changeable(wq)?;
         if !cap {
             return Err(EOPNOTSUPP);
@@ -321,7 +314,7 @@ impl Config {
             self.set_wq_size(0, 16)?;
             self.set_wq_group(0, Some(0))?;
         }
-        if self.wqs.len() > 1 && self.caps.wqcap.shared_mode().get() != 0 {
+        if self.wqs.len() > 1 && self.caps.wqcap.shared_mode() {
             self.set_wq_mode(1, WqMode::Shared)?;
             self.set_wq_size(1, 16)?;
             self.set_wq_group(1, Some(0))?;
@@ -350,7 +343,7 @@ impl Config {
     pub(crate) fn wqcfg(&self, wq: usize) -> [u32; 4] {
         let w = &self.wqs[wq];
         let mut mode = regs::WqCfgMode::zeroed()
-            .with_mode(w.mode == WqMode::Dedicated)
+            .with_mode(w.mode)
             .with_bof(w.block_on_fault)
             .with_wq_ats_disable(w.ats_disable)
             .with_wq_prs_disable(w.prs_disable);

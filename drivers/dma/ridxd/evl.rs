@@ -18,28 +18,40 @@ use crate::{
     hwif::{DeviceIo, DmaBuf},
     regs::{self, off},
 };
-use kernel::{prelude::*, transmute::FromBytes};
+use kernel::{num::Bounded, page::PAGE_SIZE, prelude::*, transmute::FromBytes};
 
 /// The driver's event-log ring.
 pub(crate) struct EvlRing {
     buf: KBox<dyn DmaBuf>,
     size: u32,
     entry_size: usize,
+    /// EVLCFG.base_addr: the bus address's page number.
+    base_addr: Bounded<u64, 52>,
+    /// EVLCFG.size.
+    size_field: Bounded<u64, 16>,
 }
 
 impl EvlRing {
     /// Wraps `buf` as a ring of `size` entries of `entry_size` bytes.
     ///
-    /// Returns `EINVAL` when the buffer is too small, or entries are smaller than
-    /// [`DsaEvlEntry::SIZE`].
+    /// Returns `EINVAL` when the buffer is too small or not page aligned, `size` does not fit
+    /// EVLCFG.size (16 bits), or entries are smaller than [`DsaEvlEntry::SIZE`].
     pub(crate) fn new(buf: KBox<dyn DmaBuf>, size: u32, entry_size: usize) -> Result<Self> {
         if entry_size < DsaEvlEntry::SIZE || buf.len() < size as usize * entry_size {
             return Err(EINVAL);
         }
+        let bus = buf.bus_addr();
+        if bus % PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        let base_addr = Bounded::try_new(bus >> regs::EvlCfgLo::BASE_ADDR_SHIFT).ok_or(EINVAL)?;
+        let size_field = Bounded::try_new(u64::from(size)).ok_or(EINVAL)?;
         Ok(Self {
             buf,
             size,
             entry_size,
+            base_addr,
+            size_field,
         })
     }
 
@@ -49,14 +61,16 @@ impl EvlRing {
     }
 
     /// The ring's bus address.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn bus_addr(&self) -> u64 {
         self.buf.bus_addr()
     }
 
-    /// EVLCFG (low, high) for this ring, no PASID, not privileged.
-    pub(crate) fn evlcfg(&self) -> (u64, u64) {
-        let lo = self.bus_addr() & regs::EvlCfgLo::BASE_ADDR_MASK;
-        let hi = u64::from(self.size) & regs::EvlCfgHi::SIZE_MASK;
+    /// EVLCFG (low, high qword) for this ring: its base address and size, no PASID, not
+    /// privileged.
+    pub(crate) fn evlcfg(&self) -> (regs::EvlCfgLo, regs::EvlCfgHi) {
+        let lo = regs::EvlCfgLo::zeroed().with_base_addr(self.base_addr);
+        let hi = regs::EvlCfgHi::zeroed().with_size(self.size_field);
         (lo, hi)
     }
 
@@ -85,7 +99,7 @@ pub(crate) enum EvlKind {
 impl EvlKind {
     /// The kind of `e`.
     pub(crate) fn of(e: &DsaEvlEntry) -> Self {
-        match e.header.error() {
+        match e.header.info.error() {
             status::CRA_XLAT => Self::CrFault,
             status::BATCH_EVL_ERR => Self::BatchCr,
             status::DRAIN_EVL => Self::DrainCr,
@@ -100,7 +114,7 @@ impl EvlKind {
 ///
 /// Returns the number of entries handed to `f`.
 pub(crate) fn drain(
-    io: &dyn DeviceIo,
+    io: &(impl DeviceIo + ?Sized),
     ring: &EvlRing,
     mut f: impl FnMut(u32, &DsaEvlEntry),
 ) -> u32 {

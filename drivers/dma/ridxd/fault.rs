@@ -6,8 +6,9 @@
 //! and the device puts the CR it could not write in the event log (`CRA_XLAT`). The driver
 //! writes that CR into the submitting process's memory itself:
 //!
-//! * Each process that has a WQ open has a context ([`Ctx`]) keyed by PASID and WQ, holding a
-//!   reference to its `mm` taken at open (`mmgrab`). Nothing here asks the IOMMU for the mm
+//! * Each process that has a WQ open has a context ([`UserContext`], idxd's
+//!   `struct idxd_user_context`) keyed by PASID and WQ, holding a reference to its `mm` taken
+//!   at open (`mmgrab`). Nothing here asks the IOMMU for the mm
 //!   behind a PASID (that lookup was removed upstream).
 //! * Event-log processing queues the entries; one work item on the device's own workqueue
 //!   handles them in order: `mmget_not_zero()` (a process that is gone counts a failure),
@@ -90,9 +91,10 @@ pub(crate) struct CrCounters {
     pub(crate) cr_fault_failures: u64,
 }
 
-/// A process's context on a WQ: what the fault path needs to write its CRs.
+/// A process's context on a WQ (one per open file): what the fault path needs to write its
+/// CRs, and its counters.
 #[pin_data]
-pub(crate) struct Ctx {
+pub(crate) struct UserContext {
     pasid: u32,
     wq: u8,
     mm: ARef<Mm>,
@@ -108,7 +110,7 @@ struct CtxState {
     closing: bool,
 }
 
-impl Ctx {
+impl UserContext {
     /// The context's counters.
     pub(crate) fn counters(&self) -> CrCounters {
         self.state.lock().counters
@@ -123,11 +125,6 @@ impl Ctx {
     /// Counts a software error of the context.
     fn add_error(&self) {
         self.state.lock().errors += 1;
-    }
-
-    /// PASID.
-    pub(crate) fn pasid(&self) -> u32 {
-        self.pasid
     }
 }
 
@@ -151,10 +148,18 @@ struct Pending {
 }
 
 /// A device's fault path: contexts, pending entries, and the work that writes the CRs.
+///
+/// # Locks
+///
+/// All are taken after the device's locks (the misc interrupt pushes entries while it holds
+/// the event-log lock). `ctxs` (sleeping) guards the list of contexts; a context's own `state`
+/// spinlock is taken under it when looking one up, never the other way round. `batch_fail`
+/// (sleeping) is taken only by the fault work. `pending` and `stats` are leaf spinlocks;
+/// `pending` may be taken in atomic context ([`FaultPath::push`]).
 #[pin_data]
 pub(crate) struct FaultPath {
     #[pin]
-    ctxs: Mutex<KVec<Arc<Ctx>>>,
+    ctxs: Mutex<KVec<Arc<UserContext>>>,
     #[pin]
     pending: SpinLock<Pending>,
     /// Per batch identifier: a sub-descriptor CR of the batch could not be written.
@@ -212,9 +217,9 @@ impl FaultPath {
     /// its entries then go to the oldest one still open, as in idxd.
     ///
     /// Returns `ENOMEM` on allocation failure.
-    pub(crate) fn add_ctx(&self, pasid: u32, wq: u8, mm: &Mm) -> Result<Arc<Ctx>> {
+    pub(crate) fn add_ctx(&self, pasid: u32, wq: u8, mm: &Mm) -> Result<Arc<UserContext>> {
         let ctx = Arc::pin_init(
-            pin_init!(Ctx {
+            pin_init!(UserContext {
                 pasid,
                 wq,
                 mm: ARef::from(mm),
@@ -232,7 +237,7 @@ impl FaultPath {
     /// Removes `ctx`: its pending entries are skipped, the fault work is waited for, then the
     /// context leaves the map. The caller drops its reference (and with it the `mm`) after.
     /// (The device must already have stopped using the PASID: drained.)
-    pub(crate) fn remove_ctx(&self, ctx: &Arc<Ctx>) {
+    pub(crate) fn remove_ctx(&self, ctx: &Arc<UserContext>) {
         ctx.state.lock().closing = true;
         self.wq.flush();
         self.ctxs.lock().retain(|c| !Arc::ptr_eq(c, ctx));
@@ -267,7 +272,7 @@ impl FaultPath {
     }
 
     /// The context of `pasid` on `wq`: the oldest one not closing, else a closing one.
-    fn find(&self, pasid: u32, wq: u8) -> Option<Arc<Ctx>> {
+    fn find(&self, pasid: u32, wq: u8) -> Option<Arc<UserContext>> {
         let ctxs = self.ctxs.lock();
         let mut matching = ctxs.iter().filter(|c| c.pasid == pasid && c.wq == wq);
         let first = matching.clone().next();
@@ -275,11 +280,6 @@ impl FaultPath {
             .find(|c| !c.state.lock().closing)
             .or(first)
             .cloned()
-    }
-
-    /// Number of contexts.
-    pub(crate) fn num_ctxs(&self) -> usize {
-        self.ctxs.lock().len()
     }
 
     /// Queues an event-log entry for the work: CR-carrying entries are written, others are
@@ -299,11 +299,13 @@ impl FaultPath {
     }
 
     /// Waits until every entry queued so far has been handled.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn flush(&self) {
         self.wq.flush();
     }
 
     /// The fault path's counters.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn stats(&self) -> FaultStats {
         *self.stats.lock()
     }
@@ -335,8 +337,8 @@ impl FaultPath {
         self.stats.lock().handled += 1;
         let kind = EvlKind::of(e);
         let h = &e.header;
-        let id = h.batch_id() as usize;
-        let ctx = self.find(h.pasid(), h.wq_idx());
+        let id = h.info.batch_id() as usize;
+        let ctx = self.find(h.pasid(), h.info.wq_idx());
         let live = ctx.as_ref().filter(|c| !c.state.lock().closing);
         let Some(ctx) = live else {
             let mut st = self.stats.lock();
@@ -349,7 +351,7 @@ impl FaultPath {
             // Keep the batch bookkeeping right for the batch identifier's next use: a
             // sub-descriptor record that is dropped was not written; a batch record ends its
             // batch.
-            if kind == EvlKind::CrFault && h.batch() != 0 {
+            if kind == EvlKind::CrFault && h.info.batch() {
                 self.batch_fail.lock()[id] = true;
             } else if kind == EvlKind::BatchCr {
                 self.batch_fail.lock()[id] = false;
@@ -359,7 +361,7 @@ impl FaultPath {
         let mut cr = e.cr;
         let copy = match kind {
             EvlKind::CrFault => {
-                if h.batch() != 0 && h.first_err_in_batch() != 0 {
+                if h.info.batch() && h.desc.first_err_in_batch() {
                     self.batch_fail.lock()[id] = false;
                 }
                 true
@@ -374,7 +376,7 @@ impl FaultPath {
                     cr.result = 1;
                     bf[id] = false;
                 }
-                h.rcr() != 0 || failed
+                h.desc.rcr() || failed
             }
             EvlKind::DrainCr => true,
             EvlKind::Other => {
@@ -390,7 +392,7 @@ impl FaultPath {
         pr_debug!(
             "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
             h.pasid(),
-            h.wq_idx(),
+            h.info.wq_idx(),
             h.fault_addr,
             cr.status,
             cr.result,
@@ -407,13 +409,13 @@ impl FaultPath {
         if !ok {
             self.err_wait.notify_all();
         }
-        if !ok && kind == EvlKind::CrFault && h.batch() != 0 {
+        if !ok && kind == EvlKind::CrFault && h.info.batch() {
             self.batch_fail.lock()[id] = true;
         }
     }
 
     /// Writes `cr` at `addr` in `ctx`'s address space. `ESRCH` when the process is gone.
-    fn copy(&self, ctx: &Ctx, addr: u64, cr: &CompletionRecord) -> Result {
+    fn copy(&self, ctx: &UserContext, addr: u64, cr: &CompletionRecord) -> Result {
         let mm = ctx.mm.mmget_not_zero().ok_or(ESRCH)?;
         let bytes = cr.as_bytes();
         mm.kthread_use(|| write_cr(&mut UserWriter, addr, bytes))?

@@ -11,21 +11,14 @@
 //!
 //! All multi-byte fields are little endian, as the device reads and writes them.
 
-use kernel::transmute::{AsBytes, FromBytes};
+use kernel::{
+    bitfield,
+    prelude::*,
+    transmute::{AsBytes, FromBytes},
+};
 
 #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
 mod layout_test;
-
-/// Returns bits `lo..lo + width` of `word` (`width` < 64).
-const fn bits(word: u64, lo: u32, width: u32) -> u64 {
-    (word >> lo) & ((1u64 << width) - 1)
-}
-
-/// Returns `word` with bits `lo..lo + width` replaced by `val` (truncated to `width` bits).
-const fn with_bits(word: u64, lo: u32, width: u32, val: u64) -> u64 {
-    let mask = ((1u64 << width) - 1) << lo;
-    (word & !mask) | ((val << lo) & mask)
-}
 
 /// Descriptor opcodes (`enum dsa_opcode`, uapi `idxd.h`).
 pub(crate) mod opcode {
@@ -44,16 +37,58 @@ pub(crate) mod opcode {
     /// Compare a buffer with the 8-byte pattern.
     pub(crate) const COMPVAL: u8 = 0x06;
     /// Create delta record.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const CR_DELTA: u8 = 0x07;
     /// Apply delta record.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const AP_DELTA: u8 = 0x08;
     /// Dualcast.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const DUALCAST: u8 = 0x09;
     /// CRC generation.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const CRCGEN: u8 = 0x10;
     /// Copy with CRC generation.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const COPY_CRC: u8 = 0x11;
     /// Cache flush.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against idxd.h; the driver does not use it"
+        )
+    )]
     pub(crate) const CFLUSH: u8 = 0x20;
 }
 
@@ -117,16 +152,38 @@ pub(crate) mod status {
     pub(crate) const WRITE: u8 = 0x80;
 }
 
+bitfield! {
+    /// Dword 0 of a descriptor [`struct dsa_hw_desc`]: PASID and privilege.
+    pub(crate) struct DescPasid(u32) {
+        /// PASID the descriptor is tagged with.
+        19:0 pasid;
+        /// Reserved, must be zero.
+        30:20 rsvd;
+        /// Privileged (supervisor) access.
+        31:31 priv_ => bool;
+    }
+}
+
+bitfield! {
+    /// Dword 1 of a descriptor [`struct dsa_hw_desc`]: flags and opcode.
+    pub(crate) struct DescOp(u32) {
+        /// Flags (`flags::*`).
+        23:0 flags;
+        /// Opcode (`opcode::*`).
+        31:24 opcode => u8;
+    }
+}
+
 /// A 64-byte DSA work descriptor (`struct dsa_hw_desc`).
 ///
-/// Layout: dword 0 = PASID (19:0), reserved (30:20), priv (31); dword 1 = flags (23:0),
-/// opcode (31:24); then completion address, source, destination, transfer size, interrupt
-/// handle, reserved, and 24 operation-specific bytes.
+/// Layout: dword 0 = PASID (19:0), reserved (30:20), priv (31) ([`DescPasid`]); dword 1 =
+/// flags (23:0), opcode (31:24) ([`DescOp`]); then completion address, source, destination,
+/// transfer size, interrupt handle, reserved, and 24 operation-specific bytes.
 #[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Descriptor {
-    pasid_priv: u32,
-    flags_opcode: u32,
+    pasid_priv: DescPasid,
+    flags_opcode: DescOp,
     /// Completion record address; 32-byte aligned for DSA.
     pub(crate) completion_addr: u64,
     /// Source address (memmove, compare, ...), fill/compare pattern, or batch list address.
@@ -142,10 +199,28 @@ pub(crate) struct Descriptor {
     pub(crate) op_specific: [u8; 24],
 }
 
-// SAFETY: `Descriptor` is `repr(C)` with only integer fields laid out without padding (4 + 4 +
-// 8 * 3 + 4 + 2 + 2 + 24 = 64 bytes), so every byte is initialised.
+impl Default for Descriptor {
+    fn default() -> Self {
+        Self {
+            pasid_priv: DescPasid::zeroed(),
+            flags_opcode: DescOp::zeroed(),
+            completion_addr: 0,
+            src_addr: 0,
+            dst_addr: 0,
+            xfer_size: 0,
+            int_handle: 0,
+            rsvd1: 0,
+            op_specific: [0; 24],
+        }
+    }
+}
+
+// SAFETY: `Descriptor` is `repr(C)` with only integer fields (the two bitfields are
+// `repr(transparent)` over `u32`) laid out without padding (4 + 4 + 8 * 3 + 4 + 2 + 2 + 24 = 64
+// bytes), so every byte is initialised.
 unsafe impl AsBytes for Descriptor {}
-// SAFETY: Every bit pattern is a valid `Descriptor`: all fields are integers.
+// SAFETY: Every bit pattern is a valid `Descriptor`: all fields are integers or bitfields over
+// integers.
 unsafe impl FromBytes for Descriptor {}
 
 impl Descriptor {
@@ -154,47 +229,58 @@ impl Descriptor {
 
     /// PASID the descriptor is tagged with (20 bits).
     pub(crate) fn pasid(&self) -> u32 {
-        bits(self.pasid_priv.into(), 0, 20) as u32
+        self.pasid_priv.pasid().get()
     }
 
     /// Sets the PASID (truncated to 20 bits).
     pub(crate) fn set_pasid(&mut self, pasid: u32) {
-        self.pasid_priv = with_bits(self.pasid_priv.into(), 0, 20, pasid.into()) as u32;
+        let field = DescPasid::PASID_MASK >> DescPasid::PASID_SHIFT;
+        self.pasid_priv = self
+            .pasid_priv
+            .try_with_pasid(pasid & field)
+            .unwrap_or(self.pasid_priv);
     }
 
     /// Whether the descriptor asks for privileged (supervisor) access.
     pub(crate) fn priv_(&self) -> bool {
-        bits(self.pasid_priv.into(), 31, 1) != 0
+        self.pasid_priv.priv_()
     }
 
     /// Sets the privileged bit.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn set_priv(&mut self, on: bool) {
-        self.pasid_priv = with_bits(self.pasid_priv.into(), 31, 1, on.into()) as u32;
+        self.pasid_priv = self.pasid_priv.with_priv_(on);
     }
 
     /// The reserved bits 30:20 of dword 0 (must be zero).
     pub(crate) fn rsvd_dword0(&self) -> u32 {
-        bits(self.pasid_priv.into(), 20, 11) as u32
+        self.pasid_priv.rsvd().get()
     }
 
     /// The 24 flag bits (`flags::*`).
     pub(crate) fn flags(&self) -> u32 {
-        bits(self.flags_opcode.into(), 0, 24) as u32
+        self.flags_opcode.flags().get()
     }
 
     /// Sets the flags (truncated to 24 bits).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn set_flags(&mut self, flags: u32) {
-        self.flags_opcode = with_bits(self.flags_opcode.into(), 0, 24, flags.into()) as u32;
+        let field = DescOp::FLAGS_MASK >> DescOp::FLAGS_SHIFT;
+        self.flags_opcode = self
+            .flags_opcode
+            .try_with_flags(flags & field)
+            .unwrap_or(self.flags_opcode);
     }
 
     /// The opcode (`opcode::*`).
     pub(crate) fn opcode(&self) -> u8 {
-        bits(self.flags_opcode.into(), 24, 8) as u8
+        self.flags_opcode.opcode()
     }
 
     /// Sets the opcode.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn set_opcode(&mut self, op: u8) {
-        self.flags_opcode = with_bits(self.flags_opcode.into(), 24, 8, op.into()) as u32;
+        self.flags_opcode = self.flags_opcode.with_opcode(op);
     }
 
     /// The reserved 16 bits at offset 38 (must be zero).
@@ -232,6 +318,7 @@ unsafe impl FromBytes for CompletionRecord {}
 
 impl CompletionRecord {
     /// Size of a DSA completion record in bytes.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) const SIZE: usize = 32;
     /// Required alignment of a DSA completion record address, in bytes.
     pub(crate) const ALIGN: u64 = 32;
@@ -244,107 +331,103 @@ impl CompletionRecord {
     }
 }
 
+bitfield! {
+    /// Qword 0 of an event-log entry header [`struct __evl_entry`]: what the entry is about.
+    pub(crate) struct EvlInfo(u64) {
+        /// Descriptor valid: the entry carries the descriptor's fields.
+        2:2 desc_valid => bool;
+        /// `wq_idx` is valid.
+        3:3 wq_idx_valid => bool;
+        /// The descriptor was part of a batch.
+        4:4 batch => bool;
+        /// The faulting access was a write.
+        5:5 fault_rw => bool;
+        /// The descriptor was privileged.
+        6:6 priv_ => bool;
+        /// Error information valid.
+        7:7 err_info_valid => bool;
+        /// The error code: a completion status code (`status::*`).
+        15:8 error => u8;
+        /// Index of the WQ the descriptor was submitted to.
+        23:16 wq_idx => u8;
+        /// Batch identifier, when `batch` is set.
+        31:24 batch_id => u8;
+        /// The descriptor's opcode.
+        39:32 operation => u8;
+        /// The descriptor's PASID.
+        59:40 pasid;
+    }
+}
+
+bitfield! {
+    /// Dword 3 of an event-log entry header [`struct __evl_entry`], a union: the invalid
+    /// flags (error `INVALID_FLAGS`), or the interrupt handle and the flag bits below.
+    pub(crate) struct EvlDescInfo(u32) {
+        /// Invalid flags (error `INVALID_FLAGS`); shares the dword with the fields below.
+        31:0 invalid_flags => u32;
+        /// The descriptor's interrupt handle.
+        15:0 int_handle => u16;
+        /// The descriptor requested a completion interrupt.
+        16:16 rci => bool;
+        /// The interrupt handle is an IMS handle.
+        17:17 ims => bool;
+        /// The descriptor requested a completion record.
+        18:18 rcr => bool;
+        /// First error in the batch: per-batch error state starts over.
+        19:19 first_err_in_batch => bool;
+        /// Which operand faulted.
+        31:29 operand_id;
+    }
+}
+
 /// The 32-byte header of an event-log entry (`struct __evl_entry`, `registers.h`).
 ///
-/// Qword 0: desc_valid (2), wq_idx_valid (3), batch (4), fault_rw (5), priv (6),
-/// err_info_valid (7), error (15:8), wq_idx (23:16), batch_id (31:24), operation (39:32),
-/// pasid (59:40). Then batch_idx (u16 at 8), reserved (u16 at 10), a dword at 12 holding either
-/// the invalid flags or int_handle (15:0), rci (16), ims (17), rcr (18),
-/// first_err_in_batch (19), operand_id (31:29); the fault address (u64 at 16); reserved (24).
+/// Qword 0 ([`EvlInfo`]); then batch_idx (u16 at 8), reserved (u16 at 10), a dword at 12
+/// ([`EvlDescInfo`]); the fault address (u64 at 16); reserved (24).
 #[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct EvlHeader {
-    qw0: u64,
-    /// Index of the descriptor within its batch, when `batch` is set.
+    /// Qword 0: validity bits, error, WQ, batch, opcode, PASID.
+    pub(crate) info: EvlInfo,
+    /// Index of the descriptor within its batch, when `info.batch()` is set.
     pub(crate) batch_idx: u16,
     rsvd3: u16,
-    dw3: u32,
+    /// Dword 3: invalid flags, or the descriptor's interrupt and CR request bits.
+    pub(crate) desc: EvlDescInfo,
     /// The faulting address (for a CR fault: the CR address).
     pub(crate) fault_addr: u64,
     rsvd5: u64,
 }
 
-// SAFETY: `EvlHeader` is `repr(C)` with only integer fields and no padding (8 + 2 + 2 + 4 + 8 + 8
-// = 32 bytes).
-unsafe impl AsBytes for EvlHeader {}
-// SAFETY: Every bit pattern is a valid `EvlHeader`: all fields are integers.
-unsafe impl FromBytes for EvlHeader {}
-
-/// Declares a getter and a setter for a bitfield of an integer field.
-macro_rules! bitfield_accessors {
-    ($(#[$doc:meta])* $field:ident, $get:ident, $set:ident, $lo:expr, $width:expr, $ty:ty) => {
-        $(#[$doc])*
-        pub(crate) fn $get(&self) -> $ty {
-            bits(self.$field.into(), $lo, $width) as $ty
+impl Default for EvlHeader {
+    fn default() -> Self {
+        Self {
+            info: EvlInfo::zeroed(),
+            batch_idx: 0,
+            rsvd3: 0,
+            desc: EvlDescInfo::zeroed(),
+            fault_addr: 0,
+            rsvd5: 0,
         }
-
-        $(#[$doc])*
-        ///
-        /// The value is truncated to the field's width.
-        pub(crate) fn $set(&mut self, val: $ty) {
-            self.$field = with_bits(self.$field.into(), $lo, $width, val as u64) as _;
-        }
-    };
+    }
 }
+
+// SAFETY: `EvlHeader` is `repr(C)` with only integer fields (the bitfields are
+// `repr(transparent)` over integers) and no padding (8 + 2 + 2 + 4 + 8 + 8 = 32 bytes).
+unsafe impl AsBytes for EvlHeader {}
+// SAFETY: Every bit pattern is a valid `EvlHeader`: all fields are integers or bitfields over
+// integers.
+unsafe impl FromBytes for EvlHeader {}
 
 impl EvlHeader {
     /// Size of the header in bytes.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) const SIZE: usize = 32;
 
-    bitfield_accessors!(
-        /// Descriptor valid: the entry carries the descriptor's fields.
-        qw0, desc_valid, set_desc_valid, 2, 1, u8);
-    bitfield_accessors!(
-        /// `wq_idx` is valid.
-        qw0, wq_idx_valid, set_wq_idx_valid, 3, 1, u8);
-    bitfield_accessors!(
-        /// The descriptor was part of a batch.
-        qw0, batch, set_batch, 4, 1, u8);
-    bitfield_accessors!(
-        /// The faulting access was a write.
-        qw0, fault_rw, set_fault_rw, 5, 1, u8);
-    bitfield_accessors!(
-        /// The descriptor was privileged.
-        qw0, priv_, set_priv, 6, 1, u8);
-    bitfield_accessors!(
-        /// Error information valid.
-        qw0, err_info_valid, set_err_info_valid, 7, 1, u8);
-    bitfield_accessors!(
-        /// The error code: a completion status code (`status::*`).
-        qw0, error, set_error, 8, 8, u8);
-    bitfield_accessors!(
-        /// Index of the WQ the descriptor was submitted to.
-        qw0, wq_idx, set_wq_idx, 16, 8, u8);
-    bitfield_accessors!(
-        /// Batch identifier, when `batch` is set.
-        qw0, batch_id, set_batch_id, 24, 8, u8);
-    bitfield_accessors!(
-        /// The descriptor's opcode.
-        qw0, operation, set_operation, 32, 8, u8);
-    bitfield_accessors!(
-        /// The descriptor's PASID (20 bits).
-        qw0, pasid, set_pasid, 40, 20, u32);
-    bitfield_accessors!(
-        /// Invalid flags (error `INVALID_FLAGS`); shares its dword with the fields below.
-        dw3, invalid_flags, set_invalid_flags, 0, 32, u32);
-    bitfield_accessors!(
-        /// The descriptor's interrupt handle.
-        dw3, int_handle, set_int_handle, 0, 16, u16);
-    bitfield_accessors!(
-        /// The descriptor requested a completion interrupt.
-        dw3, rci, set_rci, 16, 1, u8);
-    bitfield_accessors!(
-        /// The interrupt handle is an IMS handle.
-        dw3, ims, set_ims, 17, 1, u8);
-    bitfield_accessors!(
-        /// The descriptor requested a completion record.
-        dw3, rcr, set_rcr, 18, 1, u8);
-    bitfield_accessors!(
-        /// First error in the batch: per-batch error state starts over.
-        dw3, first_err_in_batch, set_first_err_in_batch, 19, 1, u8);
-    bitfield_accessors!(
-        /// Which operand faulted.
-        dw3, operand_id, set_operand_id, 29, 3, u8);
+    /// The PASID of the descriptor the entry is about.
+    pub(crate) fn pasid(&self) -> u32 {
+        u32::from(self.info.pasid())
+    }
 }
 
 /// A DSA event-log entry (`struct dsa_evl_entry`): the header followed by the CR the device

@@ -5,11 +5,9 @@
 //! Device IDs are those of `include/linux/pci_ids.h` (`PCI_DEVICE_ID_INTEL_DSA_*`).
 
 use crate::{
-    admin::{self, AdminDir},
-    cdev::UserWqs,
-    device::DsaDevice,
     hw::Descriptor,
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
+    instance::{BringUp, Instance},
 };
 use kernel::{
     device::{bound::BoundGate, Bound, Core, Device},
@@ -66,8 +64,9 @@ kernel::pci_device_table!(
     ]
 );
 
-/// Byte offset of WQ `wq`'s portal page `prot` in BAR2: four pages per WQ, the unlimited
-/// portal first, the limited one next (idxd's `idxd_get_wq_portal_full_offset()`).
+/// Byte offset of WQ `wq`'s unlimited (`limited` false) or limited portal page in BAR2: four
+/// pages per WQ, the unlimited portal first, the limited one next (idxd's
+/// `idxd_get_wq_portal_full_offset()`).
 const fn portal_offset(wq: usize, limited: bool) -> usize {
     (wq * 4 + limited as usize) * PAGE_SIZE
 }
@@ -86,11 +85,11 @@ struct IrqSlot {
 
 /// The threaded handler of the misc vector.
 #[pin_data]
-struct MiscIrq {
+struct MiscVector {
     slot: Arc<IrqSlot>,
 }
 
-impl ThreadedHandler for MiscIrq {
+impl ThreadedHandler for MiscVector {
     fn handle_threaded(&self) -> IrqReturn {
         // The slot's lock is held across the call, so that `connect_irq(None)` waits for it.
         match &*self.slot.handler.lock() {
@@ -232,23 +231,10 @@ impl DeviceIo for PciIo {
 /// The PCI driver of ridxd.
 pub(crate) struct RidxdPciDriver;
 
-/// Per-device state of a bound PCI DSA device.
+/// Per-device state of a bound PCI DSA device; torn down (in [`Instance`]'s order) at unbind,
+/// before devres releases the interrupt and the BAR mappings.
 pub(crate) struct RidxdPciData {
-    user: Arc<UserWqs<PciIo>>,
-    admin: Option<AdminDir<PciIo>>,
-    dsa: Arc<DsaDevice<PciIo>>,
-}
-
-impl Drop for RidxdPciData {
-    fn drop(&mut self) {
-        // No new opens (open files keep their state; their device accesses fail once devres
-        // has revoked the BARs and the gate), no more admin writes. Then interrupts stop, the
-        // device is disabled and the fault path stopped; the interrupt registration and the
-        // BAR mappings go with devres after this.
-        self.user.clear();
-        drop(self.admin.take());
-        self.dsa.shutdown();
-    }
+    _inst: Instance,
 }
 
 impl pci::Driver for RidxdPciDriver {
@@ -288,7 +274,7 @@ impl pci::Driver for RidxdPciDriver {
             // MSI-X: edge, not shared, the thread may run with the vector unmasked.
             irq::Flags::TRIGGER_NONE,
             c"ridxd-misc",
-            try_pin_init!(MiscIrq { slot: misc }? Error),
+            try_pin_init!(MiscVector { slot: misc }? Error),
         ) {
             Ok(_) => Some(slot),
             Err(e) => {
@@ -305,26 +291,16 @@ impl pci::Driver for RidxdPciDriver {
             irq,
             user_submission_safe: info.is_some_and(|p| p.user_submission_safe),
         };
-        let dsa = DsaDevice::probe(dev, io)?;
-        let index = crate::next_device_index();
-        // From here on, an error drops `data`, whose `Drop` shuts the device down (and breaks
-        // the device <-> interrupt-handler reference cycle).
-        let mut data = RidxdPciData {
-            user: UserWqs::new(&dsa, index)?,
-            admin: None,
-            dsa,
-        };
-        if data.dsa.io().irq.is_some() {
-            data.dsa.connect_irq()?;
-        }
-        if let Some(root) = crate::debugfs_root() {
-            data.admin = Some(admin::create(&root, index, &data.dsa, &data.user)?);
-        }
-        if crate::module_parameters::auto_config.value() && data.dsa.caps().configurable() {
-            if let Err(e) = data.user.enable_default() {
-                dev_warn!(pdev, "default configuration failed ({:?})\n", e);
-            }
-        }
-        Ok(data)
+        let root = crate::init::debugfs_root();
+        let inst = Instance::new(
+            dev,
+            KBox::new(io, GFP_KERNEL)?,
+            BringUp {
+                index: crate::init::next_device_index(),
+                admin_root: root.as_ref(),
+                default_config: crate::module_parameters::auto_config.value(),
+            },
+        )?;
+        Ok(RidxdPciData { _inst: inst })
     }
 }

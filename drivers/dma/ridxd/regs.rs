@@ -7,7 +7,7 @@
 //! 64 bits are split into 64-bit words (`_LO`/`_HI`, or an index). The KUnit suite
 //! `ridxd_regs` checks each field against `registers.h` through `bindgen`.
 
-use kernel::bitfield;
+use kernel::{bitfield, num::Bounded, prelude::*};
 
 #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
 mod layout_test;
@@ -50,6 +50,47 @@ pub(crate) mod off {
     pub(crate) const EVLSTATUS: usize = 0xf0;
 }
 
+bitfield! {
+    /// VERSION [`IDXD_VER_OFFSET`]: the DSA architecture version, major.minor.
+    pub(crate) struct Version(u32) {
+        /// Major version: 1 for DSA 1.0, 2 for DSA 2.0 (`?=>` [`Major`]).
+        11:8 major ?=> Major;
+        /// Minor version.
+        7:4 minor;
+    }
+}
+
+/// A VERSION major this driver knows [`DEVICE_VERSION_1`, `DEVICE_VERSION_2`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Major {
+    /// DSA 1.0 (Sapphire Rapids): no event log, no per-WQ PRS disable.
+    Dsa1 = 1,
+    /// DSA 2.0: event log, per-WQ PRS disable.
+    Dsa2 = 2,
+}
+
+impl TryFrom<Bounded<u32, 4>> for Major {
+    type Error = Error;
+
+    /// `ENODEV` for a major version this driver does not know.
+    fn try_from(v: Bounded<u32, 4>) -> Result<Self> {
+        match v.get() {
+            1 => Ok(Self::Dsa1),
+            2 => Ok(Self::Dsa2),
+            _ => Err(ENODEV),
+        }
+    }
+}
+
+impl From<Major> for Bounded<u32, 4> {
+    fn from(m: Major) -> Self {
+        match m {
+            Major::Dsa1 => Bounded::<u32, 4>::new::<1>(),
+            Major::Dsa2 => Bounded::<u32, 4>::new::<2>(),
+        }
+    }
+}
+
 /// VERSION values [`DEVICE_VERSION_1`, `DEVICE_VERSION_2`].
 pub(crate) mod version {
     /// DSA 1.0 (Sapphire Rapids): no event log, no per-WQ PRS disable.
@@ -62,23 +103,23 @@ bitfield! {
     /// GENCAP [`union gen_cap_reg`].
     pub(crate) struct GenCap(u64) {
         /// Block-on-fault supported.
-        0:0 block_on_fault;
+        0:0 block_on_fault => bool;
         /// Overlapping copy supported.
-        1:1 overlap_copy;
+        1:1 overlap_copy => bool;
         /// Cache control (memory) supported.
-        2:2 cache_control_mem;
+        2:2 cache_control_mem => bool;
         /// Cache control (cache) supported.
-        3:3 cache_control_cache;
+        3:3 cache_control_cache => bool;
         /// CMDCAP is valid.
-        4:4 cmd_cap;
+        4:4 cmd_cap => bool;
         /// Destination readback supported.
-        8:8 dest_readback;
+        8:8 dest_readback => bool;
         /// Drain readback supported.
-        9:9 drain_readback;
+        9:9 drain_readback => bool;
         /// Event log support: 0 none, else entry size `32 << evl_support` bytes.
         14:13 evl_support;
         /// Batch continuation supported.
-        15:15 batch_continuation;
+        15:15 batch_continuation => bool;
         /// Maximum transfer size is `1 << max_xfer_shift` bytes.
         20:16 max_xfer_shift;
         /// Maximum batch size is `1 << max_batch_shift` descriptors.
@@ -86,7 +127,7 @@ bitfield! {
         /// IMS multiplier.
         30:25 max_ims_mult;
         /// The device is configurable (WQCFG/GRPCFG writable).
-        31:31 config_en;
+        31:31 config_en => bool;
     }
 }
 
@@ -100,21 +141,21 @@ bitfield! {
         /// WQCFG entry size is `1 << (5 + wqcfg_size)` bytes [`IDXD_WQCFG_MIN`].
         27:24 wqcfg_size;
         /// Shared WQs supported.
-        48:48 shared_mode;
+        48:48 shared_mode => bool;
         /// Dedicated WQs supported.
-        49:49 dedicated_mode;
+        49:49 dedicated_mode => bool;
         /// Per-WQ ATS disable supported.
-        50:50 wq_ats_support;
+        50:50 wq_ats_support => bool;
         /// WQ priority supported.
-        51:51 priority;
+        51:51 priority => bool;
         /// Occupancy reporting supported.
-        52:52 occupancy;
+        52:52 occupancy => bool;
         /// Occupancy interrupt supported.
-        53:53 occupancy_int;
+        53:53 occupancy_int => bool;
         /// Per-WQ operation configuration supported.
-        54:54 op_config;
+        54:54 op_config => bool;
         /// Per-WQ PRS disable supported (DSA 2.0).
-        55:55 wq_prs_support;
+        55:55 wq_prs_support => bool;
     }
 }
 
@@ -126,11 +167,11 @@ bitfield! {
         /// Total read buffers.
         15:8 total_rdbufs;
         /// Read buffer control supported.
-        16:16 rdbuf_ctrl;
+        16:16 rdbuf_ctrl => bool;
         /// Read buffer limit supported.
-        17:17 rdbuf_limit;
+        17:17 rdbuf_limit => bool;
         /// Progress limit supported.
-        18:18 progress_limit;
+        18:18 progress_limit => bool;
     }
 }
 
@@ -165,9 +206,9 @@ bitfield! {
         /// Global read buffer limit.
         7:0 rdbuf_limit;
         /// User-mode interrupts enable.
-        12:12 user_int_en;
+        12:12 user_int_en => bool;
         /// Event log enable; written only while the device is disabled.
-        13:13 evl_en;
+        13:13 evl_en => bool;
     }
 }
 
@@ -175,21 +216,91 @@ bitfield! {
     /// GENCTRL [`union genctrl_reg`].
     pub(crate) struct GenCtrl(u32) {
         /// Software error interrupt enable.
-        0:0 softerr_int_en;
+        0:0 softerr_int_en => bool;
         /// Halt state interrupt enable.
-        1:1 halt_int_en;
+        1:1 halt_int_en => bool;
         /// Event log interrupt enable.
-        2:2 evl_int_en;
+        2:2 evl_int_en => bool;
     }
 }
 
 bitfield! {
     /// GENSTS [`union gensts_reg`].
     pub(crate) struct GenSts(u32) {
-        /// Device state ([`state`]).
-        1:0 state;
+        /// Device state.
+        1:0 state => DeviceState;
         /// Reset type needed to leave the halt state.
-        3:2 reset_type;
+        3:2 reset_type => ResetType;
+    }
+}
+
+/// GENSTS.state [`enum idxd_device_status_state`]; the raw values are in [`state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeviceState {
+    /// Disabled.
+    Disabled,
+    /// Enabled.
+    Enabled,
+    /// Draining (disable in progress).
+    Drain,
+    /// Halted on a fatal error; needs the reset of GENSTS.reset_type.
+    Halt,
+}
+
+impl From<Bounded<u32, 2>> for DeviceState {
+    fn from(v: Bounded<u32, 2>) -> Self {
+        match v.get() {
+            state::DISABLED => Self::Disabled,
+            state::ENABLED => Self::Enabled,
+            state::DRAIN => Self::Drain,
+            _ => Self::Halt,
+        }
+    }
+}
+
+impl From<DeviceState> for Bounded<u32, 2> {
+    fn from(s: DeviceState) -> Self {
+        match s {
+            DeviceState::Disabled => Bounded::<u32, 2>::new::<{ state::DISABLED }>(),
+            DeviceState::Enabled => Bounded::<u32, 2>::new::<{ state::ENABLED }>(),
+            DeviceState::Drain => Bounded::<u32, 2>::new::<{ state::DRAIN }>(),
+            DeviceState::Halt => Bounded::<u32, 2>::new::<{ state::HALT }>(),
+        }
+    }
+}
+
+/// GENSTS.reset_type [`enum idxd_device_reset_type`]: the reset a halted device needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResetType {
+    /// Software reset: Reset Device (what disabling a device does after Disable fails).
+    Software,
+    /// PCI function-level reset.
+    Flr,
+    /// Warm reset of the platform.
+    Warm,
+    /// Cold reset of the platform.
+    Cold,
+}
+
+impl From<Bounded<u32, 2>> for ResetType {
+    fn from(v: Bounded<u32, 2>) -> Self {
+        match v.get() {
+            0 => Self::Software,
+            1 => Self::Flr,
+            2 => Self::Warm,
+            _ => Self::Cold,
+        }
+    }
+}
+
+impl From<ResetType> for Bounded<u32, 2> {
+    fn from(r: ResetType) -> Self {
+        match r {
+            ResetType::Software => Bounded::<u32, 2>::new::<0>(),
+            ResetType::Flr => Bounded::<u32, 2>::new::<1>(),
+            ResetType::Warm => Bounded::<u32, 2>::new::<2>(),
+            ResetType::Cold => Bounded::<u32, 2>::new::<3>(),
+        }
     }
 }
 
@@ -212,8 +323,22 @@ pub(crate) mod intcause {
     /// A command completed (when the command asked for an interrupt).
     pub(crate) const CMD: u32 = 0x02;
     /// Occupancy interrupt.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against registers.h; the driver does not use it"
+        )
+    )]
     pub(crate) const OCCUPY: u32 = 0x04;
     /// Perfmon counter overflow.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against registers.h; the driver does not use it"
+        )
+    )]
     pub(crate) const PERFMON_OVFL: u32 = 0x08;
     /// The device entered the halt state.
     pub(crate) const HALT_STATE: u32 = 0x10;
@@ -229,7 +354,7 @@ bitfield! {
         /// Command code ([`cmd`]).
         24:20 cmd;
         /// Raise INTCAUSE.CMD on the misc vector when done.
-        31:31 int_req;
+        31:31 int_req => bool;
     }
 }
 
@@ -260,8 +385,22 @@ pub(crate) mod cmd {
     /// Abort PASID (operand: PASID).
     pub(crate) const ABORT_PASID: u32 = 12;
     /// Request an interrupt handle.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against registers.h; the driver does not use it"
+        )
+    )]
     pub(crate) const REQUEST_INT_HANDLE: u32 = 13;
     /// Release an interrupt handle.
+    #[cfg_attr(
+        not(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST),
+        expect(
+            dead_code,
+            reason = "part of the table the layout tests check against registers.h; the driver does not use it"
+        )
+    )]
     pub(crate) const RELEASE_INT_HANDLE: u32 = 14;
 }
 
@@ -269,11 +408,11 @@ bitfield! {
     /// CMDSTS [`union cmdsts_reg`].
     pub(crate) struct CmdSts(u32) {
         /// Error code ([`cmdsts`]); 0 on success.
-        7:0 err;
+        7:0 err => u8;
         /// Command result.
-        23:8 result;
+        23:8 result => u16;
         /// A command is in progress.
-        31:31 active;
+        31:31 active => bool;
     }
 }
 
@@ -333,25 +472,25 @@ bitfield! {
     /// SWERR qword 0 [`union sw_err_reg`].
     pub(crate) struct SwErr0(u64) {
         /// An error is recorded.
-        0:0 valid;
+        0:0 valid => bool;
         /// A further error arrived before this one was cleared.
-        1:1 overflow;
+        1:1 overflow => bool;
         /// Descriptor fields valid.
-        2:2 desc_valid;
+        2:2 desc_valid => bool;
         /// `wq_idx` valid.
-        3:3 wq_idx_valid;
+        3:3 wq_idx_valid => bool;
         /// The descriptor was in a batch.
-        4:4 batch;
+        4:4 batch => bool;
         /// The faulting access was a write.
-        5:5 fault_rw;
+        5:5 fault_rw => bool;
         /// Privileged descriptor.
-        6:6 priv_;
+        6:6 priv_ => bool;
         /// Error code (a completion status code).
-        15:8 error;
+        15:8 error => u8;
         /// WQ index.
-        23:16 wq_idx;
+        23:16 wq_idx => u8;
         /// Opcode.
-        39:32 operation;
+        39:32 operation => u8;
         /// PASID.
         59:40 pasid;
     }
@@ -374,9 +513,9 @@ bitfield! {
     /// EVLCFG low qword [`union evlcfg_reg`].
     pub(crate) struct EvlCfgLo(u64) {
         /// The event log is written with `pasid`.
-        0:0 pasid_en;
+        0:0 pasid_en => bool;
         /// The event log is written with supervisor privilege.
-        1:1 priv_;
+        1:1 priv_ => bool;
         /// Base address bits 63:12 (the ring is page aligned).
         63:12 base_addr;
     }
@@ -405,7 +544,7 @@ bitfield! {
         /// Tail: next entry the device writes.
         47:32 tail;
         /// An interrupt is pending; write 1 to the upper dword's bit 30 to clear.
-        62:62 int_pending;
+        62:62 int_pending => bool;
     }
 }
 
@@ -435,22 +574,47 @@ pub(crate) mod wqcfg {
 bitfield! {
     /// WQCFG dword 2 [`union wqcfg`].
     pub(crate) struct WqCfgMode(u32) {
-        /// 1: dedicated, 0: shared.
-        0:0 mode;
+        /// WQ mode (1: dedicated, 0: shared).
+        0:0 mode => WqMode;
         /// Block on fault.
-        1:1 bof;
+        1:1 bof => bool;
         /// ATS disabled for this WQ.
-        2:2 wq_ats_disable;
+        2:2 wq_ats_disable => bool;
         /// PRS disabled for this WQ (needs WQCAP.wq_prs_support).
-        3:3 wq_prs_disable;
+        3:3 wq_prs_disable => bool;
         /// Priority.
         7:4 priority;
         /// PASID of a dedicated WQ.
         27:8 pasid;
         /// `pasid` is valid.
-        28:28 pasid_en;
+        28:28 pasid_en => bool;
         /// Privileged (supervisor) WQ.
-        29:29 priv_;
+        29:29 priv_ => bool;
+    }
+}
+
+/// WQ mode, WQCFG.mode [`union wqcfg`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WqMode {
+    /// One submitter (MOVDIR64B); the WQ carries the PASID.
+    Dedicated,
+    /// Many submitters (ENQCMD/ENQCMDS); each submission carries its PASID.
+    Shared,
+}
+
+impl From<Bounded<u32, 1>> for WqMode {
+    fn from(v: Bounded<u32, 1>) -> Self {
+        if v.into_bool() {
+            Self::Dedicated
+        } else {
+            Self::Shared
+        }
+    }
+}
+
+impl From<WqMode> for Bounded<u32, 1> {
+    fn from(m: WqMode) -> Self {
+        (m == WqMode::Dedicated).into()
     }
 }
 
@@ -470,7 +634,7 @@ bitfield! {
         /// Current occupancy (entries in use).
         15:0 occupancy;
         /// The WQ supports the mode bit being written.
-        29:29 mode_support;
+        29:29 mode_support => bool;
         /// WQ state: 0 disabled, 1 enabled.
         31:30 wq_state;
     }

@@ -10,7 +10,7 @@
 
 use super::*;
 use core::mem::{offset_of, size_of};
-use kernel::{bindings as c, prelude::*};
+use kernel::bindings as c;
 
 /// Image size: every format checked here is at most 64 bytes.
 const IMG: usize = 64;
@@ -55,6 +55,17 @@ macro_rules! same_bitfield {
             unit_image(&cv._bitfield_1, at),
             ours::<$rty>(|v| v.$rset(!0))
         );
+    }};
+}
+
+/// Like [`same_bitfield!`], for an event-log header field set to all ones by `$set` (a
+/// closure on an [`EvlHeader`]).
+macro_rules! same_field {
+    ($cty:ty, $cset:ident, $cat:expr, $set:expr) => {{
+        let mut cv = <$cty>::default();
+        cv.$cset(!0);
+        let at = $cat + offset_of!($cty, _bitfield_1);
+        assert_eq!(unit_image(&cv._bitfield_1, at), ours::<EvlHeader>($set));
     }};
 }
 
@@ -197,7 +208,7 @@ mod tests {
         );
         assert_eq!(
             offset_of!(c::__evl_entry, __bindgen_anon_1),
-            offset_of!(EvlHeader, dw3)
+            offset_of!(EvlHeader, desc)
         );
         assert_eq!(
             offset_of!(c::__evl_entry, fault_addr),
@@ -216,36 +227,46 @@ mod tests {
     #[test]
     fn evl_header_bitfields() {
         type E = c::__evl_entry;
-        same_bitfield!(E, set_desc_valid, 0, EvlHeader, set_desc_valid);
-        same_bitfield!(E, set_wq_idx_valid, 0, EvlHeader, set_wq_idx_valid);
-        same_bitfield!(E, set_batch, 0, EvlHeader, set_batch);
-        same_bitfield!(E, set_fault_rw, 0, EvlHeader, set_fault_rw);
-        same_bitfield!(E, set_priv, 0, EvlHeader, set_priv);
-        same_bitfield!(E, set_err_info_valid, 0, EvlHeader, set_err_info_valid);
-        same_bitfield!(E, set_error, 0, EvlHeader, set_error);
-        same_bitfield!(E, set_wq_idx, 0, EvlHeader, set_wq_idx);
-        same_bitfield!(E, set_batch_id, 0, EvlHeader, set_batch_id);
-        same_bitfield!(E, set_operation, 0, EvlHeader, set_operation);
-        same_bitfield!(E, set_pasid, 0, EvlHeader, set_pasid);
+        /// Sets one `EvlInfo` field of a header to all ones, through its mask.
+        macro_rules! info {
+            ($mask:ident) => {
+                |h: &mut EvlHeader| h.info = EvlInfo::from_raw(EvlInfo::$mask)
+            };
+        }
+        /// Sets one `EvlDescInfo` field of a header to all ones, through its mask.
+        macro_rules! desc {
+            ($mask:ident) => {
+                |h: &mut EvlHeader| h.desc = EvlDescInfo::from_raw(EvlDescInfo::$mask)
+            };
+        }
+        same_field!(E, set_desc_valid, 0, info!(DESC_VALID_MASK));
+        same_field!(E, set_wq_idx_valid, 0, info!(WQ_IDX_VALID_MASK));
+        same_field!(E, set_batch, 0, info!(BATCH_MASK));
+        same_field!(E, set_fault_rw, 0, info!(FAULT_RW_MASK));
+        same_field!(E, set_priv, 0, info!(PRIV__MASK));
+        same_field!(E, set_err_info_valid, 0, info!(ERR_INFO_VALID_MASK));
+        same_field!(E, set_error, 0, info!(ERROR_MASK));
+        same_field!(E, set_wq_idx, 0, info!(WQ_IDX_MASK));
+        same_field!(E, set_batch_id, 0, info!(BATCH_ID_MASK));
+        same_field!(E, set_operation, 0, info!(OPERATION_MASK));
+        same_field!(E, set_pasid, 0, info!(PASID_MASK));
 
         // The dword at 12 is a union: the invalid flags, or int_handle + the flag bits.
         type U = c::__evl_entry__bindgen_ty_1__bindgen_ty_1;
         let at = offset_of!(E, __bindgen_anon_1);
-        same_bitfield!(U, set_rci, at, EvlHeader, set_rci);
-        same_bitfield!(U, set_ims, at, EvlHeader, set_ims);
-        same_bitfield!(U, set_rcr, at, EvlHeader, set_rcr);
-        same_bitfield!(
+        same_field!(U, set_rci, at, desc!(RCI_MASK));
+        same_field!(U, set_ims, at, desc!(IMS_MASK));
+        same_field!(U, set_rcr, at, desc!(RCR_MASK));
+        same_field!(
             U,
             set_first_err_in_batch,
             at,
-            EvlHeader,
-            set_first_err_in_batch
+            desc!(FIRST_ERR_IN_BATCH_MASK)
         );
-        same_bitfield!(U, set_operand_id, at, EvlHeader, set_operand_id);
-        assert_eq!(at + offset_of!(U, int_handle), offset_of!(EvlHeader, dw3));
+        same_field!(U, set_operand_id, at, desc!(OPERAND_ID_MASK));
+        assert_eq!(at + offset_of!(U, int_handle), offset_of!(EvlHeader, desc));
         assert_eq!(size_of::<c::__evl_entry__bindgen_ty_1>(), size_of::<u32>());
-        let mut h = EvlHeader::default();
-        h.set_int_handle(0xffff);
+        let h = EvlDescInfo::zeroed().with_int_handle(0xffff);
         assert_eq!(h.invalid_flags(), 0xffff);
     }
 

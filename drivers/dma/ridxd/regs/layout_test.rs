@@ -11,7 +11,7 @@
 //! `IDXD_CMDSTS_*` masks instead, and so does this test.
 
 use super::*;
-use kernel::{bindings as c, prelude::*};
+use kernel::bindings as c;
 
 /// The bits of a C bitfield storage unit, bit `i` of the unit as bit `i` of the result.
 fn unit_bits<const N: usize>(unit: &c::__BindgenBitfieldUnit<[u8; N]>) -> u128 {

@@ -4,8 +4,9 @@
 //! says, and where an error goes (the CR, the event log, or SWERR).
 //!
 //! Facts: opcodes, flags and status codes of `include/uapi/linux/idxd.h`; the event-log entry of
-//! `registers.h`; the fault rules of the DSA 2.0 "PRS disable" and event-log features (see
-//! `REFERENCES.md` of the project). Choices of the model are marked "model:".
+//! `registers.h`; the fault rules of the DSA 2.0 "PRS disable" and event-log features (the DSA
+//! architecture specification, as summarised in `Documentation/driver-api/ridxd.rst`, "Device
+//! core" and "What it models"). Choices of the model are marked "model:".
 //!
 //! * A descriptor is checked (opcode in OPCAP, reserved fields zero, known flags, transfer
 //!   size, privilege) and then executed page by page on the PASID's address space.
@@ -21,7 +22,10 @@
 //!   Without an event log, CR write errors go to SWERR.
 
 use super::mem::{self, Access, Fault};
-use crate::hw::{flags, opcode, status, CompletionRecord, Descriptor, DsaEvlEntry};
+use crate::{
+    hw::{flags, opcode, status, CompletionRecord, Descriptor, DsaEvlEntry, EvlDescInfo, EvlInfo},
+    regs,
+};
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
@@ -288,24 +292,27 @@ pub(crate) fn evl_entry(
 ) -> DsaEvlEntry {
     let mut e = DsaEvlEntry::default();
     let h = &mut e.header;
-    h.set_desc_valid(1);
-    h.set_wq_idx_valid(1);
-    h.set_fault_rw(1);
-    h.set_priv(u8::from(d.priv_()));
-    h.set_err_info_valid(1);
-    h.set_error(error);
-    h.set_wq_idx(ctx.wq);
-    h.set_operation(d.opcode());
-    h.set_pasid(ctx.pasid);
+    let mut info = EvlInfo::zeroed()
+        .with_desc_valid(true)
+        .with_wq_idx_valid(true)
+        .with_fault_rw(true)
+        .with_priv_(d.priv_())
+        .with_err_info_valid(true)
+        .with_error(error)
+        .with_wq_idx(ctx.wq)
+        .with_operation(d.opcode());
+    info = info.try_with_pasid(u64::from(ctx.pasid)).unwrap_or(info);
+    let mut desc = EvlDescInfo::zeroed()
+        .with_int_handle(d.int_handle)
+        .with_rci(d.flags() & flags::RCI != 0)
+        .with_rcr(d.flags() & flags::RCR != 0);
     if let Some(b) = batch {
-        h.set_batch(1);
-        h.set_batch_id(b.id);
+        info = info.with_batch(true).with_batch_id(b.id);
         h.batch_idx = b.idx;
-        h.set_first_err_in_batch(u8::from(first_err_in_batch));
+        desc = desc.with_first_err_in_batch(first_err_in_batch);
     }
-    h.set_int_handle(d.int_handle);
-    h.set_rci(u8::from(d.flags() & flags::RCI != 0));
-    h.set_rcr(u8::from(d.flags() & flags::RCR != 0));
+    h.info = info;
+    h.desc = desc;
     h.fault_addr = d.completion_addr;
     e.cr = *cr;
     e
@@ -313,14 +320,15 @@ pub(crate) fn evl_entry(
 
 /// SWERR qwords for an error on descriptor `d` (`union sw_err_reg`).
 pub(crate) fn swerr_of(d: &Descriptor, ctx: &WqCtx, error: u8, fault_addr: u64) -> [u64; 4] {
-    let qw0 = 1 << 2 // desc_valid
-        | 1 << 3 // wq_idx_valid
-        | u64::from(d.priv_()) << 6
-        | u64::from(error) << 8
-        | u64::from(ctx.wq) << 16
-        | u64::from(d.opcode()) << 32
-        | u64::from(ctx.pasid) << 40;
-    [qw0, 0, fault_addr, 0]
+    let qw0 = regs::SwErr0::zeroed()
+        .with_desc_valid(true)
+        .with_wq_idx_valid(true)
+        .with_priv_(d.priv_())
+        .with_error(error)
+        .with_wq_idx(ctx.wq)
+        .with_operation(d.opcode());
+    let qw0 = qw0.try_with_pasid(u64::from(ctx.pasid)).unwrap_or(qw0);
+    [qw0.into_raw(), 0, fault_addr, 0]
 }
 
 /// Writes `cr` for descriptor `d` as the descriptor asks: nothing without `CRAV`; only on
@@ -362,7 +370,7 @@ pub(crate) fn write_cr(
         Err(_) if ctx.evl && ctx.access == Access::NoFault => {
             let mut e = evl_entry(d, ctx, batch, first_err_in_batch, evl_error, cr);
             if let Some(id) = own_batch_id {
-                e.header.set_batch_id(id);
+                e.header.info = e.header.info.with_batch_id(id);
             }
             if sink.evl(&e) {
                 CrFate::Evl
@@ -478,7 +486,7 @@ pub(crate) fn run_batch(
                                // software writes it after fixing theirs, or when it cannot be written itself.
     let fate = if evl_reported && ctx.evl && d.flags() & flags::CRAV != 0 {
         let mut e = evl_entry(d, ctx, None, false, status::BATCH_EVL_ERR, &cr);
-        e.header.set_batch_id(id);
+        e.header.info = e.header.info.with_batch_id(id);
         if sink.evl(&e) {
             CrFate::Evl
         } else {

@@ -89,6 +89,7 @@ impl PasidTable {
     }
 
     /// Number of bound PASIDs.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

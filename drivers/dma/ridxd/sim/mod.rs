@@ -175,22 +175,21 @@ impl SimDevice {
     }
 
     /// Number of DMA regions mapped for the device.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn dma_mapped(&self) -> usize {
         self.dma.lock().maps.len()
     }
 
     /// The device's counters.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn stats(&self) -> Stats {
         *self.stats.lock()
     }
 
-    /// Binds address space `mm` for SVA: returns the PASID whose descriptors work on it (the
-    /// same one if `mm` is bound already; each bind needs an unbind).
-    ///
-    /// Returns `ENOSPC` when no PASID is free, `ENOMEM` on allocation failure.
     /// Fault injection for tests: the device halts as on an internal fatal error, which
     /// software cannot otherwise cause (GENSTS.state HALT with `reset_type`, WQs disabled,
     /// INTCAUSE.HALT_STATE on the misc vector if GENCTRL enables it).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn inject_halt(&self, reset_type: u32) {
         let irq = self.regs.lock().halt(reset_type);
         if irq {
@@ -198,6 +197,10 @@ impl SimDevice {
         }
     }
 
+    /// Binds address space `mm` for SVA: returns the PASID whose descriptors work on it (the
+    /// same one if `mm` is bound already; each bind needs an unbind).
+    ///
+    /// Returns `ENOSPC` when no PASID is free, `ENOMEM` on allocation failure.
     pub(crate) fn bind_mm(&self, mm: &Mm) -> Result<u32> {
         self.pasids.lock().bind(mm)
     }
@@ -208,6 +211,7 @@ impl SimDevice {
     }
 
     /// Number of PASIDs bound.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn pasids_bound(&self) -> usize {
         self.pasids.lock().len()
     }
@@ -241,7 +245,9 @@ impl SimDevice {
     pub(crate) fn movdir64b(self: &Arc<Self>, wq: usize, desc: &Descriptor) {
         let ok = {
             let regs = self.regs.lock();
-            wq < NUM_WQS && regs.wq_enabled(wq) && regs.wq_mode(wq).mode().get() != 0
+            wq < NUM_WQS
+                && regs.wq_enabled(wq)
+                && regs.wq_mode(wq).mode() == regs::WqMode::Dedicated
         };
         let s = Submission {
             desc: *desc,
@@ -266,7 +272,10 @@ impl SimDevice {
     ) -> Result {
         {
             let regs = self.regs.lock();
-            if wq >= NUM_WQS || !regs.wq_enabled(wq) || regs.wq_mode(wq).mode().get() != 0 {
+            if wq >= NUM_WQS
+                || !regs.wq_enabled(wq)
+                || regs.wq_mode(wq).mode() == regs::WqMode::Dedicated
+            {
                 return Err(EAGAIN);
             }
         }
@@ -404,9 +413,9 @@ impl SimDevice {
         let mode = r.wq_mode(wq);
         let gencap = regs::GenCap::from_raw(r.p.gencap);
         let limits = regs::WqCfgLimits::from_raw(r.wqcfg(wq, regs::wqcfg::LIMITS_IDX));
-        let dedicated = mode.mode().get() != 0;
+        let dedicated = mode.mode() == regs::WqMode::Dedicated;
         let pasid = if dedicated {
-            (mode.pasid_en().get() != 0).then(|| mode.pasid().get() as u32)
+            mode.pasid_en().then(|| mode.pasid().get() as u32)
         } else {
             s.pasid
         };
@@ -418,11 +427,11 @@ impl SimDevice {
             0 => gencap.max_batch_shift().get(),
             n => n,
         };
-        let prs_off = mode.wq_prs_disable().get() != 0;
+        let prs_off = mode.wq_prs_disable();
         let ctx = WqCtx {
             wq: wq as u8,
             pasid: pasid.unwrap_or(0),
-            privileged: s.privileged || (dedicated && mode.priv_().get() != 0),
+            privileged: s.privileged || (dedicated && mode.priv_()),
             access: if prs_off {
                 Access::NoFault
             } else {
@@ -498,6 +507,7 @@ impl SimDevice {
     }
 
     /// Waits until no command is pending or running and no descriptor is queued.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn wait_idle(&self) {
         loop {
             self.wq.flush();

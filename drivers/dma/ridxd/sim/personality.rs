@@ -20,8 +20,6 @@ pub(crate) enum Generation {
 /// The read-only face of a model device.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Personality {
-    /// Generation.
-    pub(crate) generation: Generation,
     /// VERSION.
     pub(crate) version: u32,
     /// GENCAP.
@@ -52,8 +50,6 @@ pub(crate) const TOTAL_WQ_SIZE: u32 = 128;
 pub(crate) const MAX_XFER_SHIFT: u32 = 21;
 /// Maximum batch size shift: 1024 descriptors (SPR's value).
 pub(crate) const MAX_BATCH_SHIFT: u32 = 10;
-/// Size of the emulated BAR0 in bytes.
-pub(crate) const BAR0_SIZE: usize = 0x1000;
 
 /// The opcodes the model executes; OPCAP advertises exactly these.
 const OPS: [u8; 7] = [
@@ -127,7 +123,6 @@ impl Personality {
         // MSI-X permissions at 0x700 (8 B per vector).
         let table_offsets = [0x4 | 0x5 << 16 | 0x7 << 32, 0];
         Self {
-            generation,
             version: if dsa2 {
                 regs::version::DSA_2_0
             } else {
@@ -151,11 +146,6 @@ impl Personality {
     /// Whether the device has an event log (GENCAP.evl_support != 0).
     pub(crate) fn has_evl(&self) -> bool {
         regs::GenCap::from_raw(self.gencap).evl_support().get() != 0
-    }
-
-    /// Whether WQs can turn PRS off (WQCAP.wq_prs_support).
-    pub(crate) fn has_wq_prs_disable(&self) -> bool {
-        regs::WqCap::from_raw(self.wqcap).wq_prs_support().get() != 0
     }
 
     /// Byte size of one WQCFG entry: `1 << (5 + WQCAP.wqcfg_size)`.

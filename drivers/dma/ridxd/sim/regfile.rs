@@ -147,7 +147,7 @@ impl RegFile {
     }
 
     fn config_en(&self) -> bool {
-        regs::GenCap::from_raw(self.p.gencap).config_en().get() != 0
+        regs::GenCap::from_raw(self.p.gencap).config_en()
     }
 
     /// Which table entry `off` falls in: `(base, stride, count)` per table.
@@ -313,13 +313,13 @@ impl RegFile {
                 regs::wqcfg::SIZE_IDX | regs::wqcfg::THRESH_IDX => 0xffff,
                 regs::wqcfg::MODE_IDX => {
                     let mut m = 0x3fff_fff1; // mode, priority, pasid, pasid_en, priv
-                    if gencap.block_on_fault().get() != 0 {
+                    if gencap.block_on_fault() {
                         m |= 1 << 1;
                     }
-                    if wqcap.wq_ats_support().get() != 0 {
+                    if wqcap.wq_ats_support() {
                         m |= 1 << 2;
                     }
-                    if wqcap.wq_prs_support().get() != 0 {
+                    if wqcap.wq_prs_support() {
                         m |= 1 << 3;
                     }
                     m
@@ -393,14 +393,9 @@ impl RegFile {
         found
     }
 
-    /// The engine bitmap of group `g`.
-    pub(crate) fn group_engines(&self, g: usize) -> u64 {
-        self.grpcfg[g][4]
-    }
-
     /// Whether the event log is enabled (GENCFG.evl_en, on a device with one).
     pub(crate) fn evl_enabled(&self) -> bool {
-        self.p.has_evl() && regs::GenCfg::from_raw(self.gencfg).evl_en().get() != 0
+        self.p.has_evl() && regs::GenCfg::from_raw(self.gencfg).evl_en()
     }
 
     /// EVLCFG.size (entries).
@@ -439,6 +434,7 @@ impl RegFile {
     /// Halts the device, as hardware does on an internal fatal error: GENSTS.state HALT with
     /// `reset_type` (GENSTS.reset_type), every WQ disabled, INTCAUSE.HALT_STATE. Returns
     /// whether the misc interrupt must be raised (GENCTRL.halt_int_en).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn halt(&mut self, reset_type: u32) -> bool {
         for w in 0..NUM_WQS {
             self.set_wq_enabled(w, false);
@@ -511,7 +507,7 @@ impl RegFile {
             self.run_command(code, operand)
         };
         self.cmdsts = err;
-        c.int_req().get() != 0 && self.cause(intcause::CMD, true)
+        c.int_req() && self.cause(intcause::CMD, true)
     }
 
     fn run_command(&mut self, code: u32, operand: u32) -> u32 {
@@ -630,10 +626,8 @@ impl RegFile {
         }
         let m = self.wq_mode(wq);
         let wqcap = regs::WqCap::from_raw(self.p.wqcap);
-        let dedicated = m.mode().get() != 0;
-        if (dedicated && wqcap.dedicated_mode().get() == 0)
-            || (!dedicated && wqcap.shared_mode().get() == 0)
-        {
+        let dedicated = m.mode() == regs::WqMode::Dedicated;
+        if (dedicated && !wqcap.dedicated_mode()) || (!dedicated && !wqcap.shared_mode()) {
             return cmdsts::ERR_WQ_MODE;
         }
         // WQCFG.pasid_en is not checked: a shared WQ takes the PASID of each submission

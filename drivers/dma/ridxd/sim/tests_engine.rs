@@ -10,7 +10,7 @@ use super::tests::counting_sink;
 use super::*;
 use crate::hw::{flags, EvlHeader};
 use crate::regs::{cmd, cmdsts, grpcfg, intcause, off, wqcfg};
-use crate::test_util::{cr_at, desc, get, map_rw, present, put};
+use crate::tests::util::{cr_at, desc, get, map_rw, present, put};
 use kernel::{
     kunit::user::{madvise_dontneed, prot, vm_mmap_anon},
     page::PAGE_SIZE,
@@ -307,17 +307,17 @@ mod tests {
         assert_eq!(sink.fired.lock()[1], 1);
         let e = rig.entry(0);
         let h: &EvlHeader = &e.header;
-        assert_eq!(h.desc_valid(), 1);
-        assert_eq!(h.wq_idx_valid(), 1);
-        assert_eq!(h.batch(), 0);
-        assert_eq!(h.fault_rw(), 1);
-        assert_eq!(h.error(), status::CRA_XLAT);
-        assert_eq!(h.wq_idx(), DWQ as u8);
-        assert_eq!(h.operation(), opcode::MEMMOVE);
+        assert!(h.info.desc_valid());
+        assert!(h.info.wq_idx_valid());
+        assert!(!h.info.batch());
+        assert!(h.info.fault_rw());
+        assert_eq!(h.info.error(), status::CRA_XLAT);
+        assert_eq!(h.info.wq_idx(), DWQ as u8);
+        assert_eq!(h.info.operation(), opcode::MEMMOVE);
         assert_eq!(h.pasid(), rig.pasid);
-        assert_eq!(h.rcr(), 1);
-        assert_eq!(h.rci(), 1);
-        assert_eq!(h.int_handle(), 1);
+        assert!(h.desc.rcr());
+        assert!(h.desc.rci());
+        assert_eq!(h.desc.int_handle(), 1);
         assert_eq!(h.fault_addr, cr);
         assert_eq!(e.cr.status, status::SUCCESS);
         assert_eq!(e.cr.bytes_completed, 200);
@@ -332,7 +332,7 @@ mod tests {
         let dcr = buf + 448;
         rig.run(&desc(opcode::DRAIN, 0, 0, 0, dcr));
         assert_eq!(rig.evl_status().1, 2);
-        assert_eq!(rig.entry(1).header.error(), status::DRAIN_EVL);
+        assert_eq!(rig.entry(1).header.info.error(), status::DRAIN_EVL);
         assert_eq!(rig.entry(1).header.fault_addr, dcr);
         // A second drain has nothing to follow: its CR is written.
         rig.run(&desc(opcode::DRAIN, 0, 0, 0, dcr));
@@ -389,7 +389,7 @@ mod tests {
             }
             while head != tail {
                 let e = rig.entry(head);
-                assert_eq!(e.header.error(), status::CRA_XLAT);
+                assert_eq!(e.header.info.error(), status::CRA_XLAT);
                 assert_eq!(e.header.fault_addr, crs + u64::from(seen % 128) * 32);
                 seen += 1;
                 head = (head + 1) % SIZE;
@@ -505,15 +505,15 @@ mod tests {
         assert_eq!(rig.evl_status().1, 2);
         let e0 = rig.entry(0);
         let e1 = rig.entry(1);
-        assert_eq!(e0.header.error(), status::CRA_XLAT);
-        assert_eq!(e0.header.batch(), 1);
+        assert_eq!(e0.header.info.error(), status::CRA_XLAT);
+        assert!(e0.header.info.batch());
         assert_eq!(e0.header.batch_idx, 0);
-        assert_eq!(e0.header.first_err_in_batch(), 1);
+        assert!(e0.header.desc.first_err_in_batch());
         assert_eq!(e0.header.fault_addr, untouched);
-        assert_eq!(e1.header.error(), status::BATCH_EVL_ERR);
-        assert_eq!(e1.header.batch_id(), e0.header.batch_id());
+        assert_eq!(e1.header.info.error(), status::BATCH_EVL_ERR);
+        assert_eq!(e1.header.info.batch_id(), e0.header.info.batch_id());
         assert_eq!(e1.header.fault_addr, bcr);
-        assert_eq!(e1.header.rcr(), 1);
+        assert!(e1.header.desc.rcr());
         assert_eq!(e1.cr.status, status::SUCCESS);
         assert_eq!(e1.cr.bytes_completed, 2);
         assert!(!present(untouched));
@@ -523,9 +523,9 @@ mod tests {
         rig.run(&batch(2, untouched + 64));
         assert_eq!(rig.evl_status().1, 3);
         let e2 = rig.entry(2);
-        assert_eq!(e2.header.error(), status::BATCH_EVL_ERR);
+        assert_eq!(e2.header.info.error(), status::BATCH_EVL_ERR);
         assert_eq!(e2.header.fault_addr, untouched + 64);
-        assert_eq!(e2.header.batch(), 0);
+        assert!(!e2.header.info.batch());
 
         // 6a: the descriptor list is not present: BATCH_PAGE_FAULT in the batch CR.
         let gone = buf + 2 * PAGE_SIZE as u64;

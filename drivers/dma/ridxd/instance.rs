@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A DSA device's driver state, whatever bus carries it ([`Instance`]): the probed device, its
+//! user WQs and its admin directory, and the one order in which they come up and go down.
+//! The bus files (`pci_drv.rs`, `sim_drv.rs`) keep only what is bus-specific.
+
+use crate::{admin::AdminDir, cdev::UserWqs, device::DsaDevice, hwif::DeviceBus};
+use kernel::{debugfs::Dir, device::Device, prelude::*, sync::Arc};
+
+/// How a device is brought up.
+pub(crate) struct BringUp<'a> {
+    /// The device's number: `dsa<index>`, `/dev/dsa/wq<index>.<W>`.
+    pub(crate) index: usize,
+    /// Where its admin directory goes (`None`: no admin directory).
+    pub(crate) admin_root: Option<&'a Dir>,
+    /// Give it the default configuration and enable it, when it is configurable.
+    pub(crate) default_config: bool,
+}
+
+/// A device the driver runs, from probe to unbind.
+///
+/// Bring-up ([`Instance::new`]), in order: probe the device (capabilities, reset); connect its
+/// misc interrupt (commands complete through it from then on); the user WQs; the admin
+/// directory; the default configuration. Teardown (`Drop`), in order: no new opens (the char
+/// devices go; open files keep their state until closed), no more admin writes, then the
+/// device's interrupts stop, it is disabled and its fault path stopped.
+pub(crate) struct Instance {
+    user: Arc<UserWqs>,
+    admin: Option<AdminDir>,
+    dsa: Arc<DsaDevice>,
+}
+
+impl Instance {
+    /// Brings up the device `dev` behind `io` as `how` says.
+    ///
+    /// A device whose interrupts cannot be delivered (`connect_irq` says `EOPNOTSUPP`) runs
+    /// with polled commands and no event-log draining. A failed default configuration is
+    /// logged and leaves the device disabled (the admin can configure it).
+    ///
+    /// Returns the errors of probe (`ENODEV`, `EIO`, `ETIMEDOUT`), `ENOMEM`, and those of
+    /// connecting the interrupt; nothing stays set up then.
+    pub(crate) fn new(dev: &Device, io: KBox<dyn DeviceBus>, how: BringUp<'_>) -> Result<Self> {
+        let dsa = DsaDevice::probe(dev, io)?;
+        // From here on, an error drops `inst`, whose `Drop` shuts the device down (and breaks
+        // the device <-> interrupt-handler reference cycle).
+        let mut inst = Self {
+            user: UserWqs::new(&dsa, how.index)?,
+            admin: None,
+            dsa,
+        };
+        match inst.dsa.connect_irq() {
+            Ok(()) => {}
+            Err(e) if e == EOPNOTSUPP => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(root) = how.admin_root {
+            inst.admin = Some(crate::admin::create(
+                root, how.index, &inst.dsa, &inst.user,
+            )?);
+        }
+        if how.default_config && inst.dsa.caps().configurable() {
+            if let Err(e) = inst.user.enable_default() {
+                dev_warn!(dev, "default configuration failed ({:?})\n", e);
+            }
+        }
+        Ok(inst)
+    }
+
+    /// The device (for tests).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn dsa(&self) -> &Arc<DsaDevice> {
+        &self.dsa
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.user.clear();
+        drop(self.admin.take());
+        self.dsa.shutdown();
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit: the completion-record fix-up on a model device, with this test's own address space
+//! as the process.
+
+use kernel::prelude::*;
+
+#[kunit_tests(ridxd_cr_fixup)]
+mod tests {
+    use crate::tests::util::{cr_at, desc, map, map_rw, put};
+    use crate::{
+        fault::{CrCounters, UserContext},
+        hw::{opcode, status, Descriptor, DsaEvlEntry, EvlInfo},
+        sim::Generation,
+        sim_drv::SimInstance,
+    };
+    use kernel::{
+        kunit::user::{madvise_dontneed, prot, vm_mmap_anon},
+        page::PAGE_SIZE,
+        prelude::*,
+        sync::Arc,
+        time::{delay::fsleep, Delta},
+        transmute::AsBytes,
+        uaccess::UserPtr,
+    };
+
+    /// A DSA 2.0 model device whose shared WQ 1 has PRS off, and this test's address space
+    /// bound and registered with the fault path as a process on WQ 1.
+    struct Rig {
+        s: SimInstance,
+        pasid: u32,
+        ctx: Arc<UserContext>,
+    }
+
+    impl Rig {
+        fn new(index: usize) -> Result<Self> {
+            let s = SimInstance::new(index, Generation::Dsa2, true, None)?;
+            s.inst().dsa().disable_wq(1)?;
+            s.inst().dsa().with_config(|c| c.set_prs_disable(1, true))?;
+            s.inst().dsa().enable_wq(1)?;
+            vm_mmap_anon(PAGE_SIZE, prot::READ)?;
+            let task = kernel::current!();
+            let mm = task.mm().ok_or(EINVAL)?;
+            let pasid = s.model().bind_mm(mm)?;
+            let ctx = s.inst().dsa().faults().add_ctx(pasid, 1, mm)?;
+            Ok(Self { s, pasid, ctx })
+        }
+
+        /// Submits to shared WQ 1 and waits for the device and the fault work.
+        fn run(&self, d: &Descriptor) -> Result {
+            let m = self.s.model();
+            let mut spins = 0;
+            while m.enqcmd(1, d, self.pasid, false).is_err() {
+                fsleep(Delta::from_millis(1));
+                spins += 1;
+                if spins > 5000 {
+                    return Err(ETIMEDOUT);
+                }
+            }
+            self.settle();
+            Ok(())
+        }
+
+        fn settle(&self) {
+            self.s.model().wait_idle();
+            self.s.inst().dsa().faults().flush();
+        }
+
+        fn counters(&self) -> CrCounters {
+            self.ctx.counters()
+        }
+    }
+
+    impl Drop for Rig {
+        fn drop(&mut self) {
+            self.s.inst().dsa().faults().remove_ctx(&self.ctx);
+            let _ = self.s.model().unbind_pasid(self.pasid);
+        }
+    }
+
+    /// A crafted CR-fault entry for the rig's process.
+    fn entry(rig: &Rig, addr: u64, bytes: u32) -> DsaEvlEntry {
+        let mut e = DsaEvlEntry::default();
+        let info = EvlInfo::zeroed()
+            .with_error(status::CRA_XLAT)
+            .with_wq_idx(1);
+        e.header.info = info.try_with_pasid(u64::from(rig.pasid)).unwrap_or(info);
+        e.header.fault_addr = addr;
+        e.cr.status = status::SUCCESS;
+        e.cr.bytes_completed = bytes;
+        e
+    }
+
+    #[test]
+    fn never_touched_and_discarded_pages() -> Result {
+        let rig = Rig::new(120)?;
+        let buf = map_rw(3)?;
+        put(buf, &[0x5a; 64])?;
+        // Never touched: the device cannot write the CR, the driver does.
+        let cr = buf + 2 * PAGE_SIZE as u64 + 64;
+        rig.run(&desc(opcode::MEMMOVE, buf, buf + 512, 64, cr))?;
+        let c = cr_at(cr);
+        assert_eq!(c.status, status::SUCCESS);
+        assert_eq!(c.bytes_completed, 64);
+        assert_eq!(
+            rig.counters(),
+            CrCounters {
+                cr_faults: 1,
+                cr_fault_failures: 0
+            }
+        );
+        // Discarded (MADV_DONTNEED) after use.
+        madvise_dontneed(
+            UserPtr::from_addr((buf + 2 * PAGE_SIZE as u64) as usize),
+            PAGE_SIZE,
+        )?;
+        rig.run(&desc(opcode::MEMMOVE, buf, buf + 1024, 32, cr + 32))?;
+        assert_eq!(cr_at(cr + 32).status, status::SUCCESS);
+        assert_eq!(cr_at(cr + 32).bytes_completed, 32);
+        assert_eq!(rig.counters().cr_faults, 2);
+        assert_eq!(rig.s.inst().dsa().stats().evl_cr, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn crafted_entries() -> Result {
+        let rig = Rig::new(121)?;
+        let f = rig.s.inst().dsa().faults();
+        // A present page.
+        let buf = map_rw(2)?;
+        put(buf, &[0u8; 64])?;
+        f.push(&entry(&rig, buf + 32, 7));
+        // A record across a page boundary, both pages present.
+        put(buf + PAGE_SIZE as u64, &[0u8; 1])?;
+        let across = buf + PAGE_SIZE as u64 - 16;
+        f.push(&entry(&rig, across, 9));
+        // PROT_NONE and unmapped: failures, nothing written.
+        let none = map(1, prot::NONE)?;
+        f.push(&entry(&rig, none, 1));
+        f.push(&entry(&rig, 0x1000, 1));
+        // No context for this WQ.
+        let mut other = entry(&rig, buf, 1);
+        other.header.info = other.header.info.with_wq_idx(0);
+        f.push(&other);
+        f.flush();
+        assert_eq!(cr_at(buf + 32).bytes_completed, 7);
+        assert_eq!(cr_at(buf + 32).status, status::SUCCESS);
+        assert_eq!(cr_at(across).bytes_completed, 9);
+        assert_eq!(
+            rig.counters(),
+            CrCounters {
+                cr_faults: 2,
+                cr_fault_failures: 2
+            }
+        );
+        assert_eq!(f.stats().no_ctx, 1);
+        assert_eq!(cr_at(buf).status, 0);
+        // The two records that could not be written are software errors of the process.
+        assert_eq!(rig.ctx.errors(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn process_gone() -> Result {
+        let rig = Rig::new(123)?;
+        let f = rig.s.inst().dsa().faults();
+        // A process that exited with its file still open: its mm has no users left.
+        let mm = kernel::kunit::user::exited_mm()?;
+        let gone = f.add_ctx(0x7f0, 1, &mm)?;
+        let mut e = entry(&rig, 0x10000, 1);
+        e.header.info = e.header.info.with_const_pasid::<0x7f0>();
+        f.push(&e);
+        f.flush();
+        assert_eq!(
+            gone.counters(),
+            CrCounters {
+                cr_faults: 0,
+                cr_fault_failures: 1
+            }
+        );
+        assert_eq!(gone.errors(), 1);
+        // The live process is not affected.
+        assert_eq!(rig.counters(), CrCounters::default());
+        assert_eq!(rig.ctx.errors(), 0);
+        f.remove_ctx(&gone);
+        Ok(())
+    }
+
+    #[test]
+    fn batch_cases() -> Result {
+        let rig = Rig::new(122)?;
+        let buf = map_rw(4)?; // page 0: list; page 1: data and CRs; pages 2, 3: untouched
+        let none = map(1, prot::NONE)?;
+        let data = buf + PAGE_SIZE as u64;
+        put(data, &[0x11; 256])?;
+        let bcr = data + 2048;
+        let sub_cr = data + 2080;
+        let untouched = buf + 2 * PAGE_SIZE as u64;
+        let batch = |cr: u64| desc(opcode::BATCH, buf, 0, 2, cr);
+        let set_list = |a: &Descriptor, b: &Descriptor| -> Result {
+            put(buf, a.as_bytes())?;
+            put(buf + 64, b.as_bytes())
+        };
+        let noop = desc(opcode::NOOP, 0, 0, 0, sub_cr + 32);
+
+        // 1a.0: a sub-descriptor's CR faults and is fixed; the batch CR follows it.
+        set_list(
+            &desc(opcode::MEMMOVE, data, data + 512, 64, untouched),
+            &noop,
+        )?;
+        rig.run(&batch(bcr))?;
+        assert_eq!(cr_at(untouched).status, status::SUCCESS);
+        assert_eq!(cr_at(bcr).status, status::SUCCESS);
+        assert_eq!(cr_at(bcr).bytes_completed, 2);
+        assert_eq!(
+            rig.counters(),
+            CrCounters {
+                cr_faults: 2,
+                cr_fault_failures: 0
+            }
+        );
+
+        // 1a.1: the sub-descriptor's CR cannot be written: the batch CR says batch-fail, 1.
+        put(bcr, &[0u8; 32])?;
+        set_list(&desc(opcode::MEMMOVE, data, data + 512, 64, none), &noop)?;
+        rig.run(&batch(bcr))?;
+        assert_eq!(cr_at(bcr).status, status::BATCH_FAIL);
+        assert_eq!(cr_at(bcr).result, 1);
+        assert_eq!(
+            rig.counters(),
+            CrCounters {
+                cr_faults: 3,
+                cr_fault_failures: 1
+            }
+        );
+
+        // 4a.0: the batch descriptor's own CR faults and is fixed.
+        set_list(&desc(opcode::NOOP, 0, 0, 0, sub_cr), &noop)?;
+        let bcr2 = untouched + PAGE_SIZE as u64;
+        rig.run(&batch(bcr2))?;
+        assert_eq!(cr_at(bcr2).status, status::SUCCESS);
+        assert_eq!(rig.counters().cr_faults, 4);
+
+        // 4a.1: the batch descriptor's own CR cannot be written.
+        rig.run(&batch(none + 64))?;
+        assert_eq!(rig.counters().cr_fault_failures, 2);
+
+        // 4b: the batch's own CR faults and a sub-descriptor failed: the fixed CR says so.
+        set_list(&desc(0x0a, 0, 0, 0, sub_cr), &noop)?;
+        rig.run(&batch(bcr2 + 32))?;
+        assert_eq!(cr_at(bcr2 + 32).status, status::BATCH_FAIL);
+        assert_eq!(cr_at(sub_cr).status, status::BAD_OPCODE);
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit: the device lifecycle (configuration, enable/disable, halt, the event log) on model
+//! devices.
+
+use kernel::prelude::*;
+
+#[kunit_tests(ridxd_device)]
+mod tests {
+    use crate::{
+        hw::{opcode, Descriptor},
+        regs::{self, cmd, off, state, wqcfg},
+        sim::Generation,
+        sim_drv::SimInstance,
+    };
+    use kernel::{
+        kunit::user::{prot, vm_mmap_anon},
+        page::PAGE_SIZE,
+        prelude::*,
+        time::{delay::fsleep, Delta},
+    };
+
+    fn wq_state(s: &SimInstance, wq: usize) -> u32 {
+        let p = s.model().personality();
+        s.model()
+            .read32(p.wqcfg_offset() + wq * p.wqcfg_stride() + wqcfg::STATE_IDX * 4)
+            >> 30
+    }
+
+    #[test]
+    fn default_config_enables() -> Result {
+        for (gen, evl) in [(Generation::Dsa1, false), (Generation::Dsa2, true)] {
+            let s = SimInstance::new(110, gen, true, None)?;
+            let m = s.model();
+            assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+            // Enable Device and two Enable WQ commands, each completed by INTCAUSE.CMD.
+            m.wait_idle();
+            assert_eq!(s.inst().dsa().stats().cmd_irqs, 3);
+            assert_eq!(wq_state(&s, 0), 1);
+            assert_eq!(wq_state(&s, 1), 1);
+            assert_eq!(wq_state(&s, 2), 0);
+            // Dedicated WQ 0 and shared WQ 1, 16 entries each, in group 0 with every engine.
+            let p = m.personality();
+            let mode = |w: usize| m.read32(p.wqcfg_offset() + w * p.wqcfg_stride() + 8);
+            assert_eq!(mode(0) & 1, 1);
+            assert_eq!(mode(1) & 1, 0);
+            assert_eq!(m.read64(p.grpcfg_offset()), 0b11);
+            assert_eq!(m.read64(p.grpcfg_offset() + 32), 0b1111);
+            if evl {
+                // The event log: EVLCFG holds the ring, GENCFG/GENCTRL enable it.
+                let bus = s.inst().dsa().evl_bus_addr().ok_or(EINVAL)?;
+                assert_eq!(m.read64(off::EVLCFG), bus);
+                assert_eq!(m.read64(off::EVLCFG + 8), 64);
+                assert_eq!(m.read32(off::GENCFG), regs::GenCfg::EVL_EN_MASK);
+                assert!(m.read32(off::GENCTRL) & regs::GenCtrl::EVL_INT_EN_MASK != 0);
+                assert_eq!(m.dma_mapped(), 1);
+            } else {
+                assert_eq!(s.inst().dsa().evl_size(), None);
+                assert_eq!(m.read32(off::GENCFG), 0);
+                assert_eq!(m.dma_mapped(), 0);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refusals_change_nothing() -> Result {
+        let s1 = SimInstance::new(111, Generation::Dsa1, true, None)?;
+        let s2 = SimInstance::new(112, Generation::Dsa2, true, None)?;
+        let d2 = &s2.inst().dsa();
+        // PRS disable: not on DSA 1.0; not on an enabled WQ.
+        assert!(s1.inst().dsa().with_config(|c| c.set_prs_disable(0, true)) == Err(EOPNOTSUPP));
+        assert!(d2.with_config(|c| c.set_prs_disable(0, true)) == Err(EBUSY));
+        assert!(!d2.with_config(|c| c.wqs[0].prs_disable));
+        // Event-log size: not on DSA 1.0; not while enabled; 64..=65535 only.
+        assert!(s1.inst().dsa().with_config(|c| c.set_evl_size(128)) == Err(EOPNOTSUPP));
+        assert!(d2.with_config(|c| c.set_evl_size(128)) == Err(EBUSY));
+        d2.disable()?;
+        assert!(d2.with_config(|c| c.set_evl_size(63)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_evl_size(65536)) == Err(EINVAL));
+        assert_eq!(d2.with_config(|c| c.evl_size), 64);
+        // WQ sizes above WQCAP.total_wq_size (128; 16 are taken by WQ 1).
+        assert!(d2.with_config(|c| c.set_wq_size(0, 113)) == Err(EINVAL));
+        assert_eq!(d2.with_config(|c| c.wqs[0].size), 16);
+        d2.with_config(|c| c.set_wq_size(0, 112))?;
+        // Priority 0..=15; threshold 1..=size on a shared WQ only; limits powers of two up to
+        // the device's (GENCAP: 2 MiB transfers, 1024-descriptor batches on the model).
+        assert!(d2.with_config(|c| c.set_wq_priority(0, 16)) == Err(EINVAL));
+        d2.with_config(|c| c.set_wq_priority(0, 7))?;
+        assert!(d2.with_config(|c| c.set_wq_threshold(0, 4)) == Err(EINVAL)); // dedicated
+        assert!(d2.with_config(|c| c.set_wq_threshold(1, 17)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_wq_threshold(1, 0)) == Err(EINVAL));
+        d2.with_config(|c| c.set_wq_threshold(1, 12))?;
+        assert!(d2.with_config(|c| c.set_max_transfer_size(0, 3000)) == Err(EINVAL));
+        assert!(d2.with_config(|c| c.set_max_transfer_size(0, 4 << 20)) == Err(EINVAL));
+        d2.with_config(|c| c.set_max_transfer_size(0, 4096))?;
+        assert!(d2.with_config(|c| c.set_max_batch_size(0, 2048)) == Err(EINVAL));
+        d2.with_config(|c| c.set_max_batch_size(0, 32))?;
+        d2.with_config(|c| c.set_ats_disable(0, true))?;
+        assert!(s1.inst().dsa().with_config(|c| c.set_wq_priority(0, 1)) == Err(EBUSY));
+        // PRS disable turns block-on-fault off, and then refuses it.
+        d2.with_config(|c| c.set_block_on_fault(0, true))?;
+        d2.with_config(|c| c.set_prs_disable(0, true))?;
+        assert!(!d2.with_config(|c| c.wqs[0].block_on_fault));
+        assert!(d2.with_config(|c| c.set_block_on_fault(0, true)) == Err(EINVAL));
+        // Not enabled: WQ enable refused.
+        assert!(d2.enable_wq(0) == Err(ENXIO));
+        // Enable with the new settings: WQCFG carries them.
+        d2.with_config(|c| c.set_evl_size(1000))?;
+        d2.enable()?;
+        d2.enable_wq(0)?;
+        let m = s2.model();
+        let p = m.personality();
+        assert_eq!(m.read32(p.wqcfg_offset()), 112);
+        // prs_disable, ats_disable, no bof; priority 7 in bits 7:4 [union wqcfg].
+        let mode = m.read32(p.wqcfg_offset() + 8);
+        assert_eq!(mode & 0b1110, 0b1100);
+        assert_eq!(mode >> 4 & 0xf, 7);
+        // max_xfer_shift 12 (4096), max_batch_shift 5 (32).
+        assert_eq!(m.read32(p.wqcfg_offset() + 12) & 0x1ff, 12 | 5 << 5);
+        assert_eq!(m.read32(p.wqcfg_offset() + 4), 0); // dedicated: no threshold
+        assert_eq!(m.read64(off::EVLCFG + 8), 1000);
+        assert!(d2.enable() == Err(EBUSY));
+        assert!(d2.enable_wq(0) == Err(EBUSY));
+        Ok(())
+    }
+
+    #[test]
+    fn halt_is_reported_and_recovered() -> Result {
+        let s = SimInstance::new(115, Generation::Dsa2, true, None)?;
+        let m = s.model();
+        assert_eq!(s.inst().dsa().state_name(), "enabled");
+        m.inject_halt(0);
+        m.wait_idle();
+        assert_eq!(s.inst().dsa().stats().halts, 1);
+        assert_eq!(s.inst().dsa().state_name(), "halted");
+        // Disable Device fails on a halted device; the Reset Device that follows recovers it.
+        assert!(s.inst().dsa().disable().is_err());
+        assert_eq!(m.read32(off::GENSTS), state::DISABLED);
+        assert_eq!(s.inst().dsa().state_name(), "disabled");
+        s.inst().dsa().enable()?;
+        s.inst().dsa().enable_wq(0)?;
+        assert_eq!(s.inst().dsa().state_name(), "enabled");
+        assert_eq!(wq_state(&s, 0), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn enable_disable_cycles_leak_nothing() -> Result {
+        let s = SimInstance::new(113, Generation::Dsa2, true, None)?;
+        let m = s.model().clone();
+        for _ in 0..3 {
+            assert_eq!(m.dma_mapped(), 1);
+            s.inst().dsa().disable()?;
+            assert_eq!(m.dma_mapped(), 0);
+            assert_eq!(m.read32(off::GENSTS), state::DISABLED);
+            assert_eq!(m.read32(off::GENCFG), 0);
+            assert_eq!(m.read64(off::EVLCFG), 0);
+            s.inst().dsa().enable()?;
+        }
+        // A device reset behind the driver's back clears GENCFG.evl_en; disable still frees
+        // the ring (it does not decide by reading GENCFG).
+        m.write32(off::CMD, cmd::RESET_DEVICE << 20);
+        m.wait_idle();
+        assert_eq!(m.read32(off::GENCFG), 0);
+        assert!(s.inst().dsa().disable().is_err());
+        assert_eq!(m.dma_mapped(), 0);
+        assert!(s.inst().dsa().disable() == Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn evl_burst_larger_than_the_ring() -> Result {
+        const FAULTS: u64 = 300;
+        let s = SimInstance::new(114, Generation::Dsa2, true, None)?;
+        let d = &s.inst().dsa();
+        let m = s.model().clone();
+        // Shared WQ 1 with PRS off.
+        d.disable_wq(1)?;
+        d.with_config(|c| c.set_prs_disable(1, true))?;
+        d.enable_wq(1)?;
+        // CRs in a page that is never present.
+        let crs = vm_mmap_anon(PAGE_SIZE, prot::READ | prot::WRITE)?.as_const_ptr() as u64;
+        let pasid = {
+            let task = kernel::current!();
+            m.bind_mm(task.mm().ok_or(EINVAL)?)?
+        };
+        let mut sent = 0u64;
+        let mut spins = 0;
+        while sent < FAULTS {
+            let mut desc = Descriptor::default();
+            desc.set_opcode(opcode::NOOP);
+            desc.set_flags(crate::hw::flags::CRAV | crate::hw::flags::RCR);
+            desc.completion_addr = crs + (sent % 128) * 32;
+            if m.enqcmd(1, &desc, pasid, false).is_ok() {
+                sent += 1;
+            } else {
+                fsleep(Delta::from_millis(1));
+                spins += 1;
+                assert!(spins < 10_000);
+            }
+        }
+        m.wait_idle();
+        // Every entry drained exactly once, in the driver, through the misc interrupt.
+        assert_eq!(m.stats().evl_entries, FAULTS);
+        assert_eq!(d.stats().evl_entries, FAULTS);
+        assert_eq!(d.stats().evl_cr, FAULTS);
+        assert_eq!(d.stats().evl_other, 0);
+        let st = regs::EvlStatus::from_raw(m.read64(off::EVLSTATUS));
+        assert_eq!(st.head().get(), st.tail().get());
+        assert!(!st.int_pending());
+        m.unbind_pasid(pasid)?;
+        Ok(())
+    }
+}
