@@ -90,8 +90,9 @@ pub fn movdir64b<'a, I: Io<'a, Backend = MmioBackend>>(io: I, off: usize, cmd: &
 /// barrier (`wmb()`). The device's answer is returned: `Ok(true)` when it accepted the command,
 /// `Ok(false)` when it asked to retry (a shared work queue that is full or disabled).
 ///
-/// `ENQCMDS` takes the PASID and the privilege bit from the command itself (bytes 4..8 of a
-/// DSA descriptor); the caller must have set them.
+/// `ENQCMDS` takes the PASID and the privilege bit from the command itself (dword 0, bytes
+/// 0..4, of a DSA descriptor: PASID in bits 19:0, privilege in bit 31); the caller must have
+/// set them.
 ///
 /// Returns `EOPNOTSUPP` if the CPU lacks `ENQCMD`, `EINVAL` for a misaligned or out-of-range
 /// `off`.
