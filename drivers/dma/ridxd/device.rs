@@ -298,6 +298,8 @@ impl DsaDevice {
             w.enabled = false;
         }
         drop(cfg);
+        #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+        test_hooks::before_evl_teardown();
         self.teardown_evl();
         r.map(|_| ())
     }
@@ -394,6 +396,31 @@ impl IrqHandler for DsaDevice {
                 evl: &self.evl,
                 faults: &self.faults,
             });
+        }
+    }
+}
+
+/// Hooks that let KUnit tests stop the driver at a chosen point, to run something beside it.
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+pub(crate) mod test_hooks {
+    use kernel::{prelude::*, sync::lock::static_mutex::StaticMutex};
+
+    /// A hook, run once.
+    pub(crate) type Hook = KBox<dyn FnMut() + Send>;
+
+    static BEFORE_EVL_TEARDOWN: StaticMutex<Option<Hook>> =
+        StaticMutex::new(c"ridxd::device::test_hooks", None);
+
+    /// Runs `hook` the next time a device's disable is about to tear its event log down.
+    pub(crate) fn set_before_evl_teardown(hook: Hook) {
+        *BEFORE_EVL_TEARDOWN.lock() = Some(hook);
+    }
+
+    /// Called by [`super::DsaDevice::disable`].
+    pub(super) fn before_evl_teardown() {
+        let hook = BEFORE_EVL_TEARDOWN.lock().take();
+        if let Some(mut hook) = hook {
+            hook();
         }
     }
 }

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 #[kunit_tests(ridxd_device)]
 mod tests {
     use crate::{
+        device::{test_hooks, DsaDevice},
         hw::{opcode, Descriptor},
         regs::{self, cmd, off, state, wqcfg},
         sim::Generation,
@@ -17,7 +18,12 @@ mod tests {
         kunit::user::{prot, vm_mmap_anon},
         page::PAGE_SIZE,
         prelude::*,
+        sync::{
+            atomic::{Atomic, Relaxed},
+            Arc,
+        },
         time::{delay::fsleep, Delta},
+        workqueue::{self, impl_has_work, new_work, Work, WorkItem},
     };
 
     fn wq_state(s: &SimInstance, wq: usize) -> u32 {
@@ -166,6 +172,87 @@ mod tests {
         assert!(s.inst().dsa().disable().is_err());
         assert_eq!(m.dma_mapped(), 0);
         assert!(s.inst().dsa().disable() == Err(EINVAL));
+        Ok(())
+    }
+
+    /// Enables a device from a work item, and says how it went in `result` (1: enabled, -1:
+    /// refused). (`Queue::try_spawn` would do, but its lock class is shared by every closure
+    /// type while its name is not, which lockdep reports.)
+    #[pin_data]
+    struct Enabler {
+        #[pin]
+        work: Work<Enabler>,
+        dsa: Arc<DsaDevice>,
+        result: Arc<Atomic<i32>>,
+    }
+
+    impl_has_work! {
+        impl HasWork<Self> for Enabler { self.work }
+    }
+
+    impl WorkItem for Enabler {
+        type Pointer = Pin<KBox<Enabler>>;
+
+        fn run(this: Pin<KBox<Enabler>>) {
+            let r = if this.dsa.enable().is_ok() { 1 } else { -1 };
+            this.result.store(r, Relaxed);
+        }
+    }
+
+    impl Enabler {
+        fn spawn(dsa: Arc<DsaDevice>, result: Arc<Atomic<i32>>) -> Result {
+            let e = KBox::pin_init(
+                pin_init!(Enabler {
+                    work <- new_work!("ridxd::tests::Enabler"),
+                    dsa,
+                    result,
+                }),
+                GFP_KERNEL,
+            )?;
+            workqueue::system().enqueue(e);
+            Ok(())
+        }
+    }
+
+    /// An enable that runs while a disable is tearing the event log down must not have its new
+    /// ring freed under it: the disable holds the configuration until the teardown is done, so
+    /// the enable waits and then sets up a ring of its own.
+    #[test]
+    fn enable_racing_disable_keeps_its_event_log() -> Result {
+        let s = SimInstance::new(116, Generation::Dsa2, true, None)?;
+        let m = s.model().clone();
+        let dsa = s.inst().dsa().clone();
+        // 0: not run yet, 1: enabled, -1: enable failed.
+        let result = Arc::new(Atomic::new(0i32), GFP_KERNEL)?;
+        let (d, r, seen) = (dsa.clone(), result.clone(), result.clone());
+        test_hooks::set_before_evl_teardown(KBox::new(
+            move || {
+                // From another thread, enable the device being disabled, and give it up to a
+                // second to finish (it cannot while the disable holds the configuration).
+                let spawned = Enabler::spawn(d.clone(), r.clone());
+                let mut waited = 0;
+                while spawned.is_ok() && seen.load(Relaxed) == 0 && waited < 1000 {
+                    fsleep(Delta::from_millis(1));
+                    waited += 1;
+                }
+            },
+            GFP_KERNEL,
+        )?);
+        dsa.disable()?;
+        let mut waited = 0;
+        while result.load(Relaxed) == 0 && waited < 5000 {
+            fsleep(Delta::from_millis(1));
+            waited += 1;
+        }
+        assert_eq!(result.load(Relaxed), 1);
+        // The enable that won is whole: device enabled, its ring mapped and programmed.
+        m.wait_idle();
+        assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+        assert_eq!(m.dma_mapped(), 1);
+        let bus = dsa.evl_bus_addr().ok_or(EINVAL)?;
+        assert_eq!(m.read64(off::EVLCFG), bus);
+        assert_eq!(m.read32(off::GENCFG), regs::GenCfg::EVL_EN_MASK);
+        assert!(m.read32(off::GENCTRL) & regs::GenCtrl::EVL_INT_EN_MASK != 0);
         Ok(())
     }
 
