@@ -297,10 +297,11 @@ impl DsaDevice {
         for w in cfg.wqs.iter_mut() {
             w.enabled = false;
         }
-        drop(cfg);
+        // Still under `cfg`: an enable waits until this ring is gone, and sets up its own.
         #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
         test_hooks::before_evl_teardown();
         self.teardown_evl();
+        drop(cfg);
         r.map(|_| ())
     }
 
