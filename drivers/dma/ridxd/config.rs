@@ -3,7 +3,7 @@
 //! The driver's view of a device's configuration: groups, engines, WQs and the event-log size,
 //! with the rules for changing them, and their encoding into GRPCFG/WQCFG.
 //!
-//! The state is plain data; [`crate::device::DsaDevice`] holds it under a lock and writes it to
+//! The state is plain data; the device (`DsaDevice`) holds it under a lock and writes it to
 //! the device when the device is enabled. Rules (source in brackets):
 //!
 //! * Configuration changes only while the device is disabled and configurable

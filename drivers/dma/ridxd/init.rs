@@ -1,51 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What loading the module sets up and unloading tears down: the PCI driver, the model devices
-//! of `sim_dsa1`/`sim_dsa2`, the debugfs root, and the device numbering.
+//! of `sim_dsa1`/`sim_dsa2`, and the debugfs root.
 
-use kernel::{
-    debugfs, driver, pci,
-    prelude::*,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        lock::static_mutex::StaticMutex,
-    },
-};
-
-/// The number of the next DSA device (`dsa<N>`, `/dev/dsa/wq<N>.<W>`), PCI or model, in probe
-/// order; numbers are not reused while the module is loaded.
-static NEXT_DEVICE: Atomic<u32> = Atomic::new(0);
-
-/// Takes the number of a new DSA device.
-pub(crate) fn next_device_index() -> usize {
-    NEXT_DEVICE.fetch_add(1, Relaxed) as usize
-}
-
-/// The module's debugfs directory, `/sys/kernel/debug/ridxd`, for devices probed after
-/// module init (PCI devices); set while the module is loaded ([`RootSlot`]).
-static DEBUGFS_ROOT: StaticMutex<Option<debugfs::Dir>> =
-    StaticMutex::new(c"ridxd::DEBUGFS_ROOT", None);
-
-/// The module's debugfs directory, if the module is loaded.
-pub(crate) fn debugfs_root() -> Option<debugfs::Dir> {
-    DEBUGFS_ROOT.lock().clone()
-}
-
-/// Publishes the debugfs directory in [`DEBUGFS_ROOT`] while it lives.
-struct RootSlot;
-
-impl RootSlot {
-    fn new(root: &debugfs::Dir) -> Self {
-        *DEBUGFS_ROOT.lock() = Some(root.clone());
-        Self
-    }
-}
-
-impl Drop for RootSlot {
-    fn drop(&mut self) {
-        drop(DEBUGFS_ROOT.lock().take());
-    }
-}
+use crate::instance::RootSlot;
+use kernel::{debugfs, driver, pci, prelude::*};
 
 /// The loaded module. Fields drop in order on unload: the PCI driver is unregistered first.
 #[pin_data]

@@ -1,11 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A DSA device's driver state, whatever bus carries it ([`Instance`]): the probed device, its
-//! user WQs and its admin directory, and the one order in which they come up and go down.
-//! The bus files (`pci_drv.rs`, `sim_drv.rs`) keep only what is bus-specific.
+//! user WQs and its admin directory, and the one order in which they come up and go down;
+//! and what all devices share: their numbering and the module's debugfs root. The bus files
+//! (`pci_drv.rs`, `sim_drv.rs`) keep only what is bus-specific.
 
 use crate::{admin::AdminDir, cdev::UserWqs, device::DsaDevice, hwif::DeviceBus};
-use kernel::{debugfs::Dir, device::Device, prelude::*, sync::Arc};
+use kernel::{
+    debugfs::{self, Dir},
+    device::Device,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        lock::static_mutex::StaticMutex,
+        Arc,
+    },
+};
+
+/// The number of the next DSA device (`dsa<N>`, `/dev/dsa/wq<N>.<W>`), PCI or model, in probe
+/// order; numbers are not reused while the module is loaded.
+static NEXT_DEVICE: Atomic<u32> = Atomic::new(0);
+
+/// Takes the number of a new DSA device.
+pub(crate) fn next_device_index() -> usize {
+    NEXT_DEVICE.fetch_add(1, Relaxed) as usize
+}
+
+/// The module's debugfs directory, `/sys/kernel/debug/ridxd`, for devices probed after
+/// module init (PCI devices); set while the module is loaded ([`RootSlot`]).
+static DEBUGFS_ROOT: StaticMutex<Option<debugfs::Dir>> =
+    StaticMutex::new(c"ridxd::DEBUGFS_ROOT", None);
+
+/// The module's debugfs directory, if the module is loaded.
+pub(crate) fn debugfs_root() -> Option<debugfs::Dir> {
+    DEBUGFS_ROOT.lock().clone()
+}
+
+/// Publishes the debugfs directory in [`DEBUGFS_ROOT`] while it lives.
+pub(crate) struct RootSlot;
+
+impl RootSlot {
+    pub(crate) fn new(root: &debugfs::Dir) -> Self {
+        *DEBUGFS_ROOT.lock() = Some(root.clone());
+        Self
+    }
+}
+
+impl Drop for RootSlot {
+    fn drop(&mut self) {
+        drop(DEBUGFS_ROOT.lock().take());
+    }
+}
 
 /// How a device is brought up.
 pub(crate) struct BringUp<'a> {

@@ -291,12 +291,12 @@ impl pci::Driver for RidxdPciDriver {
             irq,
             user_submission_safe: info.is_some_and(|p| p.user_submission_safe),
         };
-        let root = crate::init::debugfs_root();
+        let root = crate::instance::debugfs_root();
         let inst = Instance::new(
             dev,
             KBox::new(io, GFP_KERNEL)?,
             BringUp {
-                index: crate::init::next_device_index(),
+                index: crate::instance::next_device_index(),
                 admin_root: root.as_ref(),
                 default_config: crate::module_parameters::auto_config.value(),
             },

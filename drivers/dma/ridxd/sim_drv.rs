@@ -231,7 +231,7 @@ pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVe
         (0..dsa2).map(|_| Generation::Dsa2),
     );
     for g in gens {
-        let inst = SimInstance::new(crate::init::next_device_index(), g, auto, Some(root))?;
+        let inst = SimInstance::new(crate::instance::next_device_index(), g, auto, Some(root))?;
         v.push(inst, GFP_KERNEL)?;
     }
     Ok(v)
