@@ -190,7 +190,7 @@ impl SimDevice {
     /// software cannot otherwise cause (GENSTS.state HALT with `reset_type`, WQs disabled,
     /// INTCAUSE.HALT_STATE on the misc vector if GENCTRL enables it).
     #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
-    pub(crate) fn inject_halt(&self, reset_type: u32) {
+    pub(crate) fn inject_halt(&self, reset_type: regs::ResetType) {
         let irq = self.regs.lock().halt(reset_type);
         if irq {
             self.fire(0);
@@ -511,7 +511,8 @@ impl SimDevice {
     pub(crate) fn wait_idle(&self) {
         loop {
             self.wq.flush();
-            let busy_cmd = self.regs.lock().read32(regs::off::CMDSTS) & (1 << 31) != 0;
+            let busy_cmd =
+                regs::CmdSts::from_raw(self.regs.lock().read32(regs::off::CMDSTS)).active();
             let queued = self.queues.lock().q.iter().any(|q| !q.is_empty());
             if !busy_cmd && !queued {
                 break;

@@ -7,6 +7,7 @@
 //! part's exact value is not public, the value is the model's own and says so.
 
 use crate::{hw::opcode, regs};
+use kernel::prelude::*;
 
 /// Which DSA generation a model device is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub(crate) const TOTAL_WQ_SIZE: u32 = 128;
 pub(crate) const MAX_XFER_SHIFT: u32 = 21;
 /// Maximum batch size shift: 1024 descriptors (SPR's value).
 pub(crate) const MAX_BATCH_SHIFT: u32 = 10;
+/// GENCAP.evl_support of a DSA 2.0 device: 64-byte entries (`32 << 1`).
+const EVL_SUPPORT: u64 = 1;
 
 /// The opcodes the model executes; OPCAP advertises exactly these.
 const OPS: [u8; 7] = [
@@ -78,34 +81,49 @@ const CMDS: [u32; 12] = [
     regs::cmd::ABORT_PASID,
 ];
 
-const fn bit(n: u32) -> u64 {
-    1u64 << n
-}
-
 impl Personality {
     /// The personality of a `generation` device.
-    pub(crate) const fn new(generation: Generation) -> Self {
+    pub(crate) fn new(generation: Generation) -> Self {
         let dsa2 = matches!(generation, Generation::Dsa2);
-        // GENCAP: block_on_fault (0), cache control (2, 3), cmd_cap (4), evl_support (14:13)
-        // = 1 on DSA 2.0, max_xfer_shift (20:16), max_batch_shift (24:21), config_en (31).
-        // overlap_copy (1) is 0: the model refuses overlapping memmove buffers.
-        let mut gencap = bit(0) | bit(2) | bit(3) | bit(4) | bit(31);
-        gencap |= (MAX_XFER_SHIFT as u64) << 16;
-        gencap |= (MAX_BATCH_SHIFT as u64) << 21;
-        if dsa2 {
-            gencap |= 1 << 13;
-        }
-        // WQCAP: total_wq_size (15:0), num_wqs (23:16), wqcfg_size (27:24: 0 = 32-byte
-        // entries on 1.0, 1 = 64-byte entries on 2.0), shared_mode (48), dedicated_mode (49),
-        // wq_ats_support (50), priority (51), occupancy (52), wq_prs_support (55) on 2.0.
-        let mut wqcap = TOTAL_WQ_SIZE as u64 | (NUM_WQS as u64) << 16;
-        wqcap |= bit(48) | bit(49) | bit(50) | bit(51) | bit(52);
-        if dsa2 {
-            wqcap |= 1 << 24 | bit(55);
-        }
-        // GRPCAP: num_groups (7:0), total_rdbufs (15:8) = 96 (the model does not use them).
-        let grpcap = NUM_GROUPS as u64 | 96 << 8;
-        let engcap = NUM_ENGINES as u64;
+        // GENCAP: block-on-fault, cache control, CMDCAP valid, configurable; the event log
+        // (64-byte entries) on DSA 2.0; 2 MiB transfers, 1024-descriptor batches. No
+        // overlapping copy: the model refuses overlapping memmove buffers.
+        let gencap = regs::GenCap::zeroed()
+            .with_block_on_fault(true)
+            .with_cache_control_mem(true)
+            .with_cache_control_cache(true)
+            .with_cmd_cap(true)
+            .with_config_en(true)
+            .with_const_evl_support::<{ EVL_SUPPORT }>()
+            .with_const_max_xfer_shift::<{ MAX_XFER_SHIFT as u64 }>()
+            .with_const_max_batch_shift::<{ MAX_BATCH_SHIFT as u64 }>();
+        let gencap = if dsa2 {
+            gencap
+        } else {
+            gencap.with_const_evl_support::<0>()
+        };
+        // WQCAP: 128 entries over 8 WQs; 32-byte WQCFG entries on 1.0, 64-byte ones
+        // (wqcfg_size 1) on 2.0; shared and dedicated modes, ATS disable, priority,
+        // occupancy; per-WQ PRS disable on 2.0.
+        let wqcap = regs::WqCap::zeroed()
+            .with_const_total_wq_size::<{ TOTAL_WQ_SIZE as u64 }>()
+            .with_const_num_wqs::<{ NUM_WQS as u64 }>()
+            .with_shared_mode(true)
+            .with_dedicated_mode(true)
+            .with_wq_ats_support(true)
+            .with_priority(true)
+            .with_occupancy(true)
+            .with_wq_prs_support(dsa2);
+        let wqcap = if dsa2 {
+            wqcap.with_const_wqcfg_size::<1>()
+        } else {
+            wqcap
+        };
+        // GRPCAP: 96 read buffers in all (the model does not use them).
+        let grpcap = regs::GrpCap::zeroed()
+            .with_const_num_groups::<{ NUM_GROUPS as u64 }>()
+            .with_const_total_rdbufs::<96>();
+        let engcap = regs::EngCap::zeroed().with_const_num_engines::<{ NUM_ENGINES as u64 }>();
         let mut opcap = [0u64; 4];
         let mut i = 0;
         while i < OPS.len() {
@@ -119,19 +137,23 @@ impl Personality {
             cmdcap |= 1 << CMDS[i];
             i += 1;
         }
-        // Tables: GRPCFG at 0x400 (4 groups x 64 B), WQCFG at 0x500 (8 WQs x 32 or 64 B),
-        // MSI-X permissions at 0x700 (8 B per vector).
-        let table_offsets = [0x4 | 0x5 << 16 | 0x7 << 32, 0];
+        // Tables, in units of IDXD_TABLE_MULT: GRPCFG at 0x400 (4 groups x 64 B), WQCFG at
+        // 0x500 (8 WQs x 32 or 64 B), MSI-X permissions at 0x700 (8 B per vector).
+        let tables = regs::TableOffsets::zeroed()
+            .with_const_grpcfg::<0x4>()
+            .with_const_wqcfg::<0x5>()
+            .with_const_msix_perm::<0x7>();
+        let table_offsets = [tables.into_raw(), 0];
         Self {
             version: if dsa2 {
                 regs::version::DSA_2_0
             } else {
                 regs::version::DSA_1_0
             },
-            gencap,
-            wqcap,
-            grpcap,
-            engcap,
+            gencap: gencap.into_raw(),
+            wqcap: wqcap.into_raw(),
+            grpcap: grpcap.into_raw(),
+            engcap: engcap.into_raw(),
             opcap,
             cmdcap,
             table_offsets,

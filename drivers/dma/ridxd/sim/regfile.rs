@@ -17,7 +17,8 @@
 //!   in [`RegFile::cmds_dropped`]).
 
 use super::personality::{Personality, NUM_ENGINES, NUM_GROUPS, NUM_WQS, TOTAL_WQ_SIZE};
-use crate::regs::{self, cmd, cmdsts, intcause, off, state};
+use crate::regs::{self, cmd, cmdsts, intcause, off, state, DeviceState};
+use kernel::prelude::*;
 
 /// Number of MSI-X vectors of a model device: vector 0 (misc) and one per WQ.
 pub(crate) const NUM_VECTORS: usize = 1 + NUM_WQS;
@@ -137,13 +138,18 @@ impl RegFile {
     }
 
     /// The device state (GENSTS.state).
-    pub(crate) fn state(&self) -> u32 {
-        self.gensts & 0x3
+    pub(crate) fn state(&self) -> DeviceState {
+        regs::GenSts::from_raw(self.gensts).state()
     }
 
     /// Whether the device is enabled.
     pub(crate) fn enabled(&self) -> bool {
-        self.state() == state::ENABLED
+        self.state() == DeviceState::Enabled
+    }
+
+    /// GENCTRL as software wrote it.
+    fn genctrl(&self) -> regs::GenCtrl {
+        regs::GenCtrl::from_raw(self.genctrl)
     }
 
     fn config_en(&self) -> bool {
@@ -228,25 +234,35 @@ impl RegFile {
             return WriteEffect::None;
         }
         let has_evl = self.p.has_evl();
-        let disabled = self.state() == state::DISABLED;
+        let disabled = self.state() == DeviceState::Disabled;
         match off {
             off::GENCFG if disabled => {
-                let mask = 0xff | 1 << 12 | if has_evl { 1 << 13 } else { 0 };
-                self.gencfg = val & mask;
+                // rdbuf_limit, user_int_en, and evl_en where there is an event log.
+                let v = regs::GenCfg::from_raw(val);
+                let kept = regs::GenCfg::zeroed()
+                    .with_rdbuf_limit(v.rdbuf_limit())
+                    .with_user_int_en(v.user_int_en())
+                    .with_evl_en(has_evl && v.evl_en());
+                self.gencfg = kept.into_raw();
             }
             off::GENCTRL => {
-                self.genctrl = val & (0x3 | if has_evl { 0x4 } else { 0 });
+                let v = regs::GenCtrl::from_raw(val);
+                let kept = regs::GenCtrl::zeroed()
+                    .with_softerr_int_en(v.softerr_int_en())
+                    .with_halt_int_en(v.halt_int_en())
+                    .with_evl_int_en(has_evl && v.evl_int_en());
+                self.genctrl = kept.into_raw();
             }
             off::INTCAUSE => {
                 self.intcause &= !val;
             }
             off::CMD => {
-                if self.pending_cmd.is_some() || self.cmdsts & (1 << 31) != 0 {
+                if self.pending_cmd.is_some() || regs::CmdSts::from_raw(self.cmdsts).active() {
                     self.cmds_dropped += 1;
                 } else {
                     self.last_cmd = val;
                     self.pending_cmd = Some(val);
-                    self.cmdsts = 1 << 31;
+                    self.cmdsts = regs::CmdSts::zeroed().with_active(true).into_raw();
                     return WriteEffect::Command;
                 }
             }
@@ -283,7 +299,7 @@ impl RegFile {
 
     fn write_table(&mut self, off: usize, val: u32) {
         let p = self.p;
-        let disabled = self.state() == state::DISABLED;
+        let disabled = self.state() == DeviceState::Disabled;
         if let Some((g, o)) = self.table_hit(off, p.grpcfg_offset(), regs::grpcfg::SIZE, NUM_GROUPS)
         {
             if !disabled || !self.config_en() {
@@ -362,21 +378,26 @@ impl RegFile {
 
     /// Whether WQ `wq` is enabled (WQCFG wq_state = 1).
     pub(crate) fn wq_enabled(&self, wq: usize) -> bool {
-        wq < NUM_WQS && self.wqcfg[wq][regs::wqcfg::STATE_IDX] >> 30 == 1
+        wq < NUM_WQS && self.wq_state(wq).wq_state() == 1
+    }
+
+    fn wq_state(&self, wq: usize) -> regs::WqCfgState {
+        regs::WqCfgState::from_raw(self.wqcfg[wq][regs::wqcfg::STATE_IDX])
     }
 
     fn set_wq_enabled(&mut self, wq: usize, on: bool) {
-        let d = &mut self.wqcfg[wq][regs::wqcfg::STATE_IDX];
-        *d = (*d & !(0x3 << 30)) | u32::from(on) << 30;
+        let mut st = self.wq_state(wq).with_wq_state(on);
         if !on {
-            *d &= !0xffff; // occupancy
+            st = st.with_const_occupancy::<0>();
         }
+        self.wqcfg[wq][regs::wqcfg::STATE_IDX] = st.into_raw();
     }
 
-    /// Sets the occupancy field of WQ `wq`.
+    /// Sets the occupancy field of WQ `wq` (16 bits; the model's WQs are smaller).
     pub(crate) fn set_wq_occupancy(&mut self, wq: usize, n: u32) {
-        let d = &mut self.wqcfg[wq][regs::wqcfg::STATE_IDX];
-        *d = (*d & !0xffff) | (n & 0xffff);
+        let st = self.wq_state(wq);
+        let st = st.try_with_occupancy(n).unwrap_or(st);
+        self.wqcfg[wq][regs::wqcfg::STATE_IDX] = st.into_raw();
     }
 
     /// The group WQ `wq` belongs to, if exactly one.
@@ -420,7 +441,7 @@ impl RegFile {
         let size = self.evl_size().max(1);
         self.evl_tail = (self.evl_tail + 1) % size;
         self.evl_int_pending = true;
-        self.cause(intcause::EVL, self.genctrl & 0x4 != 0)
+        self.cause(intcause::EVL, self.genctrl().evl_int_en())
     }
 
     /// Sets `bits` in INTCAUSE; returns `enabled` when any of them was newly set (the misc
@@ -435,25 +456,29 @@ impl RegFile {
     /// `reset_type` (GENSTS.reset_type), every WQ disabled, INTCAUSE.HALT_STATE. Returns
     /// whether the misc interrupt must be raised (GENCTRL.halt_int_en).
     #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
-    pub(crate) fn halt(&mut self, reset_type: u32) -> bool {
+    pub(crate) fn halt(&mut self, reset_type: regs::ResetType) -> bool {
         for w in 0..NUM_WQS {
             self.set_wq_enabled(w, false);
         }
-        self.gensts = state::HALT | (reset_type & 0x3) << 2;
-        self.cause(intcause::HALT_STATE, self.genctrl & 0x2 != 0)
+        self.gensts = regs::GenSts::zeroed()
+            .with_state(DeviceState::Halt)
+            .with_reset_type(reset_type)
+            .into_raw();
+        self.cause(intcause::HALT_STATE, self.genctrl().halt_int_en())
     }
 
     /// Records a software error in SWERR (DSA 1.0 reporting, and errors without a CR on 2.0).
     /// A second error before software clears the first sets the overflow bit and keeps the
     /// first. Returns whether the misc interrupt must be raised.
     pub(crate) fn swerr(&mut self, qw: [u64; 4]) -> bool {
-        if self.swerr[0] & 1 != 0 {
-            self.swerr[0] |= 1 << 1;
+        let cur = regs::SwErr0::from_raw(self.swerr[0]);
+        if cur.valid() {
+            self.swerr[0] = cur.with_overflow(true).into_raw();
         } else {
             self.swerr = qw;
-            self.swerr[0] |= 1;
+            self.swerr[0] = regs::SwErr0::from_raw(qw[0]).with_valid(true).into_raw();
         }
-        self.cause(intcause::ERR, self.genctrl & 0x1 != 0)
+        self.cause(intcause::ERR, self.genctrl().softerr_int_en())
     }
 
     /// The command waiting to run, left in place.
@@ -499,8 +524,8 @@ impl RegFile {
     /// interrupt must be raised (the command asked for one with CMD.int_req).
     pub(crate) fn finish(&mut self, raw: u32) -> bool {
         let c = regs::Cmd::from_raw(raw);
-        let operand = c.operand().get() as u32;
-        let code = c.cmd().get() as u32;
+        let operand = c.operand().get();
+        let code = c.cmd().get();
         let err = if self.p.cmdcap & (1 << code) == 0 {
             cmdsts::INVAL_CMD
         } else {
@@ -562,7 +587,7 @@ impl RegFile {
 
     /// Enable Device: checks the configuration (model: the order of checks is the model's).
     fn enable_device(&mut self) -> u32 {
-        if self.state() != state::DISABLED {
+        if self.state() != DeviceState::Disabled {
             return cmdsts::ERR_DEV_ENABLED;
         }
         // Every configured WQ (size > 0) in exactly one group, every engine in at most one.

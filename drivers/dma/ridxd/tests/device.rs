@@ -136,7 +136,7 @@ mod tests {
         let s = SimInstance::new(115, Generation::Dsa2, true, None)?;
         let m = s.model();
         assert_eq!(s.inst().dsa().state_name(), "enabled");
-        m.inject_halt(0);
+        m.inject_halt(regs::ResetType::Software);
         m.wait_idle();
         assert_eq!(s.inst().dsa().stats().halts, 1);
         assert_eq!(s.inst().dsa().state_name(), "halted");
