@@ -363,7 +363,12 @@ impl Config {
         let limits = limits
             .try_with_max_batch_shift(w.max_batch_shift)
             .unwrap_or(limits);
-        [w.size, w.threshold, mode.into_raw(), limits.into_raw()]
+        let mut d = [0u32; 4];
+        d[regs::wqcfg::SIZE_IDX] = w.size;
+        d[regs::wqcfg::THRESH_IDX] = w.threshold;
+        d[regs::wqcfg::MODE_IDX] = mode.into_raw();
+        d[regs::wqcfg::LIMITS_IDX] = limits.into_raw();
+        d
     }
 }
 

@@ -136,7 +136,7 @@ impl DsaDevice {
     }
 
     /// The misc interrupt's counters.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn stats(&self) -> crate::irq::DevStats {
         self.misc.stats()
     }
@@ -298,7 +298,7 @@ impl DsaDevice {
             w.enabled = false;
         }
         // Still under `cfg`: an enable waits until this ring is gone, and sets up its own.
-        #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+        #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
         test_hooks::before_evl_teardown();
         self.teardown_evl();
         drop(cfg);
@@ -325,7 +325,7 @@ impl DsaDevice {
     }
 
     /// The event log's bus address, while set up.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn evl_bus_addr(&self) -> Option<u64> {
         self.evl.lock().as_ref().map(|r| r.bus_addr())
     }
@@ -402,7 +402,7 @@ impl IrqHandler for DsaDevice {
 }
 
 /// Hooks that let KUnit tests stop the driver at a chosen point, to run something beside it.
-#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+#[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
 pub(crate) mod test_hooks {
     use kernel::{prelude::*, sync::lock::static_mutex::StaticMutex};
 

@@ -61,7 +61,7 @@ impl EvlRing {
     }
 
     /// The ring's bus address.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn bus_addr(&self) -> u64 {
         self.buf.bus_addr()
     }

@@ -299,13 +299,13 @@ impl FaultPath {
     }
 
     /// Waits until every entry queued so far has been handled.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn flush(&self) {
         self.wq.flush();
     }
 
     /// The fault path's counters.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn stats(&self) -> FaultStats {
         *self.stats.lock()
     }

@@ -21,6 +21,13 @@ use kernel::{
 mod layout_test;
 
 /// Descriptor opcodes (`enum dsa_opcode`, uapi `idxd.h`).
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod opcode {
     /// No operation; only writes a CR if asked.
     pub(crate) const NOOP: u8 = 0x00;
@@ -93,6 +100,13 @@ pub(crate) mod opcode {
 }
 
 /// Descriptor flags, bits 23:0 of the second descriptor dword (`IDXD_OP_FLAG_*`, uapi `idxd.h`).
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod flags {
     /// Fence: within a batch, wait for earlier descriptors to complete.
     pub(crate) const FENCE: u32 = 0x0001;
@@ -109,6 +123,13 @@ pub(crate) mod flags {
 }
 
 /// Completion record status codes, bits 6:0 of `status` (`enum dsa_completion_status`).
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod status {
     /// Not yet completed (what software initialises the CR status with).
     pub(crate) const NONE: u8 = 0x00;
@@ -228,6 +249,7 @@ impl Descriptor {
     pub(crate) const SIZE: usize = 64;
 
     /// PASID the descriptor is tagged with (20 bits).
+    #[cfg(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST))]
     pub(crate) fn pasid(&self) -> u32 {
         self.pasid_priv.pasid().get()
     }
@@ -253,11 +275,13 @@ impl Descriptor {
     }
 
     /// The reserved bits 30:20 of dword 0 (must be zero).
+    #[cfg(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST))]
     pub(crate) fn rsvd_dword0(&self) -> u32 {
         self.pasid_priv.rsvd().get()
     }
 
     /// The 24 flag bits (`flags::*`).
+    #[cfg(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST))]
     pub(crate) fn flags(&self) -> u32 {
         self.flags_opcode.flags().get()
     }
@@ -284,6 +308,7 @@ impl Descriptor {
     }
 
     /// The reserved 16 bits at offset 38 (must be zero).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     pub(crate) fn rsvd1(&self) -> u16 {
         self.rsvd1
     }

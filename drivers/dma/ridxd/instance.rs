@@ -112,7 +112,7 @@ impl Instance {
     }
 
     /// The device (for tests).
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn dsa(&self) -> &Arc<DsaDevice> {
         &self.dsa
     }

@@ -28,7 +28,7 @@ use kernel::{
 };
 
 /// Counters of a device's misc interrupt, as read by [`MiscIrq::stats`].
-#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+#[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct DevStats {
     /// Event-log entries drained.
@@ -121,7 +121,7 @@ impl MiscIrq {
     }
 
     /// The counters.
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn stats(&self) -> DevStats {
         let c = &self.counters;
         DevStats {

@@ -13,6 +13,13 @@ use kernel::{bitfield, num::Bounded, prelude::*};
 mod layout_test;
 
 /// Register offsets in BAR0, in bytes.
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod off {
     /// VERSION, 32 bits [`IDXD_VER_OFFSET`].
     pub(crate) const VERSION: usize = 0x00;
@@ -92,6 +99,13 @@ impl From<Major> for Bounded<u32, 4> {
 }
 
 /// VERSION values [`DEVICE_VERSION_1`, `DEVICE_VERSION_2`].
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod version {
     /// DSA 1.0 (Sapphire Rapids): no event log, no per-WQ PRS disable.
     pub(crate) const DSA_1_0: u32 = 0x100;
@@ -359,6 +373,13 @@ bitfield! {
 }
 
 /// Command codes [`enum idxd_cmd`].
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod cmd {
     /// Enable device.
     pub(crate) const ENABLE_DEVICE: u32 = 1;
@@ -556,6 +577,13 @@ pub(crate) const EVLSTATUS_INT_PENDING_HI: u32 = 1 << 30;
 
 /// WQCFG: each WQ has a `1 << (5 + WQCAP.wqcfg_size)`-byte entry in the WQCFG table, made of
 /// 32-bit words [`union wqcfg`].
+#[cfg_attr(
+    not(any(CONFIG_INTEL_IDXD_RUST_SIM, CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)),
+    expect(
+        dead_code,
+        reason = "a table of the specification; the device model and the layout tests use the entries the driver does not"
+    )
+)]
 pub(crate) mod wqcfg {
     /// Minimum entry size shift [`IDXD_WQCFG_MIN`].
     pub(crate) const SIZE_SHIFT_MIN: u32 = 5;
