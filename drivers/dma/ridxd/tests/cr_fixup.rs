@@ -160,6 +160,48 @@ mod tests {
         Ok(())
     }
 
+    /// The event-log error byte is a completion status: bit 7 says the faulting access was a
+    /// write (`DSA_COMP_STATUS_WRITE`) and is not part of the code (idxd masks it with
+    /// `DSA_COMP_STATUS()`). A CR fault reported with it set is still a CR fault.
+    #[test]
+    fn write_bit_in_the_error_byte() -> Result {
+        let rig = Rig::new(124)?;
+        let f = rig.s.inst().dsa().faults();
+        let buf = map_rw(1)?;
+        put(buf, &[0u8; 64])?;
+        let mut e = entry(&rig, buf, 5);
+        e.header.info = e.header.info.with_error(status::CRA_XLAT | status::WRITE);
+        f.push(&e);
+        f.flush();
+        assert_eq!(cr_at(buf).status, status::SUCCESS);
+        assert_eq!(cr_at(buf).bytes_completed, 5);
+        assert_eq!(rig.counters().cr_faults, 1);
+        assert_eq!(rig.ctx.errors(), 0);
+        Ok(())
+    }
+
+    /// A drain descriptor's CR reported after CR faults (`DRAIN_EVL`) is written only when the
+    /// drain asked for one (`rcr`), as idxd does.
+    #[test]
+    fn drain_record_only_when_requested() -> Result {
+        let rig = Rig::new(125)?;
+        let f = rig.s.inst().dsa().faults();
+        let buf = map_rw(1)?;
+        put(buf, &[0u8; 64])?;
+        let mut e = entry(&rig, buf, 0);
+        e.header.info = e.header.info.with_error(status::DRAIN_EVL);
+        f.push(&e);
+        f.flush();
+        assert_eq!(cr_at(buf).status, 0);
+        assert_eq!(rig.counters(), CrCounters::default());
+        e.header.desc = e.header.desc.with_rcr(true);
+        f.push(&e);
+        f.flush();
+        assert_eq!(cr_at(buf).status, status::SUCCESS);
+        assert_eq!(rig.counters().cr_faults, 1);
+        Ok(())
+    }
+
     #[test]
     fn process_gone() -> Result {
         let rig = Rig::new(123)?;

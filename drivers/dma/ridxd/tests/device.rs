@@ -8,10 +8,13 @@ use kernel::prelude::*;
 #[kunit_tests(ridxd_device)]
 mod tests {
     use crate::{
+        caps::Caps,
         device::{test_hooks, DsaDevice},
         hw::{opcode, Descriptor},
+        hwif::DeviceIo,
         regs::{self, cmd, off, state, wqcfg},
         sim::Generation,
+        sim::SimDevice,
         sim_drv::SimInstance,
     };
     use kernel::{
@@ -129,6 +132,54 @@ mod tests {
         assert!(d2.enable() == Err(EBUSY));
         assert!(d2.enable_wq(0) == Err(EBUSY));
         Ok(())
+    }
+
+    /// A WQ size whose sum with the others does not fit in 32 bits is refused like any size
+    /// over WQCAP.total_wq_size (a root write of 4294967295 to `size`).
+    #[test]
+    fn wq_size_overflow_is_refused() -> Result {
+        let s = SimInstance::new(117, Generation::Dsa2, false, None)?;
+        let d = s.inst().dsa();
+        d.with_config(|c| c.set_wq_size(1, 16))?;
+        assert!(d.with_config(|c| c.set_wq_size(0, u32::MAX)) == Err(EINVAL));
+        assert_eq!(d.with_config(|c| c.wqs[0].size), 0);
+        Ok(())
+    }
+
+    /// GRPCFG's engine bitmap has 64 bits: a device that reports more engines cannot be
+    /// configured, and probe refuses it.
+    #[test]
+    fn more_than_64_engines_are_refused() -> Result {
+        let s = SimInstance::new(118, Generation::Dsa2, false, None)?;
+        let m = s.model();
+        let regs = Engines65(m.clone());
+        assert!(Caps::read(s.dev(), &regs).err() == Some(ENODEV));
+        Ok(())
+    }
+
+    /// The model's registers, except that ENGCAP reports 65 engines.
+    struct Engines65(Arc<SimDevice>);
+
+    impl DeviceIo for Engines65 {
+        fn read32(&self, off: usize) -> u32 {
+            self.0.read32(off)
+        }
+
+        fn read64(&self, off: usize) -> u64 {
+            if off == off::ENGCAP {
+                65
+            } else {
+                self.0.read64(off)
+            }
+        }
+
+        fn write32(&self, off: usize, val: u32) {
+            self.0.write32(off, val)
+        }
+
+        fn write64(&self, off: usize, val: u64) {
+            self.0.write64(off, val)
+        }
     }
 
     #[test]
