@@ -33,8 +33,8 @@ impl Caps {
     /// Reads the capability registers through `io`.
     ///
     /// Returns `ENODEV` (with one line logged on `dev`) for a device this driver does not
-    /// know: a VERSION major other than 1 or 2, no WQs, groups or engines, or no GRPCFG/WQCFG
-    /// table.
+    /// know: a VERSION major other than 1 or 2, no WQs, groups or engines, more than 64
+    /// engines, or no GRPCFG/WQCFG table.
     pub(crate) fn read(dev: &Device, io: &(impl DeviceIo + ?Sized)) -> Result<Self> {
         let version = io.read32(off::VERSION);
         let major = regs::Version::from_raw(version)
@@ -56,6 +56,16 @@ impl Caps {
                 "device reports {} WQs, {} groups, {} engines\n",
                 caps.num_wqs(),
                 caps.num_groups(),
+                caps.num_engines()
+            );
+            return Err(ENODEV);
+        }
+        // GRPCFG's engine bitmap is 64 bits wide [`struct grpcfg`]: engines past it cannot
+        // be put in a group.
+        if caps.num_engines() > 64 {
+            dev_err!(
+                dev,
+                "device reports {} engines, more than GRPCFG can hold\n",
                 caps.num_engines()
             );
             return Err(ENODEV);

@@ -199,7 +199,7 @@ impl Config {
             .map(|(_, w)| w.size)
             .sum();
         let w = self.wq_changeable(wq)?;
-        if others + size > total {
+        if others.checked_add(size).is_none_or(|sum| sum > total) {
             return Err(EINVAL);
         }
         w.size = size;

@@ -97,9 +97,10 @@ pub(crate) enum EvlKind {
 }
 
 impl EvlKind {
-    /// The kind of `e`.
+    /// The kind of `e`, by its error code without the write-fault bit (idxd's
+    /// `DSA_COMP_STATUS()`).
     pub(crate) fn of(e: &DsaEvlEntry) -> Self {
-        match e.header.info.error() {
+        match e.header.info.error() & status::MASK {
             status::CRA_XLAT => Self::CrFault,
             status::BATCH_EVL_ERR => Self::BatchCr,
             status::DRAIN_EVL => Self::DrainCr,

@@ -18,7 +18,8 @@
 //!   remembers a sub-descriptor CR that could not be written (`first_err_in_batch` resets it);
 //!   the batch descriptor's own CR (`BATCH_EVL_ERR`) is then written with status batch-fail
 //!   and result 1, and it is written at all only when requested (`rcr`) or on such a failure.
-//!   A drain's CR after CR faults (`DRAIN_EVL`) is written as it is.
+//!   A drain's CR after CR faults (`DRAIN_EVL`) is written as it is, when the drain asked for
+//!   one (`rcr`).
 //! * Per context: `cr_faults` (records written) and `cr_fault_failures` (could not be: bad
 //!   address, unmapped, `PROT_NONE`, process gone), and the software errors attributed to it
 //!   (CRs that could not be written, SWERR and other event-log errors with its PASID and WQ),
@@ -378,7 +379,8 @@ impl FaultPath {
                 }
                 h.desc.rcr() || failed
             }
-            EvlKind::DrainCr => true,
+            // Written only when the drain asked for a CR (idxd drops it otherwise).
+            EvlKind::DrainCr => h.desc.rcr(),
             EvlKind::Other => {
                 ctx.add_error();
                 self.err_wait.notify_all();
