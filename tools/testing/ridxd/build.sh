@@ -91,14 +91,23 @@ kunit_totals() {
 }
 
 # build_selftests: the kselftest programs of tools/testing/selftests/drivers/dma/ridxd, built
-# statically in the work tree (for kselftest_harness.h) into $RIDXD_CACHE/selftests, which the
-# guest initramfs carries.
+# the way the selftests framework builds them: through their Makefile and lib.mk, against the
+# work tree's UAPI headers ("make headers" into $RIDXD_CACHE/build-headers, named by
+# KHDR_INCLUDES as lib.mk expects), into $RIDXD_CACHE/selftests, which the guest initramfs
+# carries.  The guest has no C library, so the programs are linked statically: USERLDFLAGS is
+# lib.mk's hook for that (the Makefile itself stays as any kselftest Makefile).
 build_selftests() {
-	local src=$KSRC/tools/testing/selftests/drivers/dma/ridxd out=$RIDXD_CACHE/selftests c
-	mkdir -p "$out"
-	for c in "$src"/*.c; do
-		[ -f "$c" ] || continue
-		run_logged "$LOGS/selftest-$(basename "$c" .c).log" \
-			gcc -O2 -Wall -Werror -static -o "$out/$(basename "$c" .c)" "$c" || return 1
-	done
+	local dir=$KSRC/tools/testing/selftests/drivers/dma/ridxd out=$RIDXD_CACHE/selftests
+	local hdr=$RIDXD_CACHE/build-headers args
+	mkdir -p "$out" "$hdr"
+	local khdr="KHDR_INCLUDES=-isystem $hdr/usr/include"
+	run_logged "$LOGS/selftests-headers.log" make -C "$dir" "$khdr" headers || return 1
+	local mk=(-C "$dir" OUTPUT="$out" "$khdr" USERCFLAGS=-Werror USERLDFLAGS=-static)
+	# Programs built with other flags (or by an older harness) are built again.
+	args=$(printf '%s\n' "${mk[@]}")
+	if [ "$(cat "$RIDXD_CACHE/selftests.args" 2>/dev/null)" != "$args" ]; then
+		run_logged "$LOGS/selftests-clean.log" make "${mk[@]}" clean || return 1
+		printf '%s\n' "$args" >"$RIDXD_CACHE/selftests.args"
+	fi
+	run_logged "$LOGS/selftests.log" make "${mk[@]}" all
 }

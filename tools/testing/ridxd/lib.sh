@@ -7,6 +7,8 @@
 #   $RIDXD_CACHE/src/linux-<ver>     pristine kernel tree from Debian's linux-source-7.3
 #   $RIDXD_CACHE/linux               work tree: a copy of the pristine tree + our overlay
 #   $RIDXD_CACHE/build-{kunit,guest,debug}   O= build directories
+#   $RIDXD_CACHE/build-headers       "make headers" output (UAPI headers for the kselftests)
+#   $RIDXD_CACHE/selftests           the kselftest programs (lib.mk OUTPUT=)
 #   $RIDXD_CACHE/tools               bindgen, the TCG-only qemu wrapper, busybox
 #   $RIDXD_CACHE/logs                every build / boot log
 
