@@ -29,6 +29,8 @@ make_initramfs() {
 	done
 	cp "$b/drivers/dma/ridxd/ridxd.ko" "$r/lib/modules/"
 	cp "$RIDXD_TOOLS"/guest/* "$r/ridxd/"
+	# The kselftest TAP helpers the guest scripts source.
+	cp "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$r/ridxd/"
 	if [ -d "$RIDXD_CACHE/selftests" ]; then
 		cp -r "$RIDXD_CACHE/selftests" "$r/ridxd/selftests"
 	fi

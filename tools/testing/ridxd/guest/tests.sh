@@ -1,6 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # In-guest tests run by "ridxd-dev test" in the normal and the debug guest kernel.
-. /ridxd/tap.sh
+#
+# TAP through the kernel's tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts
+# it in /ridxd), with the plan line counted and printed at the end.  Its ktap_test_result runs
+# the command as an unquoted $@, which splits arguments that hold spaces (sh -c "..."), so
+# tap_check runs the command itself and only reports through ktap_test_pass/ktap_test_fail.
+# ktap_helpers.sh also prints descriptions unquoted: keep glob characters out of them.
+. /ridxd/ktap_helpers.sh
+
+# tap_check DESCRIPTION CMD...: one test point, "ok" when CMD succeeds.
+tap_check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$_desc"
+	else
+		ktap_test_fail "$_desc"
+	fi
+}
 
 dmesg_has() { dmesg | grep -q "$1"; }
 not_loaded() { ! grep -q '^ridxd ' /proc/modules; }
@@ -11,7 +28,7 @@ scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for 
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
 no_faux_dev() { ! faux_dev "$1"; }
 
-tap_plan 45
+ktap_print_header
 tap_check "intel-iommu is up" scalable_mode
 tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
 tap_check "ridxd is loaded" loaded
@@ -70,7 +87,7 @@ run_selftest() {
 	return $rc
 }
 tap_check "kselftest ridxd_wq_test (DSA 2.0)" run_selftest ridxd_wq_test
-tap_check "kselftest ridxd_wq_test (DSA 1.0)" env RIDXD_DEV=0 sh -c '. /ridxd/tap.sh; "/ridxd/selftests/ridxd_wq_test" > /tmp/dsa1.out 2>&1; rc=$?; sed "s/^/    /" /tmp/dsa1.out; exit $rc'
+tap_check "kselftest ridxd_wq_test (DSA 1.0)" env RIDXD_DEV=0 sh -c '"/ridxd/selftests/ridxd_wq_test" > /tmp/dsa1.out 2>&1; rc=$?; sed "s/^/    /" /tmp/dsa1.out; exit $rc'
 # An open file keeps the module: rmmod is refused until it is closed.
 rmmod_refused_while_open() {
 	exec 3<> /dev/dsa/wq1.1 || return 1
@@ -83,4 +100,6 @@ tap_check "rmmod ridxd with model devices" rmmod ridxd
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1
 tap_check "admin directory removed" absent $A
-tap_done
+# The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
+ktap_set_plan "$((KTAP_TESTNO - 1))"
+ktap_finished
