@@ -62,6 +62,8 @@ run_kunit() {
 		--kunitconfig="$KSRC/drivers/dma/ridxd/.kunitconfig" --jobs="$JOBS"
 		--timeout=600 --json="$KUNIT_JSON" --make_options="$KMAKE_LLVM")
 	[ -n "${1:-}" ] && args+=("$1")
+	# The totals come from this run's results only.
+	rm -f "$KUNIT_JSON"
 	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py "${args[@]}") >"$LOGS/kunit.log" 2>&1 || {
 		# Compiler errors first, then failed tests, then the end of the log.
 		grep -E -A12 '^(ERROR:root:)?error(\[E[0-9]+\])?:' "$LOGS/kunit.log" | head -n 80 >&2
@@ -79,15 +81,34 @@ run_kunit() {
 	fi
 }
 
-# kunit_totals: "passed failed skipped" from the last kunit.py run's log.
+# kunit_totals: "passed failed skipped" of the last kunit.py run, from the results it wrote
+# with --json (tools/testing/kunit/kunit_json.py: groups with "sub_groups" and "test_cases",
+# each case's "status" PASS, SKIP, or FAIL/ERROR for a failed or crashed one).  Test cases
+# are counted through all levels (parameterised cases are a group of their own); a failure
+# only a group's counts know of (a suite that failed after its cases passed) counts too.
+# Fails if there are no results (kunit.py did not get as far as parsing any).
 kunit_totals() {
-	local line
-	line=$(grep -E 'Testing complete\. Ran [0-9]+ tests' "$LOGS/kunit.log" | tail -n1)
-	local p f s
-	p=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$line")
-	f=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$line")
-	s=$(sed -nE 's/.*skipped: ([0-9]+).*/\1/p' <<<"$line")
-	echo "${p:-0} ${f:-0} ${s:-0}"
+	python3 - "$KUNIT_JSON" <<-'EOF'
+	import json, sys
+	try:
+	    with open(sys.argv[1]) as f:
+	        top = json.load(f)
+	except (OSError, ValueError) as e:
+	    sys.exit(f"kunit: no results in {sys.argv[1]}: {e}")
+	n = {"passed": 0, "failed": 0, "skipped": 0}
+	def walk(group):
+	    for case in group.get("test_cases", []):
+	        st = case.get("status")
+	        n["passed" if st == "PASS" else "skipped" if st == "SKIP" else "failed"] += 1
+	    for sub in group.get("sub_groups", []):
+	        walk(sub)
+	walk(top)
+	misc = top.get("misc", {})
+	n["failed"] = max(n["failed"], misc.get("failed", 0) + misc.get("crashed", 0))
+	if sum(n.values()) == 0:
+	    sys.exit(f"kunit: no test cases in {sys.argv[1]}")
+	print(n["passed"], n["failed"], n["skipped"])
+	EOF
 }
 
 # build_selftests: the kselftest programs of tools/testing/selftests/drivers/dma/ridxd, built
