@@ -124,11 +124,18 @@ kenv() {
 	unset RUST_LIB_SRC RUSTUP_TOOLCHAIN
 }
 
-# The QEMU acceleration to use: TCG unless RIDXD_KVM=1 and /dev/kvm is usable.
+# The QEMU acceleration and CPU of the guests: TCG unless RIDXD_KVM=1 and /dev/kvm is usable.
+# LA57 is off, so guests boot with 4-level paging:
+#  - with LA57 a KASAN kernel can report a false "wild-memory-access" at boot, at random: an
+#    interrupt that arrives while identify_boot_cpu() has cleared boot_cpu_data's capabilities
+#    (IRQs are on, alternatives not yet patched) sees pgtable_l5_enabled() false, so the
+#    4-level KASAN_SHADOW_START, and a 5-level direct-map address (0xff11...) looks wild;
+#  - Linux VT-d SVA with a 5-level CPU needs 5-level first-stage tables from the IOMMU, which
+#    QEMU's intel-iommu does not offer.
 qemu_accel() {
 	if [ "$RIDXD_KVM" = 1 ] && [ -w /dev/kvm ]; then
-		echo "-accel kvm -cpu host"
+		echo "-accel kvm -cpu host,la57=off"
 	else
-		echo "-accel tcg -cpu max"
+		echo "-accel tcg -cpu max,la57=off"
 	fi
 }

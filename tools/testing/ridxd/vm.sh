@@ -71,6 +71,13 @@ vm_run() {
 		tail -n 40 "$VM_LOG" >&2
 		return 1
 	fi
+	# The guests are meant to run with 4-level paging (see qemu_accel).
+	if grep -q '^=== ridxd guest start: .*, 4-level paging)$' "$VM_LOG"; then
+		log "$v guest: 4-level paging (no la57)"
+	else
+		echo "!!! $v guest: not seen to run with 4-level paging (log: $VM_LOG)" >&2
+		return 1
+	fi
 	if grep -q 'vtd_reg_dmar_root.*scalable 1' "$VM_LOG"; then
 		log "$v guest: intel-iommu root table programmed in scalable mode"
 	else
