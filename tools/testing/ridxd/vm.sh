@@ -39,6 +39,23 @@ make_initramfs() {
 	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 >"$out")
 }
 
+# splat_when LOG: where the first kernel splat of LOG came, relative to the guest script that
+# the init script frames with "=== ridxd guest start" and "=== ridxd guest end": a splat at
+# boot has nothing to do with what the script tested.
+splat_when() {
+	local f=$1 at start end
+	at=$(grep -nE -m1 "$SPLAT_RE" "$f" | cut -d: -f1)
+	start=$(grep -n -m1 '^=== ridxd guest start' "$f" | cut -d: -f1)
+	end=$(grep -n -m1 '^=== ridxd guest end' "$f" | cut -d: -f1)
+	if [ -z "$start" ] || [ "$at" -lt "$start" ]; then
+		echo "at boot, before the guest script started (line $at)"
+	elif [ -z "$end" ] || [ "$at" -lt "$end" ]; then
+		echo "while the guest script ran (line $at)"
+	else
+		echo "after the guest script ended (line $at)"
+	fi
+}
+
 # vm_run VARIANT SCRIPT: boot the VARIANT kernel, run /ridxd/SCRIPT in the guest.  Prints the
 # guest's own output (TAP) and returns its exit status, or 1 on a splat, a timeout or no exit
 # line.  VM_LOG is set to the serial log.
@@ -62,7 +79,7 @@ vm_run() {
 	local rc
 	rc=$(sed -nE 's/^RIDXD-GUEST-EXIT rc=([0-9]+)$/\1/p' "$VM_LOG" | tail -n1)
 	if grep -qE "$SPLAT_RE" "$VM_LOG"; then
-		echo "!!! kernel splat in the $v guest (full log: $VM_LOG):" >&2
+		echo "!!! kernel splat in the $v guest, $(splat_when "$VM_LOG") (full log: $VM_LOG):" >&2
 		grep -nE -B2 -A25 "$SPLAT_RE" "$VM_LOG" | head -n 120 >&2
 		return 1
 	fi
