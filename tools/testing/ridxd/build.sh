@@ -55,6 +55,32 @@ build_guest() {
 	log "$v kernel: $(du -h "$b/arch/x86/boot/bzImage" | cut -f1) bzImage, ridxd.ko $(du -h "$b/drivers/dma/ridxd/ridxd.ko" | cut -f1)"
 }
 
+# build_nosim: compile the driver crate the way a hardware user builds it, without the device
+# model and without KUnit (guest.config with INTEL_IDXD_RUST_SIM off), into
+# $RIDXD_CACHE/build-nosim.  The crate builds with -Dwarnings, so an item only the model or the
+# tests use fails here.  Only the driver's directory is built (plus what it needs), not a
+# bootable kernel.
+build_nosim() {
+	local b=$RIDXD_CACHE/build-nosim frag sum
+	kenv
+	mkdir -p "$b"
+	frag=$b/.ridxd-fragment
+	{ grep -v '^CONFIG_INTEL_IDXD_RUST_SIM=' "$RIDXD_TOOLS/configs/guest.config"
+	  echo 'CONFIG_INTEL_IDXD_RUST_SIM=n'; } >"$frag.new"
+	sum=$(md5sum <"$frag.new")
+	if [ ! -f "$b/.config" ] || [ "$(cat "$b/.ridxd-fragment-sum" 2>/dev/null)" != "$sum" ]; then
+		log "configuring the no-model build"
+		cp "$frag.new" "$b/.config"
+		run_logged "$LOGS/config-nosim.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" olddefconfig
+		echo "$sum" >"$b/.ridxd-fragment-sum"
+	fi
+	mv "$frag.new" "$frag"
+	check_fragment "$frag" "$b/.config" || die "no-model configuration is incomplete"
+	run_logged "$LOGS/build-nosim.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" \
+		drivers/dma/ridxd/ || return 1
+	[ -f "$b/drivers/dma/ridxd/ridxd.o" ] || die "the no-model build produced no ridxd.o"
+}
+
 KUNIT_JSON=$RIDXD_CACHE/kunit-results.json
 # kunit.py's x86_64 QEMU configuration names no CPU, so its guest is QEMU's default qemu64,
 # which has no LA57.  Name that model, with LA57 off, so that a change of QEMU's default can't
