@@ -31,22 +31,33 @@ guest_fragment() {
 	return 0
 }
 
-# build_guest VARIANT (guest|debug): bzImage and modules in $RIDXD_CACHE/build-VARIANT.
-build_guest() {
-	local v=$1 b=$RIDXD_CACHE/build-$1 frag sum
-	kenv
+# configure_build NAME FRAGMENT: configure $RIDXD_CACHE/build-NAME from FRAGMENT (a file) with
+# olddefconfig, once and again only when the fragment changes, and check that every line of the
+# fragment survived.  Prints the build directory.
+configure_build() {
+	local name=$1 b=$RIDXD_CACHE/build-$1 frag sum
 	mkdir -p "$b"
 	frag=$b/.ridxd-fragment
-	guest_fragment "$v" >"$frag.new"
+	cp "$2" "$frag.new"
 	sum=$(md5sum <"$frag.new")
 	if [ ! -f "$b/.config" ] || [ "$(cat "$b/.ridxd-fragment-sum" 2>/dev/null)" != "$sum" ]; then
-		log "configuring $v kernel"
+		log "configuring the $name kernel" >&2
 		cp "$frag.new" "$b/.config"
-		run_logged "$LOGS/config-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" olddefconfig
+		run_logged "$LOGS/config-$name.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" olddefconfig >&2 ||
+			return 1
 		echo "$sum" >"$b/.ridxd-fragment-sum"
 	fi
 	mv "$frag.new" "$frag"
-	check_fragment "$frag" "$b/.config" || die "$v kernel configuration is incomplete"
+	check_fragment "$frag" "$b/.config" >&2 || die "$name kernel configuration is incomplete"
+	echo "$b"
+}
+
+# build_guest VARIANT (guest|debug): bzImage and modules in $RIDXD_CACHE/build-VARIANT.
+build_guest() {
+	local v=$1 b
+	kenv
+	guest_fragment "$v" >"$LOGS/fragment-$v"
+	b=$(configure_build "$v" "$LOGS/fragment-$v") || return 1
 	# The guests run the kselftests: what their config file asks for must be there too.
 	check_fragment "$KSRC/tools/testing/selftests/drivers/dma/ridxd/config" "$b/.config" ||
 		die "$v kernel lacks options tools/testing/selftests/drivers/dma/ridxd/config asks for"
@@ -61,21 +72,11 @@ build_guest() {
 # tests use fails here.  Only the driver's directory is built (plus what it needs), not a
 # bootable kernel.
 build_nosim() {
-	local b=$RIDXD_CACHE/build-nosim frag sum
+	local b
 	kenv
-	mkdir -p "$b"
-	frag=$b/.ridxd-fragment
 	{ grep -v '^CONFIG_INTEL_IDXD_RUST_SIM=' "$RIDXD_TOOLS/configs/guest.config"
-	  echo 'CONFIG_INTEL_IDXD_RUST_SIM=n'; } >"$frag.new"
-	sum=$(md5sum <"$frag.new")
-	if [ ! -f "$b/.config" ] || [ "$(cat "$b/.ridxd-fragment-sum" 2>/dev/null)" != "$sum" ]; then
-		log "configuring the no-model build"
-		cp "$frag.new" "$b/.config"
-		run_logged "$LOGS/config-nosim.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" olddefconfig
-		echo "$sum" >"$b/.ridxd-fragment-sum"
-	fi
-	mv "$frag.new" "$frag"
-	check_fragment "$frag" "$b/.config" || die "no-model configuration is incomplete"
+	  echo 'CONFIG_INTEL_IDXD_RUST_SIM=n'; } >"$LOGS/fragment-nosim"
+	b=$(configure_build nosim "$LOGS/fragment-nosim") || return 1
 	run_logged "$LOGS/build-nosim.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" \
 		drivers/dma/ridxd/ || return 1
 	[ -f "$b/drivers/dma/ridxd/ridxd.o" ] || die "the no-model build produced no ridxd.o"
