@@ -9,6 +9,7 @@ use kernel::prelude::*;
 mod tests {
     use crate::{
         caps::Caps,
+        cmd as command,
         device::{test_hooks, DsaDevice},
         hw::{opcode, Descriptor},
         hwif::DeviceIo,
@@ -132,6 +133,51 @@ mod tests {
         assert!(d2.enable() == Err(EBUSY));
         assert!(d2.enable_wq(0) == Err(EBUSY));
         Ok(())
+    }
+
+    /// A device whose registers read all ones (a PCI device after surprise removal or unbind)
+    /// has no command in flight: commands fail at once with `ENODEV` instead of polling
+    /// CMDSTS.active for the 5 s timeout.
+    #[test]
+    fn commands_fail_fast_on_a_device_that_reads_all_ones() -> Result {
+        let s = SimInstance::new(119, Generation::Dsa2, false, None)?;
+        let gone = AllOnes;
+        assert!(command::run_polled(s.dev(), &gone, cmd::DRAIN_PASID, 1) == Err(ENODEV));
+        Ok(())
+    }
+
+    /// A halted device runs no command but Reset Device (the one that recovers it): the others
+    /// are refused with `EIO` before CMD is written.
+    #[test]
+    fn halted_device_refuses_commands() -> Result {
+        let s = SimInstance::new(126, Generation::Dsa2, true, None)?;
+        let m = s.model();
+        m.inject_halt(regs::ResetType::Software);
+        m.wait_idle();
+        let before = m.read32(off::CMD);
+        assert!(s.inst().dsa().drain_pasid(1) == Err(EIO));
+        assert_eq!(m.read32(off::CMD), before);
+        // Disabling it still recovers it (Disable refused, Reset Device runs).
+        assert!(s.inst().dsa().disable().is_err());
+        assert_eq!(m.read32(off::GENSTS), state::DISABLED);
+        Ok(())
+    }
+
+    /// Registers that read all ones, as a PCI read of a device that is gone.
+    struct AllOnes;
+
+    impl DeviceIo for AllOnes {
+        fn read32(&self, _off: usize) -> u32 {
+            !0
+        }
+
+        fn read64(&self, _off: usize) -> u64 {
+            !0
+        }
+
+        fn write32(&self, _off: usize, _val: u32) {}
+
+        fn write64(&self, _off: usize, _val: u64) {}
     }
 
     /// A WQ size whose sum with the others does not fit in 32 bits is refused like any size
