@@ -8,7 +8,7 @@
 
 use crate::{
     hwif::DeviceIo,
-    regs::{self, cmdsts, off},
+    regs::{self, cmd, cmdsts, off, DeviceState},
 };
 use kernel::{
     device::Device,
@@ -85,19 +85,44 @@ fn result(dev: &Device, code: u32, operand: u32, sts: regs::CmdSts) -> Result<u3
     Ok(u32::from(sts.result()))
 }
 
+/// Whether command `code` may be issued to the device behind `io` now: `ENODEV` when its
+/// registers read all ones (a PCI read of a device that is gone; CMDSTS.active would look set
+/// for ever), `EIO` on a halted device for anything but Reset Device (the command that
+/// recovers from a software-reset halt; GENSTS.state HALT). One line is logged on `dev`.
+fn check_issuable(dev: &Device, io: &(impl DeviceIo + ?Sized), code: u32) -> Result {
+    let sts = io.read32(off::CMDSTS);
+    let gensts = io.read32(off::GENSTS);
+    if sts == u32::MAX && gensts == u32::MAX {
+        dev_err!(
+            dev,
+            "command {}: the device does not respond (registers read all ones)\n",
+            code
+        );
+        return Err(ENODEV);
+    }
+    if regs::GenSts::from_raw(gensts).state() == DeviceState::Halt && code != cmd::RESET_DEVICE {
+        dev_err!(dev, "command {}: refused, the device is halted\n", code);
+        return Err(EIO);
+    }
+    Ok(())
+}
+
 /// Runs device command `code` (`regs::cmd`) with `operand` and polls CMDSTS until it is done:
 /// for when the device's interrupts are not connected (probe, teardown) and for tests.
 ///
 /// Returns the command's result field on success; `EINVAL` for a code or operand that does
-/// not fit CMD; `EIO` (with the decoded CMDSTS error logged) when the device refuses it;
-/// `ETIMEDOUT` when it does not complete in 5 s.
+/// not fit CMD; `ENODEV` for a device whose registers read all ones; `EIO` on a halted device
+/// (but for Reset Device) or (with the decoded CMDSTS error logged) when the device refuses
+/// it; `ETIMEDOUT` when it does not complete in 5 s.
 pub(crate) fn run_polled(
     dev: &Device,
     io: &(impl DeviceIo + ?Sized),
     code: u32,
     operand: u32,
 ) -> Result<u32> {
-    io.write32(off::CMD, encode(code, operand, false)?);
+    let raw = encode(code, operand, false)?;
+    check_issuable(dev, io, code)?;
+    io.write32(off::CMD, raw);
     let sts = read_poll_timeout(
         || Ok(regs::CmdSts::from_raw(io.read32(off::CMDSTS))),
         |s: &regs::CmdSts| !s.active(),
@@ -182,7 +207,9 @@ impl Commands {
             }
             c.irqs
         };
-        io.write32(off::CMD, encode(code, operand, true)?);
+        let raw = encode(code, operand, true)?;
+        check_issuable(dev, io, code)?;
+        io.write32(off::CMD, raw);
         let start_time = Instant::<Monotonic>::now();
         let sts = loop {
             let sts = regs::CmdSts::from_raw(io.read32(off::CMDSTS));
