@@ -2,10 +2,10 @@
 
 //! The hardware-access seam between the driver and a DSA device.
 //!
-//! Everything the driver does to a device goes through [`DeviceIo`]. It has two
-//! implementations: `PciIo` (`pci_drv.rs`) for a PCI device, whose BAR0 is MMIO, and `SimIo`
-//! (`sim_drv.rs`) for the software device model. Code above the seam does not know, and must
-//! not ask, which one it talks to.
+//! Everything the driver does to a device goes through a `dyn` [`DeviceBus`] (registers
+//! through its supertrait [`DeviceIo`]). It has two implementations: `PciIo` (`pci_drv.rs`)
+//! for a PCI device, whose BAR0 is MMIO, and `SimIo` (`sim_drv.rs`) for the software device
+//! model. Code above the seam does not know, and must not ask, which one it talks to.
 
 use crate::hw::Descriptor;
 use kernel::{
