@@ -404,13 +404,14 @@ impl IrqHandler for DsaDevice {
 /// Hooks that let KUnit tests stop the driver at a chosen point, to run something beside it.
 #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
 pub(crate) mod test_hooks {
-    use kernel::{prelude::*, sync::lock::static_mutex::StaticMutex};
+    use kernel::prelude::*;
 
     /// A hook, run once.
     pub(crate) type Hook = KBox<dyn FnMut() + Send>;
 
-    static BEFORE_EVL_TEARDOWN: StaticMutex<Option<Hook>> =
-        StaticMutex::new(c"ridxd::device::test_hooks", None);
+    kernel::static_mutex! {
+        static BEFORE_EVL_TEARDOWN: Option<Hook> = (c"ridxd::device::test_hooks", None);
+    }
 
     /// Runs `hook` the next time a device's disable is about to tear its event log down.
     pub(crate) fn set_before_evl_teardown(hook: Hook) {

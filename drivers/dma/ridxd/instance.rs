@@ -12,7 +12,6 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        lock::static_mutex::StaticMutex,
         Arc,
     },
 };
@@ -26,10 +25,11 @@ pub(crate) fn next_device_index() -> usize {
     NEXT_DEVICE.fetch_add(1, Relaxed) as usize
 }
 
-/// The module's debugfs directory, `/sys/kernel/debug/ridxd`, for devices probed after
-/// module init (PCI devices); set while the module is loaded ([`RootSlot`]).
-static DEBUGFS_ROOT: StaticMutex<Option<debugfs::Dir>> =
-    StaticMutex::new(c"ridxd::DEBUGFS_ROOT", None);
+kernel::static_mutex! {
+    /// The module's debugfs directory, `/sys/kernel/debug/ridxd`, for devices probed after
+    /// module init (PCI devices); set while the module is loaded ([`RootSlot`]).
+    static DEBUGFS_ROOT: Option<debugfs::Dir> = (c"ridxd::DEBUGFS_ROOT", None);
+}
 
 /// The module's debugfs directory, if the module is loaded.
 pub(crate) fn debugfs_root() -> Option<debugfs::Dir> {

@@ -28,8 +28,9 @@ const INITIALIZING: i32 = 1;
 const READY: i32 = 2;
 
 /// A mutex for `static`s, initialised on first use. Each one is its own lockdep class, named
-/// as given to [`StaticMutex::new`]. It is meant to be a `static` item: its lock class key must
-/// be in static memory (lockdep refuses keys elsewhere).
+/// as given to [`static_mutex!`](crate::static_mutex), which declares one: it must be a
+/// `static` item, for its lock class key must be in static memory (lockdep refuses keys
+/// elsewhere), which is why [`StaticMutex::new`] is `unsafe`.
 ///
 /// # Invariants
 ///
@@ -40,9 +41,9 @@ const READY: i32 = 2;
 /// # Examples
 ///
 /// ```
-/// use kernel::sync::lock::static_mutex::StaticMutex;
-///
-/// static COUNT: StaticMutex<u32> = StaticMutex::new(c"COUNT", 0);
+/// kernel::static_mutex! {
+///     static COUNT: u32 = (c"COUNT", 0);
+/// }
 ///
 /// *COUNT.lock() += 1;
 /// *COUNT.lock() += 1;
@@ -60,8 +61,13 @@ pub struct StaticMutex<T> {
 unsafe impl<T: Send> Sync for StaticMutex<T> {}
 
 impl<T> StaticMutex<T> {
-    /// A mutex named `name` (for lockdep) holding `data`, to be a `static`.
-    pub const fn new(name: &'static CStr, data: T) -> Self {
+    /// A mutex named `name` (for lockdep) holding `data`. Use [`static_mutex!`](crate::static_mutex).
+    ///
+    /// # Safety
+    ///
+    /// The value must be the initialiser of a `static` item (never moved to the stack or the
+    /// heap, e.g. through `KBox::leak`): its lock class key must stay in static memory.
+    pub const unsafe fn new(name: &'static CStr, data: T) -> Self {
         // INVARIANT: `state` is `UNINIT`: nobody has initialised the mutex; `key` is in a
         // `ManuallyDrop`.
         Self {
@@ -72,8 +78,8 @@ impl<T> StaticMutex<T> {
             },
             state: Atomic::new(UNINIT),
             name,
-            // SAFETY: The key is only used through `&'static self` (`lock`), so where it does not
-            // move, in the static the mutex is; its destructor never runs (`ManuallyDrop`).
+            // SAFETY: The mutex is a `static` (the caller's promise), so the key stays in static
+            // memory; its destructor never runs (`ManuallyDrop`).
             key: ManuallyDrop::new(unsafe { LockClassKey::new_static() }),
         }
     }
@@ -107,4 +113,27 @@ impl<T> StaticMutex<T> {
             cpu_relax();
         }
     }
+}
+
+/// Declares a `static` [`StaticMutex`]: `static NAME: T = (c"lockdep name", initial value);`.
+///
+/// # Examples
+///
+/// ```
+/// kernel::static_mutex! {
+///     /// A counter.
+///     pub(crate) static HITS: u64 = (c"HITS", 0);
+/// }
+///
+/// *HITS.lock() += 1;
+/// assert_eq!(*HITS.lock(), 1);
+/// ```
+#[macro_export]
+macro_rules! static_mutex {
+    ($(#[$meta:meta])* $vis:vis static $name:ident: $t:ty = ($cname:expr, $data:expr);) => {
+        $(#[$meta])*
+        $vis static $name: $crate::sync::lock::static_mutex::StaticMutex<$t> =
+            // SAFETY: This is the initialiser of the `static` item `$name`.
+            unsafe { $crate::sync::lock::static_mutex::StaticMutex::new($cname, $data) };
+    };
 }
