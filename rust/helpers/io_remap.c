@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/mm.h>
+#ifdef CONFIG_X86_64
+#include <asm/cpufeature.h>
+#endif
 
 __rust_helper pgprot_t rust_helper_pgprot_noncached(pgprot_t prot)
 {
@@ -14,3 +17,16 @@ __rust_helper int rust_helper_io_remap_pfn_range(struct vm_area_struct *vma,
 {
 	return io_remap_pfn_range(vma, addr, pfn, size, prot);
 }
+
+#ifdef CONFIG_X86_64
+/* cpu_feature_enabled() is a macro on a constant feature bit: one helper per feature. */
+__rust_helper bool rust_helper_cpu_feature_enabled_movdir64b(void)
+{
+	return cpu_feature_enabled(X86_FEATURE_MOVDIR64B);
+}
+
+__rust_helper bool rust_helper_cpu_feature_enabled_enqcmd(void)
+{
+	return cpu_feature_enabled(X86_FEATURE_ENQCMD);
+}
+#endif

@@ -22,39 +22,36 @@ use crate::{
 #[derive(Clone, Copy)]
 pub struct Command(pub [u8; 64]);
 
-/// Whether the boot CPU has feature `bit` (`X86_FEATURE_*`; `boot_cpu_has()`).
-fn boot_cpu_has(bit: u32) -> bool {
-    let (word, bit) = ((bit / 32) as usize, bit % 32);
-    // SAFETY: `boot_cpu_data` is set up during early boot, before any module or driver runs,
-    // and its capability words are only read afterwards. `x86_capability` is the union member
-    // the words are written through (the other member only aligns them).
-    let caps = unsafe {
-        &(*core::ptr::addr_of!(bindings::boot_cpu_data))
-            .__bindgen_anon_3
-            .x86_capability
-    };
-    caps.get(word).is_some_and(|w| w & (1 << bit) != 0)
-}
-
-/// Whether the CPU implements `MOVDIR64B` (`X86_FEATURE_MOVDIR64B`).
+/// Whether the kernel may use `MOVDIR64B`: `cpu_feature_enabled(X86_FEATURE_MOVDIR64B)`, so a
+/// feature the kernel was built without or cleared at boot counts as absent.
 pub fn has_movdir64b() -> bool {
-    boot_cpu_has(bindings::X86_FEATURE_MOVDIR64B)
+    // SAFETY: The helper only reads the CPU feature state set up at boot.
+    unsafe { bindings::cpu_feature_enabled_movdir64b() }
 }
 
-/// Whether the CPU implements `ENQCMD`/`ENQCMDS` (`X86_FEATURE_ENQCMD`).
+/// Whether the kernel may use `ENQCMD`/`ENQCMDS`: `cpu_feature_enabled(X86_FEATURE_ENQCMD)`
+/// (Linux clears it, for one, when the CPU lacks XSAVES, which the PASID MSR's context
+/// switching needs).
 pub fn has_enqcmd() -> bool {
-    boot_cpu_has(bindings::X86_FEATURE_ENQCMD)
+    // SAFETY: The helper only reads the CPU feature state set up at boot.
+    unsafe { bindings::cpu_feature_enabled_enqcmd() }
 }
 
 /// The address of the 64-byte portal at byte offset `off` of `io`.
 ///
-/// Returns `EINVAL` if `off` is not 64-byte aligned or the 64 bytes do not fit in `io`.
+/// Returns `EINVAL` if the portal's address is not 64-byte aligned (the instructions require
+/// it of their destination; a mapping that is not, or an `off` that is not a multiple of 64,
+/// gives one) or the 64 bytes do not fit in `io`.
 fn portal_addr<'a, I: Io<'a, Backend = MmioBackend>>(io: I, off: usize) -> Result<usize> {
-    if off % 64 != 0 || off.checked_add(64).is_none_or(|end| end > io.size()) {
+    if off.checked_add(64).is_none_or(|end| end > io.size()) {
         return Err(EINVAL);
     }
     let base = MmioBackend::as_ptr(io.as_view()).cast::<u8>() as usize;
-    Ok(base + off)
+    let addr = base.checked_add(off).ok_or(EINVAL)?;
+    if addr % 64 != 0 {
+        return Err(EINVAL);
+    }
+    Ok(addr)
 }
 
 /// Writes `cmd` to the portal at byte offset `off` of `io` with `MOVDIR64B`, after a write
@@ -70,8 +67,8 @@ pub fn movdir64b<'a, I: Io<'a, Backend = MmioBackend>>(io: I, off: usize, cmd: &
     }
     let dst = portal_addr(io, off)?;
     let src = core::ptr::from_ref(cmd);
-    // SAFETY: `dst` is 64 bytes of mapped I/O memory inside `io` (checked above), 64-byte
-    // aligned (the mapping is page aligned, `off` a multiple of 64); `src` points to 64
+    // SAFETY: `dst` is 64 bytes of mapped I/O memory inside `io`, 64-byte aligned (both
+    // checked by `portal_addr`); `src` points to 64
     // readable, 64-byte aligned bytes; the CPU implements the instruction (checked above). The
     // bytes are `movdir64b (%rdx), %rax` as in C, for assemblers without the mnemonic.
     unsafe {
