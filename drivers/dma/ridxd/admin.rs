@@ -97,7 +97,7 @@ fn input_u64(reader: &mut UserSliceReader) -> Result<u64> {
 }
 
 /// Parses a user write as a decimal `u32`. `EINVAL` if it is not one.
-fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
+pub(crate) fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
     u32::try_from(input_int(reader)?).map_err(|_| EINVAL)
 }
 

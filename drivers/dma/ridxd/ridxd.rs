@@ -45,6 +45,10 @@ module! {
             default: 0,
             description: "Number of DSA 2.0 model devices to create (CONFIG_INTEL_IDXD_RUST_SIM)",
         },
+        sim_irq_delay_ms: u32 {
+            default: 0,
+            description: "How long model devices' interrupts take to arrive, in ms (fault injection; also in debugfs)",
+        },
         auto_config: bool {
             default: true,
             description: "Give devices (PCI and model) the default configuration and enable them at probe",

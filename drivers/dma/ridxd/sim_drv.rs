@@ -5,6 +5,14 @@
 //!
 //! The module parameters `sim_dsa1` and `sim_dsa2` say how many DSA 1.0 and DSA 2.0 model
 //! devices to create at load (faux devices `ridxd_sim0`, `ridxd_sim1`, ...).
+//!
+//! Each model device has a debugfs directory of its own beside the admin interface's,
+//! `/sys/kernel/debug/ridxd/ridxd_sim<N>/`, for what only a model can do:
+//!
+//! ```text
+//!     irq_delay_ms    how long the device's interrupt messages take to arrive (0: at once;
+//!                     read-write; see `SimDevice::set_irq_delay`)
+//! ```
 
 use crate::{
     hw::Descriptor,
@@ -13,14 +21,18 @@ use crate::{
     sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
 };
 use kernel::{
-    debugfs::Dir,
+    debugfs::{Dir, File},
     device::{Bound, Device},
     faux,
     mm::{virt::VmaNew, MmWithUser},
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
-    sync::Arc,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    time::Delta,
 };
 
 /// The [`DeviceIo`] seam for a model device.
@@ -158,9 +170,60 @@ impl Drop for SimBond {
 /// order: the driver lets go of the device first ([`Instance`]'s teardown), then the faux
 /// device goes, then the model.
 pub(crate) struct SimInstance {
+    /// The model's own debugfs files; removed first.
+    _knobs: Option<SimKnobs>,
     _inst: Instance,
     _faux: faux::Registration,
     _model: SimHandle,
+}
+
+/// What the model's debugfs files refer to.
+#[derive(Clone)]
+struct KnobData {
+    dev: Arc<SimDevice>,
+    /// The delay last set, in ms (the model keeps it as a [`Delta`]).
+    irq_delay_ms: Arc<Atomic<u32>>,
+}
+
+/// The model's debugfs directory, `ridxd_sim<N>/`; removed when dropped.
+struct SimKnobs {
+    _files: KVec<Pin<KBox<File<KnobData>>>>,
+    _dir: Dir,
+}
+
+impl SimKnobs {
+    /// Creates `name/` under `root` with the model's files.
+    fn new(root: &Dir, name: &CStr, dev: &Arc<SimDevice>) -> Result<Self> {
+        let dir = root.subdir(name);
+        let delay = crate::module_parameters::sim_irq_delay_ms.value();
+        dev.set_irq_delay(Delta::from_millis(i64::from(delay)));
+        let data = KnobData {
+            dev: dev.clone(),
+            irq_delay_ms: Arc::new(Atomic::new(delay), GFP_KERNEL)?,
+        };
+        let mut files = KVec::new();
+        files.push(
+            KBox::pin_init(
+                dir.read_write_callback_file(
+                    c"irq_delay_ms",
+                    data,
+                    &|k: &KnobData, f| writeln!(f, "{}", k.irq_delay_ms.load(Relaxed)),
+                    &|k: &KnobData, r| {
+                        let ms = crate::admin::input_u32(r)?;
+                        k.irq_delay_ms.store(ms, Relaxed);
+                        k.dev.set_irq_delay(Delta::from_millis(i64::from(ms)));
+                        Ok(())
+                    },
+                ),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        Ok(Self {
+            _files: files,
+            _dir: dir,
+        })
+    }
 }
 
 /// The generic device of a faux device.
@@ -196,7 +259,12 @@ impl SimInstance {
                 default_config,
             },
         )?;
+        let knobs = match admin_root {
+            Some(root) => Some(SimKnobs::new(root, &name, model.dev())?),
+            None => None,
+        };
         Ok(Self {
+            _knobs: knobs,
             _inst: inst,
             _faux: faux,
             _model: model,

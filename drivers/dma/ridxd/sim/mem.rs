@@ -27,9 +27,15 @@ use kernel::{
 pub(crate) const PASID_MAX: u32 = (1 << 20) - 1;
 
 /// The model's PASID → address space table.
+///
+/// PASIDs are handed out lowest-free-first, as the IOMMU core does (`iommu_sva_bind_device()`
+/// takes an mm's PASID from `iommu_alloc_global_pasid()`, an `ida_alloc_range()` from 1): a
+/// PASID given up is the very next one given out, so a driver that lets a released PASID's
+/// work reach the next holder shows it at once. (Linux frees an mm's PASID when the mm itself
+/// goes, which can only be later than the last unbind the model frees it at.)
 pub(crate) struct PasidTable {
+    /// `(pasid, mm, binds)`, sorted by PASID.
     entries: KVec<(u32, ARef<Mm>, u32)>,
-    next: u32,
 }
 
 impl PasidTable {
@@ -37,12 +43,11 @@ impl PasidTable {
     pub(crate) fn new() -> Self {
         Self {
             entries: KVec::new(),
-            next: 1,
         }
     }
 
-    /// Binds `mm`: returns its PASID, a new one unless `mm` is bound already (each bind then
-    /// needs its own [`Self::unbind`]). PASID 0 is never given out.
+    /// Binds `mm`: returns its PASID, the lowest free one unless `mm` is bound already (each
+    /// bind then needs its own [`Self::unbind`]). PASID 0 is never given out.
     ///
     /// Returns `ENOSPC` when every PASID is taken, `ENOMEM` when the table cannot grow.
     pub(crate) fn bind(&mut self, mm: &Mm) -> Result<u32> {
@@ -52,17 +57,21 @@ impl PasidTable {
                 return Ok(e.0);
             }
         }
-        let mut pasid = self.next;
-        let mut tries = 0;
-        while self.entries.iter().any(|e| e.0 == pasid) {
-            pasid = if pasid >= PASID_MAX { 1 } else { pasid + 1 };
-            tries += 1;
-            if tries > PASID_MAX {
-                return Err(ENOSPC);
-            }
+        // The first gap in the sorted PASIDs 1, 2, 3, ...
+        let at = self
+            .entries
+            .iter()
+            .enumerate()
+            .position(|(i, e)| e.0 != i as u32 + 1)
+            .unwrap_or(self.entries.len());
+        let pasid = at as u32 + 1;
+        if pasid > PASID_MAX {
+            return Err(ENOSPC);
         }
-        self.entries.push((pasid, ARef::from(mm), 1), GFP_KERNEL)?;
-        self.next = if pasid >= PASID_MAX { 1 } else { pasid + 1 };
+        self.entries.reserve(1, GFP_KERNEL)?;
+        self.entries
+            .insert_within_capacity(at, (pasid, ARef::from(mm), 1))
+            .map_err(|_| EINVAL)?;
         Ok(pasid)
     }
 

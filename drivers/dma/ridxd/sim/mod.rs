@@ -24,6 +24,7 @@ use kernel::{
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{Arc, CondVar, Mutex, SpinLock},
+    time::{delay::fsleep, Delta},
     transmute::AsBytes,
     workqueue::{
         impl_has_work, new_work,
@@ -48,6 +49,8 @@ use crate::{
 use engine::{CrFate, Stats, WqCtx};
 use mem::{Access, DmaRegion, PasidTable};
 pub(crate) use personality::{Generation, Personality, NUM_WQS};
+#[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+pub(crate) use regfile::CmdFault;
 use regfile::{Quiesce, RegFile, WriteEffect};
 
 /// Receives the model's interrupts, as the MSI-X messages of a PCI device would be.
@@ -80,10 +83,89 @@ struct Queues {
 
 /// Connection of a model device to the outside.
 struct Control {
-    /// Where interrupts go.
-    sink: Option<Arc<dyn IrqSink>>,
     /// The owning [`SimHandle`] is gone: no work may be queued any more.
     dead: bool,
+}
+
+/// Delivery of the device's interrupt messages to its [`IrqSink`].
+///
+/// With no delay a message is delivered at once, from the device's work. Hardware gives no
+/// bound on when a message reaches software (a masked MSI-X vector holds it; the handler's
+/// thread may not run for a while), so a delay can be set ([`SimDevice::set_irq_delay`]): the
+/// messages are then held and delivered from a work of their own after the delay, while the
+/// device goes on completing commands and writing event-log entries. A vector raised again
+/// while its message is held is delivered once, as an MSI-X vector's pending bit holds one
+/// message.
+#[pin_data]
+struct IrqDelivery {
+    #[pin]
+    state: SpinLock<IrqState>,
+    #[pin]
+    work: Work<IrqDelivery>,
+    wq: Arc<OwnedQueue>,
+}
+
+struct IrqState {
+    /// Where interrupts go.
+    sink: Option<Arc<dyn IrqSink>>,
+    /// How long a message is held before delivery.
+    delay: Delta,
+    /// Vectors raised and not delivered yet (bit `n`: vector `n`).
+    held: u64,
+    /// The owning [`SimHandle`] is gone: nothing more is queued.
+    dead: bool,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for IrqDelivery { self.work }
+}
+
+impl WorkItem for IrqDelivery {
+    type Pointer = Arc<IrqDelivery>;
+
+    fn run(this: Arc<IrqDelivery>) {
+        this.deliver_held();
+    }
+}
+
+impl IrqDelivery {
+    /// Raises vector `vector` (below 64).
+    fn raise(self: &Arc<Self>, vector: u16) {
+        let mut st = self.state.lock();
+        if st.delay.as_nanos() == 0 {
+            let sink = st.sink.clone();
+            drop(st);
+            if let Some(sink) = sink {
+                sink.fire(vector);
+            }
+            return;
+        }
+        if st.dead || vector >= 64 {
+            return;
+        }
+        st.held |= 1 << vector;
+        drop(st);
+        // An `Err` means the work is already queued; it will deliver this vector too.
+        let _ = self.wq.enqueue(self.clone());
+    }
+
+    /// Waits for the delay, then delivers every held vector, lowest first.
+    fn deliver_held(&self) {
+        let delay = self.state.lock().delay;
+        fsleep(delay);
+        let (held, sink) = {
+            let mut st = self.state.lock();
+            (core::mem::take(&mut st.held), st.sink.clone())
+        };
+        let Some(sink) = sink else {
+            return;
+        };
+        for v in 0..64u16 {
+            if held & 1 << v != 0 {
+                sink.fire(v);
+            }
+        }
+    }
 }
 
 /// The driver buffers mapped for the device, at fake bus addresses.
@@ -105,6 +187,7 @@ pub(crate) struct SimDevice {
     regs: SpinLock<RegFile>,
     #[pin]
     ctl: SpinLock<Control>,
+    irq: Arc<IrqDelivery>,
     #[pin]
     queues: SpinLock<Queues>,
     #[pin]
@@ -163,15 +246,22 @@ impl SimDevice {
 
     /// Connects (or, with `None`, disconnects) the receiver of the device's interrupts.
     pub(crate) fn set_irq_sink(&self, sink: Option<Arc<dyn IrqSink>>) {
-        self.ctl.lock().sink = sink;
+        self.irq.state.lock().sink = sink;
     }
 
     /// Disconnects the receiver of the device's interrupts and waits until no call into it is
-    /// running (interrupts are only delivered from the device's work). Must not be called
-    /// from the receiver itself.
+    /// running (interrupts are only delivered from the device's work and the delivery work).
+    /// Must not be called from the receiver itself.
     pub(crate) fn disconnect_irq(&self) {
         self.set_irq_sink(None);
+        self.irq.wq.flush();
         self.wq.flush();
+    }
+
+    /// Sets how long the device's interrupt messages take to reach the receiver (zero: at
+    /// once, the reset value). Fault injection: hardware bounds this by nothing.
+    pub(crate) fn set_irq_delay(&self, delay: Delta) {
+        self.irq.state.lock().delay = delay;
     }
 
     /// Number of DMA regions mapped for the device.
@@ -195,6 +285,13 @@ impl SimDevice {
         if irq {
             self.fire(0);
         }
+    }
+
+    /// Fault injection for tests: command `code` does `fault` from now on ([`CmdFault`]; `None`
+    /// undoes it). Kept across Reset Device.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn inject_cmd_fault(&self, code: u32, fault: Option<CmdFault>) {
+        self.regs.lock().inject_cmd_fault(code, fault);
     }
 
     /// Binds address space `mm` for SVA: returns the PASID whose descriptors work on it (the
@@ -329,10 +426,7 @@ impl SimDevice {
     }
 
     fn fire(&self, vector: u16) {
-        let sink = self.ctl.lock().sink.clone();
-        if let Some(sink) = sink {
-            sink.fire(vector);
-        }
+        self.irq.raise(vector);
     }
 
     /// Discards the queued descriptors `q` selects.
@@ -511,8 +605,9 @@ impl SimDevice {
     pub(crate) fn wait_idle(&self) {
         loop {
             self.wq.flush();
-            let busy_cmd =
-                regs::CmdSts::from_raw(self.regs.lock().read32(regs::off::CMDSTS)).active();
+            // Once the work has run, a command still active but no longer waiting has hung
+            // (`CmdFault::Hang`): it will never complete, so it does not count as busy.
+            let busy_cmd = self.regs.lock().command_pending();
             let queued = self.queues.lock().q.iter().any(|q| !q.is_empty());
             if !busy_cmd && !queued {
                 break;
@@ -592,10 +687,11 @@ impl engine::Sink for SimDevice {
 }
 
 /// Owner of a model device: creating it makes the device, dropping it drains the device's
-/// workqueue, so no work of the device runs after the handle is gone.
+/// workqueues, so no work of the device runs after the handle is gone.
 pub(crate) struct SimHandle {
     dev: Arc<SimDevice>,
     wq: Arc<OwnedQueue>,
+    irq_wq: Arc<OwnedQueue>,
 }
 
 impl SimHandle {
@@ -608,10 +704,27 @@ impl SimHandle {
             GFP_KERNEL,
         )?;
         let dev_wq = wq.clone();
+        let irq_wq = Arc::new(
+            OwnedQueue::new(c"ridxd_sim_irq", flags::UNBOUND | flags::MEM_RECLAIM, 1)?,
+            GFP_KERNEL,
+        )?;
+        let delivery_wq = irq_wq.clone();
+        let irq = Arc::pin_init(
+            pin_init!(IrqDelivery {
+                state <- new_spinlock!(
+                    IrqState { sink: None, delay: Delta::ZERO, held: 0, dead: false },
+                    "ridxd_sim::irq"
+                ),
+                work <- new_work!("ridxd_sim::irq_work"),
+                wq: delivery_wq,
+            }),
+            GFP_KERNEL,
+        )?;
         let dev = Arc::pin_init(
             try_pin_init!(SimDevice {
                 regs <- new_spinlock!(RegFile::new(Personality::new(generation)), "ridxd_sim::regs"),
-                ctl <- new_spinlock!(Control { sink: None, dead: false }, "ridxd_sim::ctl"),
+                ctl <- new_spinlock!(Control { dead: false }, "ridxd_sim::ctl"),
+                irq,
                 queues <- new_spinlock!(Queues {
                     q: core::array::from_fn(|_| KVec::new()),
                     next: 0,
@@ -627,7 +740,7 @@ impl SimHandle {
             }),
             GFP_KERNEL,
         )?;
-        Ok(Self { dev, wq })
+        Ok(Self { dev, wq, irq_wq })
     }
 
     /// The device.
@@ -639,14 +752,16 @@ impl SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         {
-            let mut ctl = self.dev.ctl.lock();
-            ctl.dead = true;
-            ctl.sink = None;
+            self.dev.ctl.lock().dead = true;
+            let mut irq = self.dev.irq.state.lock();
+            irq.dead = true;
+            irq.sink = None;
         }
         // Wake an engine blocked on a full event log: it gives up once `dead` is set.
         self.dev.evl_room.notify_all();
         // After this no work item of the device is pending or running, and none can be queued:
         // whoever drops the last `Arc<SimDevice>` (and so the queue) is not one of its workers.
         self.wq.drain();
+        self.irq_wq.drain();
     }
 }

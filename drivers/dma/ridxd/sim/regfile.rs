@@ -60,6 +60,17 @@ pub(crate) enum WriteEffect {
     EvlHeadMoved,
 }
 
+/// Fault injection ([`RegFile::inject_cmd_fault`]): what a command does instead of its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CmdFault {
+    /// Completes with CMDSTS.err `HW_ERR` (0x03, `IDXD_CMDSTS_HW_ERR`), changing nothing, as
+    /// a command the device could not carry out.
+    Fail,
+    /// Never completes: CMDSTS.active stays set, and every later write to CMD is dropped, as
+    /// on a device that is stuck (software can then only reset the function).
+    Hang,
+}
+
 /// The register state of one model device.
 pub(crate) struct RegFile {
     pub(crate) p: Personality,
@@ -80,6 +91,8 @@ pub(crate) struct RegFile {
     msix_perm: [u32; NUM_VECTORS],
     /// Commands written while another was active, and dropped.
     pub(crate) cmds_dropped: u64,
+    /// Injected faults, by command code; kept across Reset Device.
+    cmd_faults: [Option<CmdFault>; 32],
 }
 
 /// Returns the dword at byte offset `off` (4-aligned) of a little-endian qword array.
@@ -134,6 +147,7 @@ impl RegFile {
             grpcfg: [[0; 8]; NUM_GROUPS],
             msix_perm: [0; NUM_VECTORS],
             cmds_dropped: 0,
+            cmd_faults: [None; 32],
         }
     }
 
@@ -496,9 +510,30 @@ impl RegFile {
         })
     }
 
-    /// The command waiting to run, taken out of CMD.
+    /// The command waiting to run, taken out of CMD. A command made to hang
+    /// ([`CmdFault::Hang`]) is taken and never returned: it stays active.
     pub(crate) fn take_command(&mut self) -> Option<u32> {
-        self.pending_cmd.take()
+        let raw = self.pending_cmd.take()?;
+        let code = regs::Cmd::from_raw(raw).cmd().get() as usize;
+        if self.cmd_faults.get(code).copied().flatten() == Some(CmdFault::Hang) {
+            return None;
+        }
+        Some(raw)
+    }
+
+    /// Whether a command is waiting to run.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn command_pending(&self) -> bool {
+        self.pending_cmd.is_some()
+    }
+
+    /// Fault injection: command `code` does `fault` instead of its work from now on (`None`:
+    /// it works again).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn inject_cmd_fault(&mut self, code: u32, fault: Option<CmdFault>) {
+        if let Some(f) = self.cmd_faults.get_mut(code as usize) {
+            *f = fault;
+        }
     }
 
     /// Decodes `raw` (a CMD value) and says what the engine must do before [`Self::finish`].
@@ -528,6 +563,8 @@ impl RegFile {
         let code = c.cmd().get();
         let err = if self.p.cmdcap & (1 << code) == 0 {
             cmdsts::INVAL_CMD
+        } else if self.cmd_faults.get(code as usize).copied().flatten() == Some(CmdFault::Fail) {
+            cmdsts::HW_ERR
         } else {
             self.run_command(code, operand)
         };
@@ -551,8 +588,10 @@ impl RegFile {
             cmd::RESET_DEVICE => {
                 let p = self.p;
                 let dropped = self.cmds_dropped;
+                let faults = self.cmd_faults;
                 *self = Self::new(p);
                 self.cmds_dropped = dropped;
+                self.cmd_faults = faults;
                 cmdsts::SUCCESS
             }
             cmd::ENABLE_WQ => self.enable_wq(operand as usize),

@@ -4,7 +4,11 @@
 
 use super::*;
 use crate::regs::{cmd, cmdsts, grpcfg, intcause, off, state, wqcfg};
-use kernel::{new_spinlock, sync::Arc};
+use kernel::{
+    new_spinlock,
+    sync::Arc,
+    time::{delay::fsleep, Delta},
+};
 
 /// An interrupt receiver that counts what fired.
 #[pin_data]
@@ -281,6 +285,64 @@ mod tests {
         d.wait_idle();
         assert_eq!(sink.fired.lock()[0], 2);
         d.set_irq_sink(None);
+        Ok(())
+    }
+
+    #[test]
+    fn delayed_interrupts_arrive_late_and_coalesce() -> Result {
+        let h = SimHandle::new(Generation::Dsa2)?;
+        let d = h.dev();
+        let sink = counting_sink()?;
+        d.set_irq_sink(Some(sink.clone()));
+        d.set_irq_delay(Delta::from_millis(200));
+        // The command completes, and the cause is set, before its interrupt arrives.
+        d.write32(off::CMD, 1 << 31 | cmd::DISABLE_DEVICE << 20);
+        d.wait_idle();
+        assert_eq!(d.read32(off::CMDSTS) & (1 << 31), 0);
+        assert_eq!(d.read32(off::INTCAUSE), intcause::CMD);
+        assert_eq!(sink.fired.lock()[0], 0);
+        // Raised again (a new cause) while held: one message.
+        d.write32(off::INTCAUSE, intcause::CMD);
+        d.write32(off::CMD, 1 << 31 | cmd::DISABLE_DEVICE << 20);
+        d.wait_idle();
+        fsleep(Delta::from_millis(400));
+        assert_eq!(sink.fired.lock()[0], 1);
+        // Without a delay, at once again.
+        d.set_irq_delay(Delta::ZERO);
+        d.write32(off::INTCAUSE, intcause::CMD);
+        d.write32(off::CMD, 1 << 31 | cmd::DISABLE_DEVICE << 20);
+        d.wait_idle();
+        assert_eq!(sink.fired.lock()[0], 2);
+        d.set_irq_sink(None);
+        Ok(())
+    }
+
+    #[test]
+    fn injected_command_faults() -> Result {
+        let h = SimHandle::new(Generation::Dsa2)?;
+        let d = h.dev();
+        basic_config(d);
+        // Fail: HW_ERR, nothing changes.
+        d.inject_cmd_fault(cmd::ENABLE_DEVICE, Some(CmdFault::Fail));
+        assert_eq!(run_cmd(d, cmd::ENABLE_DEVICE, 0), cmdsts::HW_ERR);
+        assert_eq!(d.read32(off::GENSTS) & 0x3, state::DISABLED);
+        // Kept across a reset; undone with None.
+        assert_eq!(run_cmd(d, cmd::RESET_DEVICE, 0), cmdsts::SUCCESS);
+        basic_config(d);
+        assert_eq!(run_cmd(d, cmd::ENABLE_DEVICE, 0), cmdsts::HW_ERR);
+        d.inject_cmd_fault(cmd::ENABLE_DEVICE, None);
+        assert_eq!(run_cmd(d, cmd::ENABLE_DEVICE, 0), cmdsts::SUCCESS);
+        // Hang: stays active; later commands are dropped, even Reset Device.
+        d.inject_cmd_fault(cmd::DRAIN_ALL, Some(CmdFault::Hang));
+        d.write32(off::CMD, cmd::DRAIN_ALL << 20);
+        d.wait_idle();
+        fsleep(Delta::from_millis(50));
+        assert_eq!(d.read32(off::CMDSTS), 1 << 31);
+        d.write32(off::CMD, cmd::RESET_DEVICE << 20);
+        d.wait_idle();
+        assert_eq!(d.read32(off::CMDSTS), 1 << 31);
+        assert_eq!(d.read32(off::GENSTS) & 0x3, state::ENABLED);
+        assert_eq!(d.regs.lock().cmds_dropped, 1);
         Ok(())
     }
 

@@ -580,6 +580,14 @@ mod tests {
         rig.dev().unbind_pasid(rig.pasid)?;
         assert_eq!(rig.dev().pasids_bound(), 0);
         assert!(rig.dev().unbind_pasid(rig.pasid) == Err(EINVAL));
+        // Lowest free first, as the IOMMU core allocates: the PASID just given up comes back.
+        let reused = {
+            let task = kernel::current!();
+            rig.dev().bind_mm(task.mm().ok_or(EINVAL)?)?
+        };
+        assert_eq!(reused, rig.pasid);
+        assert_eq!(reused, 1);
+        rig.dev().unbind_pasid(reused)?;
         // Unbound PASID: the dedicated WQ's descriptors fail with a translation error.
         let buf = map_rw(1)?;
         rig.run(&desc(opcode::NOOP, 0, 0, 0, buf));
