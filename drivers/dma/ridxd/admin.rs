@@ -16,7 +16,7 @@
 //!           block_on_fault, prs_disable (DSA 2.0), ats_disable (with WQCAP support),
 //!           max_transfer_size, max_batch_size, state, enable,
 //!           clients, cr_faults, cr_fault_failures (sums over the open files)
-//!     wq<N>/file<K>/pid, cr_faults, cr_fault_failures   one directory per open file
+//!     wq<N>/file<K>/pid, pasid, cr_faults, cr_fault_failures   one directory per open file
 //!     engine<E>/group_id  the engine's group (-1: none; writable while the device is disabled)
 //! ```
 //!

@@ -20,10 +20,14 @@
 //!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
 //!   than a page; on PCI devices the page is mapped uncached (`pci::Device::map_bar_page`),
 //!   `ENODEV` on the device model, whose portals are not memory.
-//! * Each open file has a `file<N>` directory in the WQ's debugfs directory (`pid`,
+//! * Each open file has a `file<N>` directory in the WQ's debugfs directory (`pid`, `pasid`,
 //!   `cr_faults`, `cr_fault_failures`), removed at close.
-//! * `release`, in order: stop the device using the PASID (drain it), skip the PASID's pending
-//!   event-log entries and wait for the fault work, unbind, drop the context and the `mm`.
+//! * `release` ([`DsaDevice::release_pasid`]), in order: stop the device using the PASID
+//!   (drain it; if that fails, disable the WQ; if that fails, reset the device), hand the
+//!   event-log ring's entries to the fault path, skip the PASID's pending entries and wait for
+//!   the fault work, unbind (unless the device could not be stopped: the PASID then stays
+//!   bound until the device goes away, so no other process gets it), drop the context and the
+//!   `mm`.
 //!
 //! Open files keep the module loaded (the file operations belong to it), so `rmmod` waits for
 //! them to be closed.
@@ -66,7 +70,7 @@ pub(crate) struct FileInfo {
 /// The `file<N>` directory of an open file; removed when dropped.
 pub(crate) type FileDir = Pin<KBox<Scope<FileInfo>>>;
 
-/// Creates `file<id>` in `wq_dir` with `pid`, `cr_faults` and `cr_fault_failures`.
+/// Creates `file<id>` in `wq_dir` with `pid`, `pasid`, `cr_faults` and `cr_fault_failures`.
 ///
 /// Returns `ENOMEM` on allocation failure.
 fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
@@ -74,6 +78,9 @@ fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
     KBox::pin_init(
         wq_dir.scope(info, &name, |fi: &FileInfo, dir: &ScopedDir<'_, '_>| {
             dir.read_callback_file(c"pid", fi, &|fi: &FileInfo, f| writeln!(f, "{}", fi.pid));
+            dir.read_callback_file(c"pasid", fi, &|fi: &FileInfo, f| {
+                writeln!(f, "{}", fi.ctx.pasid())
+            });
             dir.read_callback_file(c"cr_faults", fi, &|fi: &FileInfo, f| {
                 writeln!(f, "{}", fi.ctx.counters().cr_faults)
             });
@@ -362,17 +369,15 @@ impl MiscDevice for WqFile {
         let mut this = this;
         // The file's debugfs directory goes first.
         this.as_mut().take_dir();
-        let dsa = &this.uwq.dsa;
-        // 1. The device stops using the PASID.
-        if this.shared {
-            let _ = dsa.drain_pasid(this.pasid);
-        } else {
-            let _ = dsa.set_wq_pasid(this.uwq.wq, None);
+        // The device stops using the PASID, its event-log entries are skipped, SVA unbind (or
+        // the PASID is kept bound if the device cannot be stopped); the context and the `mm`
+        // reference go with `this`.
+        if let Some(bond) = this.as_mut().take_bond() {
+            let _ = this
+                .uwq
+                .dsa
+                .release_pasid(this.uwq.wq, this.shared, &this.ctx, bond);
         }
-        // 2. Its pending event-log entries are skipped and the fault work is waited for.
-        dsa.faults().remove_ctx(&this.ctx);
-        // 3. SVA unbind; 4. the context and the `mm` reference go with `this`.
-        this.as_mut().drop_bond();
         if !this.shared {
             this.uwq.state.lock().taken = false;
         }
@@ -437,8 +442,24 @@ impl WqFile {
         };
         let pasid = bond.pasid();
         let ctx = dsa.faults().add_ctx(pasid, uwq.wq as u8, &mm)?;
-        let dir = match Self::file_dir(uwq, &ctx) {
-            Ok(d) => d,
+        // Everything that can fail for want of memory is done before the device is told of
+        // the PASID; after that, only the device can refuse, and the PASID is taken back.
+        let file = Self::file_dir(uwq, &ctx).and_then(|dir| {
+            Ok(KBox::pin(
+                Self {
+                    uwq: uwq.clone(),
+                    shared,
+                    pasid,
+                    mm,
+                    ctx: ctx.clone(),
+                    bond: None,
+                    dir,
+                },
+                GFP_KERNEL,
+            )?)
+        });
+        let mut file = match file {
+            Ok(f) => f,
             Err(e) => {
                 dsa.faults().remove_ctx(&ctx);
                 return Err(e);
@@ -446,22 +467,17 @@ impl WqFile {
         };
         if !shared {
             if let Err(e) = dsa.set_wq_pasid(uwq.wq, Some(pasid)) {
-                dsa.faults().remove_ctx(&ctx);
+                let _ = dsa.release_pasid(uwq.wq, shared, &ctx, bond);
                 return Err(e);
             }
         }
-        Ok(KBox::pin(
-            Self {
-                uwq: uwq.clone(),
-                shared,
-                pasid,
-                mm,
-                ctx,
-                bond: Some(bond),
-                dir,
-            },
-            GFP_KERNEL,
-        )?)
+        file.as_mut().set_bond(bond);
+        Ok(file)
+    }
+
+    fn set_bond(self: Pin<&mut Self>, bond: KBox<dyn SvaBond>) {
+        // `WqFile` is `Unpin`: its fields can be reached.
+        Pin::into_inner(self).bond = Some(bond);
     }
 
     /// The `file<N>` directory of a new file with context `ctx`.
@@ -481,10 +497,9 @@ impl WqFile {
         Ok(Some(create_file_dir(wq_dir, id, info)?))
     }
 
-    fn drop_bond(self: Pin<&mut Self>) {
+    fn take_bond(self: Pin<&mut Self>) -> Option<KBox<dyn SvaBond>> {
         // `WqFile` is `Unpin`: its fields can be reached.
-        let this = Pin::into_inner(self);
-        drop(this.bond.take());
+        Pin::into_inner(self).bond.take()
     }
 
     fn take_dir(self: Pin<&mut Self>) {

@@ -88,7 +88,8 @@ fn result(dev: &Device, code: u32, operand: u32, sts: regs::CmdSts) -> Result<u3
 /// Whether command `code` may be issued to the device behind `io` now: `ENODEV` when its
 /// registers read all ones (a PCI read of a device that is gone; CMDSTS.active would look set
 /// for ever), `EIO` on a halted device for anything but Reset Device (the command that
-/// recovers from a software-reset halt; GENSTS.state HALT). One line is logged on `dev`.
+/// recovers from a software-reset halt; GENSTS.state HALT), `EBUSY` while CMDSTS.active shows
+/// an earlier command that never completed. One line is logged on `dev`.
 fn check_issuable(dev: &Device, io: &(impl DeviceIo + ?Sized), code: u32) -> Result {
     let sts = io.read32(off::CMDSTS);
     let gensts = io.read32(off::GENSTS);
@@ -104,6 +105,16 @@ fn check_issuable(dev: &Device, io: &(impl DeviceIo + ?Sized), code: u32) -> Res
         dev_err!(dev, "command {}: refused, the device is halted\n", code);
         return Err(EIO);
     }
+    if regs::CmdSts::from_raw(sts).active() {
+        // Commands are issued one at a time: an active one is a command that timed out and
+        // never completed. The device drops a command written while one is active.
+        dev_err!(
+            dev,
+            "command {}: refused, an earlier command never completed\n",
+            code
+        );
+        return Err(EBUSY);
+    }
     Ok(())
 }
 
@@ -113,7 +124,8 @@ fn check_issuable(dev: &Device, io: &(impl DeviceIo + ?Sized), code: u32) -> Res
 /// Returns the command's result field on success; `EINVAL` for a code or operand that does
 /// not fit CMD; `ENODEV` for a device whose registers read all ones; `EIO` on a halted device
 /// (but for Reset Device) or (with the decoded CMDSTS error logged) when the device refuses
-/// it; `ETIMEDOUT` when it does not complete in 5 s.
+/// it; `EBUSY` while an earlier command is still active; `ETIMEDOUT` when it does not
+/// complete in 5 s.
 pub(crate) fn run_polled(
     dev: &Device,
     io: &(impl DeviceIo + ?Sized),

@@ -67,6 +67,10 @@ pub(crate) struct Config {
     pub(crate) evl_size: u32,
     /// The device is enabled.
     pub(crate) enabled: bool,
+    /// The device did not stop when told to (Disable Device and Reset Device both failed): it
+    /// may still run descriptors and write the event log, whatever `enabled` says, until a
+    /// reset succeeds.
+    pub(crate) stuck: bool,
     caps: Caps,
 }
 
@@ -108,6 +112,7 @@ impl Config {
                 0
             },
             enabled: false,
+            stuck: false,
             caps: *caps,
         })
     }

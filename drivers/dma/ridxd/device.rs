@@ -13,9 +13,9 @@ use crate::{
     cmd::{self, Commands},
     config::{Config, WqMode},
     evl::EvlRing,
-    fault::FaultPath,
+    fault::{FaultPath, UserContext},
     hw::DsaEvlEntry,
-    hwif::{DeviceBus, IrqHandler},
+    hwif::{DeviceBus, IrqHandler, SvaBond},
     irq::{MiscCtx, MiscIrq},
     regs::{self, cmd as code, off, DeviceState},
 };
@@ -46,6 +46,7 @@ use kernel::{
 ///
 /// `misc` ([`MiscIrq`]) keeps its counters in atomics and has one leaf spinlock (its message
 /// rate limit); the fault path ([`FaultPath`]) documents its own locks, all taken after these.
+/// `kept` (sleeping) is a leaf, taken after all of them.
 #[pin_data]
 pub(crate) struct DsaDevice {
     io: KBox<dyn DeviceBus>,
@@ -60,6 +61,11 @@ pub(crate) struct DsaDevice {
     #[pin]
     misc: MiscIrq,
     faults: Arc<FaultPath>,
+    /// SVA bonds of PASIDs the device could not be made to stop using
+    /// ([`DsaDevice::release_pasid`]): kept bound, so that the PASID is not given to another
+    /// process, until the device goes away.
+    #[pin]
+    kept: Mutex<KVec<KBox<dyn SvaBond>>>,
 }
 
 impl DsaDevice {
@@ -100,6 +106,7 @@ impl DsaDevice {
                 evl <- new_mutex!(None, "ridxd::device::evl"),
                 misc <- MiscIrq::new(),
                 faults,
+                kept <- new_mutex!(KVec::new(), "ridxd::device::kept"),
             }),
             GFP_KERNEL,
         )
@@ -160,6 +167,11 @@ impl DsaDevice {
         if !self.caps.configurable() {
             return Err(EPERM);
         }
+        if cfg.stuck || self.evl.lock().is_some() {
+            // A disable could not stop the device, and kept its event log: the ring is freed
+            // only once a reset has stopped the device.
+            self.reset_locked(&mut cfg)?;
+        }
         let io = &self.io;
         for g in 0..self.caps.num_groups() {
             let (wqs, engines) = cfg.grpcfg(g);
@@ -215,7 +227,11 @@ impl DsaDevice {
     /// is already enabled, `ENXIO` when the device is not enabled, `EIO` when the device
     /// refuses.
     pub(crate) fn enable_wq(&self, wq: usize) -> Result {
-        let mut cfg = self.cfg.lock();
+        self.enable_wq_locked(&mut self.cfg.lock(), wq)
+    }
+
+    /// [`Self::enable_wq`] with the configuration lock held.
+    fn enable_wq_locked(&self, cfg: &mut Config, wq: usize) -> Result {
         if !cfg.enabled {
             return Err(ENXIO);
         }
@@ -228,32 +244,39 @@ impl DsaDevice {
         }
         // The WQ's attributes may have changed since the device was enabled; its WQCFG is
         // writable while it is disabled.
-        self.write_wqcfg(&cfg, wq);
+        self.write_wqcfg(cfg, wq);
         self.run_command(code::ENABLE_WQ, wq as u32)?;
         cfg.wqs[wq].enabled = true;
         Ok(())
     }
 
     /// Sets the PASID of dedicated WQ `wq` (`None`: none): the WQ is disabled (drained),
-    /// its WQCFG rewritten, and enabled again if it was.
+    /// its WQCFG rewritten, and enabled again if it was. All of it under the configuration
+    /// lock, so that no one changes the WQ (its mode, say) between the steps.
+    ///
+    /// If the disable fails, the WQ is left disabled with no PASID (the device may still run
+    /// its descriptors with the old one; nothing enables it with that PASID again).
     ///
     /// Returns `EINVAL` for a WQ that does not exist or is not dedicated, `EIO` when the
     /// device refuses.
     pub(crate) fn set_wq_pasid(&self, wq: usize, pasid: Option<u32>) -> Result {
-        let was_enabled = {
-            let cfg = self.cfg.lock();
-            let w = cfg.wqs.get(wq).ok_or(EINVAL)?;
-            if w.mode != WqMode::Dedicated {
-                return Err(EINVAL);
-            }
-            w.enabled
-        };
-        if was_enabled {
-            self.disable_wq(wq)?;
+        let mut cfg = self.cfg.lock();
+        let w = cfg.wqs.get(wq).ok_or(EINVAL)?;
+        if w.mode != WqMode::Dedicated {
+            return Err(EINVAL);
         }
-        self.cfg.lock().wqs[wq].pasid = pasid;
+        let was_enabled = w.enabled;
         if was_enabled {
-            self.enable_wq(wq)?;
+            if let Err(e) = self.disable_wq_locked(&mut cfg, wq) {
+                cfg.wqs[wq].pasid = None;
+                return Err(e);
+            }
+        }
+        #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+        test_hooks::reached(test_hooks::Point::SetWqPasidDisabled);
+        cfg.wqs[wq].pasid = pasid;
+        if was_enabled {
+            self.enable_wq_locked(&mut cfg, wq)?;
         }
         Ok(())
     }
@@ -270,7 +293,11 @@ impl DsaDevice {
     /// Returns `EINVAL` for a WQ that does not exist or is not enabled, `EIO` when the device
     /// refuses.
     pub(crate) fn disable_wq(&self, wq: usize) -> Result {
-        let mut cfg = self.cfg.lock();
+        self.disable_wq_locked(&mut self.cfg.lock(), wq)
+    }
+
+    /// [`Self::disable_wq`] with the configuration lock held.
+    fn disable_wq_locked(&self, cfg: &mut Config, wq: usize) -> Result {
         if !cfg.wqs.get(wq).ok_or(EINVAL)?.enabled {
             return Err(EINVAL);
         }
@@ -290,19 +317,161 @@ impl DsaDevice {
             return Err(EINVAL);
         }
         let r = self.run_command(code::DISABLE_DEVICE, 0);
-        if r.is_err() {
-            let _ = self.run_command(code::RESET_DEVICE, 0);
-        }
+        let stopped = r.is_ok() || self.run_command(code::RESET_DEVICE, 0).is_ok();
         cfg.enabled = false;
         for w in cfg.wqs.iter_mut() {
             w.enabled = false;
         }
+        if !stopped {
+            // The device may still write the ring: it stays allocated (and programmed) until
+            // a reset succeeds or the device goes away.
+            cfg.stuck = true;
+            dev_err!(
+                self.dev,
+                "the device did not stop (Disable and Reset Device failed): its event log is kept until a reset succeeds\n"
+            );
+            return r.map(|_| ());
+        }
         // Still under `cfg`: an enable waits until this ring is gone, and sets up its own.
         #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
-        test_hooks::before_evl_teardown();
+        test_hooks::reached(test_hooks::Point::BeforeEvlTeardown);
         self.teardown_evl();
         drop(cfg);
         r.map(|_| ())
+    }
+
+    /// Resets the device (Reset Device): it stops using every WQ and PASID, and clears its
+    /// configuration and event-log registers. The driver's state follows: the device and its
+    /// WQs are disabled, the event-log ring freed.
+    ///
+    /// Returns the command's error (`EIO`, `ETIMEDOUT`, `EBUSY`, `ENODEV`) when the reset was
+    /// not carried out; nothing changes then.
+    pub(crate) fn reset(&self) -> Result {
+        self.reset_locked(&mut self.cfg.lock())
+    }
+
+    /// [`Self::reset`] with the configuration lock held.
+    fn reset_locked(&self, cfg: &mut Config) -> Result {
+        self.run_command(code::RESET_DEVICE, 0)?;
+        cfg.enabled = false;
+        cfg.stuck = false;
+        for w in cfg.wqs.iter_mut() {
+            w.enabled = false;
+        }
+        self.teardown_evl();
+        Ok(())
+    }
+
+    /// Makes the device stop using PASID `pasid` of a process that leaves WQ `wq` (`shared`
+    /// or dedicated), so that the PASID can be unbound and given to another process
+    /// ([`Self::release_pasid`]): Drain PASID on a shared WQ; the PASID taken out of a
+    /// dedicated WQ's WQCFG (which disables, so drains, the WQ). Nothing to do on a WQ or
+    /// device that is disabled (disabling drained it) unless the device is stuck.
+    fn stop_pasid(&self, wq: usize, shared: bool, pasid: u32) -> Result {
+        if !shared {
+            return self.set_wq_pasid(wq, None);
+        }
+        let running = {
+            let cfg = self.cfg.lock();
+            if cfg.stuck {
+                return Err(EIO);
+            }
+            cfg.enabled && cfg.wqs.get(wq).is_some_and(|w| w.enabled)
+        };
+        if running {
+            self.drain_pasid(pasid)?;
+        }
+        Ok(())
+    }
+
+    /// Takes PASID `bond.pasid()` of a process leaving WQ `wq` (`shared` or dedicated) away
+    /// from the device for good, and removes the process's fault context `ctx`:
+    ///
+    /// 1. The device stops using the PASID ([`Self::stop_pasid`]). If that fails, the WQ is
+    ///    disabled; if that fails too, the device is reset. Each step is reported.
+    /// 2. Every entry the device has written to the event log is handed to the fault path now,
+    ///    not when the misc interrupt comes: the interrupt may come after the PASID has a new
+    ///    owner, whose context would then take the old owner's entries.
+    /// 3. `ctx` leaves the fault path: its pending entries are skipped.
+    /// 4. `bond` is dropped (SVA unbind) when step 1 succeeded. Otherwise the device may still
+    ///    use the PASID, so the bond is kept by the device until it goes away, and the PASID
+    ///    is not given to anyone else.
+    ///
+    /// Returns `EIO` when the PASID had to be kept bound.
+    pub(crate) fn release_pasid(
+        &self,
+        wq: usize,
+        shared: bool,
+        ctx: &Arc<UserContext>,
+        bond: KBox<dyn SvaBond>,
+    ) -> Result {
+        let pasid = bond.pasid();
+        let stopped = self
+            .stop_pasid(wq, shared, pasid)
+            .or_else(|e| {
+                dev_warn!(
+                    self.dev,
+                    "PASID {:#x}: the device did not stop using it ({:?}): disabling WQ {}\n",
+                    pasid,
+                    e,
+                    wq
+                );
+                self.disable_wq(wq)
+            })
+            .or_else(|e| {
+                dev_warn!(
+                    self.dev,
+                    "PASID {:#x}: WQ {} not disabled ({:?}): resetting the device\n",
+                    pasid,
+                    wq,
+                    e
+                );
+                self.reset()
+            });
+        self.drain_evl_now();
+        self.faults.remove_ctx(ctx);
+        if let Err(e) = stopped {
+            dev_err!(
+                self.dev,
+                "PASID {:#x}: the device could not be stopped ({:?}): it stays bound to the device until the device goes away\n",
+                pasid,
+                e
+            );
+            let mut kept = self.kept.lock();
+            match kept.reserve(1, GFP_KERNEL) {
+                Ok(()) => {
+                    let _ = kept.push_within_capacity(bond);
+                }
+                // No memory to keep it: leak it rather than let the PASID be reused.
+                Err(_) => core::mem::forget(bond),
+            }
+            return Err(EIO);
+        }
+        drop(bond);
+        Ok(())
+    }
+
+    /// Number of PASIDs kept bound by [`Self::release_pasid`].
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+    pub(crate) fn kept_pasids(&self) -> usize {
+        self.kept.lock().len()
+    }
+
+    /// Hands every entry now in the event-log ring to the fault path, as the misc interrupt
+    /// does, without waiting for the interrupt.
+    fn drain_evl_now(&self) {
+        self.misc.drain_evl(&self.misc_ctx());
+    }
+
+    /// What the misc interrupt's handling works on.
+    fn misc_ctx(&self) -> MiscCtx<'_, dyn DeviceBus> {
+        MiscCtx {
+            dev: &self.dev,
+            io: &*self.io,
+            cmds: &self.cmds,
+            evl: &self.evl,
+            faults: &self.faults,
+        }
     }
 
     /// Clears the event-log configuration and frees the ring. The ring is freed here, outside
@@ -390,13 +559,7 @@ impl DsaDevice {
 impl IrqHandler for DsaDevice {
     fn irq(&self, vector: u16) {
         if vector == 0 {
-            self.misc.handle(&MiscCtx {
-                dev: &self.dev,
-                io: &*self.io,
-                cmds: &self.cmds,
-                evl: &self.evl,
-                faults: &self.faults,
-            });
+            self.misc.handle(&self.misc_ctx());
         }
     }
 }
@@ -409,18 +572,27 @@ pub(crate) mod test_hooks {
     /// A hook, run once.
     pub(crate) type Hook = KBox<dyn FnMut() + Send>;
 
+    /// Where a hook runs.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Point {
+        /// A device's disable is about to tear its event log down.
+        BeforeEvlTeardown = 0,
+        /// A dedicated WQ's PASID change has disabled the WQ and not set the PASID yet.
+        SetWqPasidDisabled = 1,
+    }
+
     kernel::static_mutex! {
-        static BEFORE_EVL_TEARDOWN: Option<Hook> = (c"ridxd::device::test_hooks", None);
+        static HOOKS: [Option<Hook>; 2] = (c"ridxd::device::test_hooks", [None, None]);
     }
 
-    /// Runs `hook` the next time a device's disable is about to tear its event log down.
-    pub(crate) fn set_before_evl_teardown(hook: Hook) {
-        *BEFORE_EVL_TEARDOWN.lock() = Some(hook);
+    /// Runs `hook` the next time the driver reaches `at`.
+    pub(crate) fn set(at: Point, hook: Hook) {
+        HOOKS.lock()[at as usize] = Some(hook);
     }
 
-    /// Called by [`super::DsaDevice::disable`].
-    pub(super) fn before_evl_teardown() {
-        let hook = BEFORE_EVL_TEARDOWN.lock().take();
+    /// Called by the driver at `at`.
+    pub(super) fn reached(at: Point) {
+        let hook = HOOKS.lock()[at as usize].take();
         if let Some(mut hook) = hook {
             hook();
         }

@@ -112,6 +112,11 @@ struct CtxState {
 }
 
 impl UserContext {
+    /// The PASID the context's process has on the device.
+    pub(crate) fn pasid(&self) -> u32 {
+        self.pasid
+    }
+
     /// The context's counters.
     pub(crate) fn counters(&self) -> CrCounters {
         self.state.lock().counters

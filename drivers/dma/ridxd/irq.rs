@@ -217,8 +217,9 @@ impl MiscIrq {
         }
     }
 
-    /// Drains the event log, handing each entry to the fault path.
-    fn drain_evl<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) {
+    /// Drains the event log, handing each entry to the fault path. Called by [`Self::handle`]
+    /// for INTCAUSE.EVL, and directly by code that must not wait for the interrupt.
+    pub(crate) fn drain_evl<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) {
         let ring = ctx.evl.lock();
         let Some(ring) = ring.as_ref() else {
             return;

@@ -10,13 +10,14 @@ mod tests {
     use crate::{
         caps::Caps,
         cmd as command,
-        device::{test_hooks, DsaDevice},
+        device::test_hooks,
         hw::{opcode, Descriptor},
         hwif::DeviceIo,
         regs::{self, cmd, off, state, wqcfg},
         sim::Generation,
         sim::SimDevice,
         sim_drv::SimInstance,
+        tests::util::Job,
     };
     use kernel::{
         kunit::user::{prot, vm_mmap_anon},
@@ -27,7 +28,6 @@ mod tests {
             Arc,
         },
         time::{delay::fsleep, Delta},
-        workqueue::{self, impl_has_work, new_work, Work, WorkItem},
     };
 
     fn wq_state(s: &SimInstance, wq: usize) -> u32 {
@@ -272,45 +272,6 @@ mod tests {
         Ok(())
     }
 
-    /// Enables a device from a work item, and says how it went in `result` (1: enabled, -1:
-    /// refused). (`Queue::try_spawn` would do, but its lock class is shared by every closure
-    /// type while its name is not, which lockdep reports.)
-    #[pin_data]
-    struct Enabler {
-        #[pin]
-        work: Work<Enabler>,
-        dsa: Arc<DsaDevice>,
-        result: Arc<Atomic<i32>>,
-    }
-
-    impl_has_work! {
-        impl HasWork<Self> for Enabler { self.work }
-    }
-
-    impl WorkItem for Enabler {
-        type Pointer = Pin<KBox<Enabler>>;
-
-        fn run(this: Pin<KBox<Enabler>>) {
-            let r = if this.dsa.enable().is_ok() { 1 } else { -1 };
-            this.result.store(r, Relaxed);
-        }
-    }
-
-    impl Enabler {
-        fn spawn(dsa: Arc<DsaDevice>, result: Arc<Atomic<i32>>) -> Result {
-            let e = KBox::pin_init(
-                pin_init!(Enabler {
-                    work <- new_work!("ridxd::tests::Enabler"),
-                    dsa,
-                    result,
-                }),
-                GFP_KERNEL,
-            )?;
-            workqueue::system().enqueue(e);
-            Ok(())
-        }
-    }
-
     /// An enable that runs while a disable is tearing the event log down must not have its new
     /// ring freed under it: the disable holds the configuration until the teardown is done, so
     /// the enable waits and then sets up a ring of its own.
@@ -322,19 +283,24 @@ mod tests {
         // 0: not run yet, 1: enabled, -1: enable failed.
         let result = Arc::new(Atomic::new(0i32), GFP_KERNEL)?;
         let (d, r, seen) = (dsa.clone(), result.clone(), result.clone());
-        test_hooks::set_before_evl_teardown(KBox::new(
-            move || {
-                // From another thread, enable the device being disabled, and give it up to a
-                // second to finish (it cannot while the disable holds the configuration).
-                let spawned = Enabler::spawn(d.clone(), r.clone());
-                let mut waited = 0;
-                while spawned.is_ok() && seen.load(Relaxed) == 0 && waited < 1000 {
-                    fsleep(Delta::from_millis(1));
-                    waited += 1;
-                }
-            },
-            GFP_KERNEL,
-        )?);
+        test_hooks::set(
+            test_hooks::Point::BeforeEvlTeardown,
+            KBox::new(
+                move || {
+                    // From another thread, enable the device being disabled, and give it up to a
+                    // second to finish (it cannot while the disable holds the configuration).
+                    let d = d.clone();
+                    let spawned =
+                        Job::spawn(move || if d.enable().is_ok() { 1 } else { -1 }, r.clone());
+                    let mut waited = 0;
+                    while spawned.is_ok() && seen.load(Relaxed) == 0 && waited < 1000 {
+                        fsleep(Delta::from_millis(1));
+                        waited += 1;
+                    }
+                },
+                GFP_KERNEL,
+            )?,
+        );
         dsa.disable()?;
         let mut waited = 0;
         while result.load(Relaxed) == 0 && waited < 5000 {

@@ -5,5 +5,6 @@
 
 mod cr_fixup;
 mod device;
+mod release;
 mod sim_probe;
 pub(crate) mod util;

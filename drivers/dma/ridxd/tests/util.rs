@@ -7,8 +7,13 @@ use kernel::{
     kunit::user::{prot, vm_mmap_anon},
     page::PAGE_SIZE,
     prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
     transmute::FromBytes,
     uaccess::{nofault, UserPtr, UserSlice},
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
 /// Maps `pages` pages of anonymous memory with protection `p` (not populated).
@@ -58,4 +63,65 @@ pub(crate) fn desc(op: u8, src: u64, dst: u64, len: u32, cr: u64) -> Descriptor 
     d.dst_addr = dst;
     d.xfer_size = len;
     d
+}
+
+/// What a [`Job`] runs: returns a non-zero result.
+pub(crate) type JobFn = KBox<dyn Fn() -> i32 + Send + Sync>;
+
+/// Runs a closure on the system workqueue, from another thread than the test's, and stores
+/// what it returned in `result` (which the test set to 0 beforehand). (`Queue::try_spawn`
+/// would do, but its lock class is shared by every closure type while its name is not, which
+/// lockdep reports.)
+#[pin_data]
+pub(crate) struct Job {
+    #[pin]
+    work: Work<Job>,
+    f: JobFn,
+    result: Arc<Atomic<i32>>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Job { self.work }
+}
+
+impl WorkItem for Job {
+    type Pointer = Pin<KBox<Job>>;
+
+    fn run(this: Pin<KBox<Job>>) {
+        let r = (this.f)();
+        this.result.store(r, Relaxed);
+    }
+}
+
+impl Job {
+    /// Queues `f`; its result goes to `result`.
+    ///
+    /// Returns `ENOMEM`.
+    pub(crate) fn spawn(
+        f: impl Fn() -> i32 + Send + Sync + 'static,
+        result: Arc<Atomic<i32>>,
+    ) -> Result {
+        let f: JobFn = KBox::new(f, GFP_KERNEL)?;
+        let j = KBox::pin_init(
+            pin_init!(Job {
+                work <- new_work!("ridxd::tests::Job"),
+                f,
+                result,
+            }),
+            GFP_KERNEL,
+        )?;
+        // `system_long`: a job may block for seconds (`system_wq` is deprecated in 7.3).
+        workqueue::system_long().enqueue(j);
+        Ok(())
+    }
+
+    /// Waits up to `ms` milliseconds for `result` to become non-zero, and returns it.
+    pub(crate) fn wait(result: &Atomic<i32>, ms: u32) -> i32 {
+        let mut waited = 0;
+        while result.load(Relaxed) == 0 && waited < ms {
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+            waited += 1;
+        }
+        result.load(Relaxed)
+    }
 }
