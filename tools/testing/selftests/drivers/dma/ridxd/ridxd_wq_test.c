@@ -1164,6 +1164,85 @@ TEST_F(wq, file_counters_separate_per_process)
 	close(go[1]);
 }
 
+/* Writes VAL to the file at PATH; 0 or -1. */
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * PASID reuse. A process leaves with CR faults whose event-log entries are still in the ring
+ * (the model holds its interrupts back for 300 ms, as hardware may: nothing bounds when a
+ * message arrives), and the next opener gets the same PASID at once (PASIDs are handed out
+ * lowest-free-first). None of the old process's CRs may be written into the new one: its
+ * pages at the old CR addresses keep their canary, and it has no CR faults of its own.
+ */
+TEST_F(wq, pasid_reuse_canary)
+{
+	const int n = 16;
+	char *crs = map_pages(n);
+	int *res = map_results();
+	char dev[32], knob[128];
+	struct dsa_hw_desc d;
+	pid_t pid;
+	int k;
+
+	if (!variant->prs_disable)
+		SKIP(return, "needs PRS off: CR faults go to the event log");
+	ASSERT_NE(NULL, crs);
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, ridxd_attr_read_str(dev_index(), "device", dev, sizeof(dev)));
+	snprintf(knob, sizeof(knob), DBG "/%s/irq_delay_ms", dev);
+	if (access(knob, W_OK))
+		SKIP(return, "not a model device (no %s)", knob);
+	ASSERT_EQ(0, write_file(knob, "300"));
+	/* The WQ to the child, if it is dedicated; and this process's PASID freed. */
+	close(self->fd);
+	self->fd = -1;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* crs was never touched before fork(): its pages are absent here too. */
+		char *data = map_pages(2);
+		int fd = wq_open(variant->wq);
+
+		if (fd < 0 || !data)
+			_exit(1);
+		memset(data, 3, 2 * 4096);
+		k = file_id(variant->wq, getpid());
+		res[0] = k < 0 ? -1 : wq_attr(variant->wq, k, "pasid");
+		for (int i = 0; i < n; i++) {
+			memmove_desc(&d, data, data + 4096, 64, crs + i * 4096 + 64);
+			if (write(fd, &d, sizeof(d)) != sizeof(d))
+				_exit(2);
+		}
+		/* Leave with the faults in flight. */
+		_exit(0);
+	}
+	EXPECT_EQ(0, child_exit(pid));
+	/* At once: the next opener, with its own data where the child's CRs were. */
+	self->fd = wq_open(variant->wq);
+	ASSERT_LE(0, self->fd) TH_LOG("open: %s", strerror(errno));
+	memset(crs, 0xc3, n * 4096);
+	k = file_id(variant->wq, getpid());
+	ASSERT_LE(0, k);
+	ASSERT_LT(0, res[0]);
+	EXPECT_EQ(res[0], wq_attr(variant->wq, k, "pasid")) TH_LOG("the PASID was not reused");
+	/* Long enough for every held interrupt to arrive and its entries to be handled. */
+	usleep(1000 * 1000);
+	EXPECT_EQ(-1, first_not(crs, 0xc3, n * 4096));
+	EXPECT_EQ(0, wq_attr(variant->wq, k, "cr_faults"));
+	EXPECT_EQ(0, write_file(knob, "0"));
+	munmap(crs, n * 4096);
+	munmap(res, 4096);
+}
+
 FIXTURE(cycles) {};
 FIXTURE_SETUP(cycles) {}
 FIXTURE_TEARDOWN(cycles) {}
