@@ -345,14 +345,19 @@ impl DsaDevice {
     /// WQs are disabled, the event-log ring freed.
     ///
     /// Returns the command's error (`EIO`, `ETIMEDOUT`, `EBUSY`, `ENODEV`) when the reset was
-    /// not carried out; nothing changes then.
+    /// not carried out; the device then counts as stuck (it may still run what it ran), and
+    /// nothing else changes.
     pub(crate) fn reset(&self) -> Result {
         self.reset_locked(&mut self.cfg.lock())
     }
 
     /// [`Self::reset`] with the configuration lock held.
     fn reset_locked(&self, cfg: &mut Config) -> Result {
-        self.run_command(code::RESET_DEVICE, 0)?;
+        if let Err(e) = self.run_command(code::RESET_DEVICE, 0) {
+            // Whatever ran on the device may still run.
+            cfg.stuck = true;
+            return Err(e);
+        }
         cfg.enabled = false;
         cfg.stuck = false;
         for w in cfg.wqs.iter_mut() {
