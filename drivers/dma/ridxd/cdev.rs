@@ -29,6 +29,15 @@
 //!   bound until the device goes away, so no other process gets it), drop the context and the
 //!   `mm`.
 //!
+//! * **Revocation**: when a WQ is disabled (the only state in which it can be reconfigured),
+//!   the device is disabled, or the device goes away (unbind), every file open on the WQ (or
+//!   the device) is revoked first: from then on `write` and `mmap` fail with `ENODEV` and
+//!   `poll` reports `POLLERR | POLLHUP`; once the WQ is disabled its PASID is released as at
+//!   `release` (SVA unbind while the device is still bound) and its context removed. A
+//!   dedicated WQ is free for a new opener at once. The file itself stays open until its
+//!   owner closes it, which then releases nothing more. A `write` holds the file's state
+//!   while it submits, so no submission of a revoked file is in flight after revocation.
+//!
 //! Open files keep the module loaded (the file operations belong to it), so `rmmod` waits for
 //! them to be closed.
 
@@ -44,7 +53,7 @@ use kernel::{
     bindings,
     cred::capability::{capable, Capability},
     debugfs::{Dir, Scope, ScopedDir},
-    fs::{File, Kiocb},
+    fs::{mapping::InodeMappings, File, Kiocb},
     iov::IovIterSource,
     miscdevice::{
         data::{DataRegistration, MiscDeviceWithData},
@@ -103,6 +112,50 @@ pub(crate) struct UserWq {
     dir: Option<Dir>,
     #[pin]
     state: SpinLock<UserWqState>,
+    /// The open files, for revocation.
+    #[pin]
+    files: Mutex<KVec<Arc<FileLink>>>,
+}
+
+/// What an open file holds while it may use the device, and gives up when revoked or
+/// released: its PASID's SVA bond and its fault context.
+struct Live {
+    bond: KBox<dyn SvaBond>,
+    ctx: Arc<UserContext>,
+    shared: bool,
+    /// The portal mappings of the WQ's files, once one was mapped: revocation takes them
+    /// away (a later access gets `SIGBUS`).
+    portal: Option<InodeMappings>,
+}
+
+/// Where an open file is in its life.
+enum FileState {
+    /// Not yet (or no longer) using the device: opening, or released.
+    Gone,
+    /// Using the device.
+    Live(Live),
+    /// Revoked: it may no longer use the device; its PASID is released once the WQ is
+    /// disabled ([`UserWq::finish_revoke`]).
+    Revoked(Live),
+}
+
+/// The part of an open file that its WQ reaches, to revoke it.
+///
+/// # Locks
+///
+/// `state` (sleeping) is taken before the device's locks: it is held while `open` programs a
+/// dedicated WQ's PASID and while `write` submits. The WQ's `files` list is taken before it.
+#[pin_data]
+struct FileLink {
+    #[pin]
+    state: Mutex<FileState>,
+}
+
+impl FileLink {
+    /// Whether the file may use the device.
+    fn is_live(&self) -> bool {
+        matches!(*self.state.lock(), FileState::Live(_))
+    }
 }
 
 struct UserWqState {
@@ -242,28 +295,76 @@ impl UserWqs {
         Ok(())
     }
 
-    /// Removes WQ `wq`'s character device and disables the WQ.
+    /// Removes WQ `wq`'s character device, revokes its open files, disables the WQ (if the
+    /// device fails the command, resets the device: a WQ that may still run must not keep the
+    /// revoked files' PASIDs), and releases their PASIDs.
     ///
     /// Returns the errors of [`DsaDevice::disable_wq`].
     pub(crate) fn disable_wq(&self, wq: usize) -> Result {
-        if let Some(w) = self.wqs.lock().get_mut(wq) {
-            w.cdev = None;
+        let uwq = match self.wqs.lock().get_mut(wq) {
+            Some(w) => {
+                w.cdev = None;
+                w.uwq.clone()
+            }
+            None => None,
+        };
+        if let Some(u) = &uwq {
+            u.begin_revoke();
         }
-        self.dsa.disable_wq(wq)
+        let r = self.dsa.disable_wq(wq);
+        // `EINVAL`: the WQ was not enabled (or does not exist), nothing runs on it. Any other
+        // error: the command failed, and the WQ may still run.
+        if matches!(r, Err(e) if e != EINVAL) {
+            let _ = self.dsa.reset();
+        }
+        if let Some(u) = &uwq {
+            u.finish_revoke();
+        }
+        r
     }
 
-    /// Removes every character device and disables the device.
+    /// Removes every character device, revokes every open file, disables the device and
+    /// releases the files' PASIDs.
     ///
     /// Returns the errors of [`DsaDevice::disable`].
     pub(crate) fn disable_device(&self) -> Result {
         self.clear();
-        self.dsa.disable()
+        self.each_uwq(|u| u.begin_revoke());
+        let r = self.dsa.disable();
+        self.each_uwq(|u| u.finish_revoke());
+        r
+    }
+
+    /// What unbind needs before the device is shut down: every character device removed,
+    /// every open file revoked, the device disabled, the files' PASIDs released (SVA unbind
+    /// while the device is still bound).
+    pub(crate) fn shutdown(&self) {
+        let enabled = self.dsa.with_config(|c| c.enabled);
+        if enabled {
+            let _ = self.disable_device();
+        } else {
+            self.clear();
+            self.each_uwq(|u| {
+                u.begin_revoke();
+                u.finish_revoke();
+            });
+        }
     }
 
     /// Removes every character device (no new opens).
-    pub(crate) fn clear(&self) {
+    fn clear(&self) {
         for w in self.wqs.lock().iter_mut() {
             w.cdev = None;
+        }
+    }
+
+    /// Calls `f` on each WQ's [`UserWq`] (those ever registered), without holding `wqs`.
+    fn each_uwq(&self, mut f: impl FnMut(&UserWq)) {
+        for i in 0..self.dsa.caps().num_wqs() {
+            let uwq = self.wqs.lock().get(i).and_then(|w| w.uwq.clone());
+            if let Some(u) = uwq {
+                f(&u);
+            }
         }
     }
 }
@@ -280,9 +381,59 @@ impl UserWq {
                 wq,
                 dir,
                 state <- new_spinlock!(UserWqState { taken: false, next_id: 0 }, "ridxd::cdev::user_wq"),
+                files <- new_mutex!(KVec::new(), "ridxd::cdev::user_wq_files"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Revokes every open file (the first half of revocation): none may use the device from
+    /// now on; a dedicated WQ is free for a new opener.
+    fn begin_revoke(&self) {
+        let files = self.files.lock();
+        let mut revoked_dedicated = false;
+        for f in files.iter() {
+            let mut st = f.state.lock();
+            if let FileState::Live(_) = *st {
+                if let FileState::Live(l) = core::mem::replace(&mut *st, FileState::Gone) {
+                    revoked_dedicated |= !l.shared;
+                    if let Some(m) = &l.portal {
+                        m.unmap_all();
+                    }
+                    *st = FileState::Revoked(l);
+                }
+            }
+        }
+        drop(files);
+        if revoked_dedicated {
+            self.state.lock().taken = false;
+        }
+    }
+
+    /// Releases the PASIDs of the revoked files ([`DsaDevice::release_pasid`]), once the WQ is
+    /// disabled.
+    fn finish_revoke(&self) {
+        loop {
+            let next = {
+                let files = self.files.lock();
+                let mut found = None;
+                for f in files.iter() {
+                    let mut st = f.state.lock();
+                    if let FileState::Revoked(_) = *st {
+                        if let FileState::Revoked(l) = core::mem::replace(&mut *st, FileState::Gone)
+                        {
+                            found = Some(l);
+                        }
+                        break;
+                    }
+                }
+                found
+            };
+            let Some(l) = next else {
+                return;
+            };
+            let _ = self.dsa.release_pasid(self.wq, l.shared, &l.ctx, l.bond);
+        }
     }
 }
 
@@ -302,7 +453,8 @@ pub(crate) struct WqFile {
     /// The opener's address space (`mmgrab`).
     mm: ARef<Mm>,
     ctx: Arc<UserContext>,
-    bond: Option<KBox<dyn SvaBond>>,
+    /// What the WQ revokes.
+    link: Arc<FileLink>,
     /// `file<N>` in debugfs.
     dir: Option<FileDir>,
 }
@@ -317,6 +469,9 @@ unsafe impl MiscDeviceWithData for WqFile {
     fn poll(this: Pin<&Self>, file: &File, table: &PollTable<'_>) -> u32 {
         if !this.same_mm() {
             return bindings::POLLNVAL;
+        }
+        if !this.link.is_live() {
+            return bindings::POLLERR | bindings::POLLHUP;
         }
         let faults = this.uwq.dsa.faults();
         table.register_wait(file, faults.err_wait());
@@ -371,19 +526,26 @@ impl MiscDevice for WqFile {
         this.as_mut().take_dir();
         // The device stops using the PASID, its event-log entries are skipped, SVA unbind (or
         // the PASID is kept bound if the device cannot be stopped); the context and the `mm`
-        // reference go with `this`.
-        if let Some(bond) = this.as_mut().take_bond() {
-            let _ = this
-                .uwq
-                .dsa
-                .release_pasid(this.uwq.wq, this.shared, &this.ctx, bond);
-        }
-        if !this.shared {
-            this.uwq.state.lock().taken = false;
+        // reference go with `this`. A revoked file has given all that up already (or its
+        // revocation is finishing: it is released here instead), and a dedicated WQ with it.
+        let uwq = &this.uwq;
+        uwq.files.lock().retain(|l| !Arc::ptr_eq(l, &this.link));
+        let st = core::mem::replace(&mut *this.link.state.lock(), FileState::Gone);
+        match st {
+            FileState::Live(l) => {
+                let _ = uwq.dsa.release_pasid(uwq.wq, l.shared, &l.ctx, l.bond);
+                if !l.shared {
+                    uwq.state.lock().taken = false;
+                }
+            }
+            FileState::Revoked(l) => {
+                let _ = uwq.dsa.release_pasid(uwq.wq, l.shared, &l.ctx, l.bond);
+            }
+            FileState::Gone => {}
         }
     }
 
-    fn mmap(this: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
+    fn mmap(this: Pin<&Self>, file: &File, vma: &VmaNew) -> Result {
         let dsa = &this.uwq.dsa;
         // INTEL-SA-01084: direct submission only with CAP_SYS_RAWIO on affected parts.
         if !dsa.io().user_submission_safe() && !capable(Capability::SYS_RAWIO) {
@@ -394,6 +556,14 @@ impl MiscDevice for WqFile {
         }
         if vma.end() - vma.start() > PAGE_SIZE {
             return Err(EINVAL);
+        }
+        // Held while mapping: a revocation waits, then takes this mapping away too.
+        let mut st = this.link.state.lock();
+        let FileState::Live(live) = &mut *st else {
+            return Err(ENODEV);
+        };
+        if live.portal.is_none() {
+            live.portal = Some(InodeMappings::of(file)?);
         }
         // The model has no portal page: ENODEV.
         dsa.io().map_portal(this.uwq.wq, vma)
@@ -423,7 +593,17 @@ impl MiscDevice for WqFile {
                 return if done > 0 { Ok(done) } else { Err(EINVAL) };
             }
             d.set_pasid(this.pasid);
-            match this.uwq.dsa.io().submit(this.uwq.wq, this.shared, &d) {
+            // Held while submitting (not while copying from user memory, which may fault and
+            // take the mmap lock that `mmap` holds around this lock): a revocation waits for
+            // the submission, and no later one starts.
+            let st = this.link.state.lock();
+            let r = if matches!(*st, FileState::Live(_)) {
+                this.uwq.dsa.io().submit(this.uwq.wq, this.shared, &d)
+            } else {
+                Err(ENODEV)
+            };
+            drop(st);
+            match r {
                 Ok(()) => done += Descriptor::SIZE,
                 Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             }
@@ -445,39 +625,56 @@ impl WqFile {
         // Everything that can fail for want of memory is done before the device is told of
         // the PASID; after that, only the device can refuse, and the PASID is taken back.
         let file = Self::file_dir(uwq, &ctx).and_then(|dir| {
-            Ok(KBox::pin(
+            let link = Arc::pin_init(
+                pin_init!(FileLink {
+                    state <- new_mutex!(FileState::Gone, "ridxd::cdev::file_link"),
+                }),
+                GFP_KERNEL,
+            )?;
+            uwq.files.lock().push(link.clone(), GFP_KERNEL)?;
+            let file = KBox::pin(
                 Self {
                     uwq: uwq.clone(),
                     shared,
                     pasid,
                     mm,
                     ctx: ctx.clone(),
-                    bond: None,
+                    link: link.clone(),
                     dir,
                 },
                 GFP_KERNEL,
-            )?)
+            );
+            if file.is_err() {
+                uwq.files.lock().retain(|l| !Arc::ptr_eq(l, &link));
+            }
+            Ok(file?)
         });
-        let mut file = match file {
+        let file = match file {
             Ok(f) => f,
             Err(e) => {
                 dsa.faults().remove_ctx(&ctx);
                 return Err(e);
             }
         };
+        // Under the file's state lock: a revocation waits until the file is live, then
+        // revokes it.
+        let mut st = file.link.state.lock();
         if !shared {
             if let Err(e) = dsa.set_wq_pasid(uwq.wq, Some(pasid)) {
+                drop(st);
+                uwq.files.lock().retain(|l| !Arc::ptr_eq(l, &file.link));
                 let _ = dsa.release_pasid(uwq.wq, shared, &ctx, bond);
                 return Err(e);
             }
         }
-        file.as_mut().set_bond(bond);
+        *st = FileState::Live(Live {
+            bond,
+            ctx,
+            shared,
+            portal: None,
+        });
+        drop(st);
         Ok(file)
-    }
-
-    fn set_bond(self: Pin<&mut Self>, bond: KBox<dyn SvaBond>) {
-        // `WqFile` is `Unpin`: its fields can be reached.
-        Pin::into_inner(self).bond = Some(bond);
     }
 
     /// The `file<N>` directory of a new file with context `ctx`.
@@ -495,11 +692,6 @@ impl WqFile {
             ctx: ctx.clone(),
         };
         Ok(Some(create_file_dir(wq_dir, id, info)?))
-    }
-
-    fn take_bond(self: Pin<&mut Self>) -> Option<KBox<dyn SvaBond>> {
-        // `WqFile` is `Unpin`: its fields can be reached.
-        Pin::into_inner(self).bond.take()
     }
 
     fn take_dir(self: Pin<&mut Self>) {

@@ -120,7 +120,7 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        self.user.clear();
+        self.user.shutdown();
         drop(self.admin.take());
         self.dsa.shutdown();
     }
