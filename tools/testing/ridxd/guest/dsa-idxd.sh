@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-2.0
+# Checks the project's QEMU intel-dsa devices with a driver we did not write: the C idxd driver
+# of the same kernel tree, driven by accel-config 4.1.9 and its dsa_test.  Run by
+# "ridxd-dev dsa-vm" in a guest with two devices: dsa0 = intel-dsa,version=2.0 and
+# dsa1 = intel-dsa,version=1.0 (tools/testing/ridxd/qemu/dsa-vm.sh).  TAP through the kernel's
+# ktap_helpers.sh, as tests.sh.
+. /ridxd/ktap_helpers.sh
+
+tap_check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$_desc"
+	else
+		ktap_test_fail "$_desc"
+	fi
+}
+
+D=/sys/bus/dsa/devices
+reads() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+
+dsa_pci_count() {
+	n=0
+	for p in /sys/bus/pci/devices/*; do
+		[ "$(cat "$p/vendor")" = 0x8086 ] && [ "$(cat "$p/device")" = 0x0b25 ] && n=$((n + 1))
+	done
+	[ "$n" = 2 ]
+}
+
+# Kernel messages of level warning or worse (raw levels 0-4) logged after line $1 of the raw
+# log, except the one idxd prints at load on a CPU without ENQCMD (TCG has none: see
+# Documentation/driver-api/ridxd-qemu-dsa.rst).
+new_warnings() {
+	dmesg -r | tail -n +"$(($1 + 1))" | grep -E '^<[0-4]>' |
+		grep -v 'Platform does not have ENQCMD(S) support'
+}
+no_new_warnings() {
+	w=$(new_warnings "$1")
+	[ -z "$w" ] && return 0
+	echo "$w" | sed 's/^/# /'
+	return 1
+}
+
+ktap_print_header
+tap_check "two intel-dsa PCI devices (8086:0b25)" dsa_pci_count
+tap_check "the CPU has MOVDIR64B" grep -qw movdir64b /proc/cpuinfo
+mark=$(dmesg -r | wc -l)
+tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
+tap_check "insmod idxd" insmod /lib/modules/idxd.ko
+sleep 1
+tap_check "dsa0 probed" test -d $D/dsa0
+tap_check "dsa1 probed" test -d $D/dsa1
+tap_check "dsa0 is DSA 2.0" reads $D/dsa0/version 0x200
+tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
+tap_check "no idxd error or warning at probe" no_new_warnings "$mark"
+tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
+tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
+tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_size 64
+tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
+
+lists_both() {
+	out=$(accel-config list -i 2>&1)
+	echo "$out" | grep -q '"dev":"dsa0"' && echo "$out" | grep -q '"dev":"dsa1"' && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+tap_check "accel-config list -i shows dsa0 and dsa1" lists_both
+
+# One group: one engine and a dedicated user WQ of 16 entries; PRS disabled on DSA 2.0.
+write_config() {
+	dev=$1
+	n=${dev#dsa}
+	prs=""
+	[ "$dev" = dsa0 ] && prs='"prs_disable":1,'
+	cat >"/tmp/$dev.conf" <<-EOF
+	[
+	  {
+	    "dev":"$dev",
+	    "read_buffer_limit":0,
+	    "groups":[
+	      {
+	        "dev":"group$n.0",
+	        "read_buffers_reserved":0,
+	        "use_read_buffer_limit":0,
+	        "read_buffers_allowed":8,
+	        "grouped_workqueues":[
+	          {
+	            "dev":"wq$n.0",
+	            "mode":"dedicated",
+	            "size":16,
+	            "group_id":0,
+	            "priority":10,
+	            "block_on_fault":0,
+	            $prs
+	            "type":"user",
+	            "driver_name":"user",
+	            "name":"app$n",
+	            "threshold":0
+	          }
+	        ],
+	        "grouped_engines":[
+	          {
+	            "dev":"engine$n.0",
+	            "group_id":0
+	          }
+	        ]
+	      }
+	    ]
+	  }
+	]
+	EOF
+}
+
+load_config() {
+	write_config "$1"
+	out=$(accel-config load-config -c "/tmp/$1.conf" -e 2>&1) && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+
+# dsa_test on the dedicated WQ (-w 0: mmap'd portal + MOVDIR64B) of device $1.
+dsatest() {
+	dev=$1
+	shift
+	n=${dev#dsa}
+	out=$(dsa_test -w 0 -d "$dev/wq$n.0" -t 5000 "$@" 2>&1) && return 0
+	echo "$out" | tail -n 20 | sed 's/^/# /'
+	return 1
+}
+
+for dev in dsa0 dsa1; do
+	n=${dev#dsa}
+	mark=$(dmesg -r | wc -l)
+	tap_check "$dev: load-config -e of a dedicated user WQ" load_config $dev
+	tap_check "$dev: device enabled" reads $D/$dev/state enabled
+	tap_check "$dev: wq$n.0 enabled" reads $D/wq$n.0/state enabled
+	tap_check "$dev: /dev/dsa/wq$n.0 exists" test -c /dev/dsa/wq$n.0
+	tap_check "$dev: no idxd error or warning at enable" no_new_warnings "$mark"
+	for op in 0x0 0x3 0x4 0x5 0x6; do
+		for len in 1 4096 65536 1048576; do
+			[ $op = 0x0 ] && [ $len != 4096 ] && continue
+			tap_check "$dev: dsa_test -o $op -l $len" dsatest $dev -o $op -l $len
+		done
+	done
+	tap_check "$dev: dsa_test drain -o 0x2" dsatest $dev -o 0x2 -l 4096
+	for op in 0x0 0x3 0x4 0x5 0x6; do
+		tap_check "$dev: dsa_test batch -o 0x1 -b $op -c 16 -l 4096" \
+			dsatest $dev -o 0x1 -b $op -c 16 -l 4096
+	done
+	tap_check "$dev: dsa_test -o 0x3 -l 65536 -f 0x10 (CR page dropped)" \
+		dsatest $dev -o 0x3 -l 65536 -f 0x10
+	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
+		dsatest $dev -o 0x3 -n 64 -l 4096
+	mark=$(dmesg -r | wc -l)
+	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
+	tap_check "$dev: device disabled" reads $D/$dev/state disabled
+	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$mark"
+done
+
+# The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
+ktap_set_plan "$((KTAP_TESTNO - 1))"
+ktap_finished

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Guests with intel-dsa devices: the project's QEMU (qemu.sh) with intel-iommu in scalable
+# mode with PASID, first-stage translation and device-IOTLB (ATS), one DSA 2.0 and one DSA 1.0
+# device, and an initramfs that adds the C idxd modules and accel-config (accel-config.sh).
+# Uses the hooks of vm.sh.  Sourced by ridxd-dev.
+
+# The devices: dsa0 is DSA 2.0, dsa1 DSA 1.0 (PCI order = order on the command line).
+DSA_VM_DEVICES=(-device intel-dsa,version=2.0 -device intel-dsa,version=1.0)
+
+# dsa_vm_initramfs ROOT VARIANT
+dsa_vm_initramfs() {
+	local r=$1 b=$RIDXD_CACHE/build-$2 m
+	for m in idxd_bus idxd; do
+		[ -f "$b/drivers/dma/idxd/$m.ko" ] || { echo "!!! no $m.ko in build-$2" >&2; return 1; }
+		cp "$b/drivers/dma/idxd/$m.ko" "$r/lib/modules/"
+	done
+	cp "$ACCFG_DIR/out/accel-config" "$ACCFG_DIR/out/dsa_test" "$r/bin/"
+}
+
+# dsa_vm_run VARIANT SCRIPT: vm_run on the project's QEMU with the intel-dsa devices.
+dsa_vm_run() {
+	VM_QEMU=$QEMU_DSA
+	VM_QEMU_OPTS=(-L "$QEMU_DSA_FW")
+	VM_IOMMU_EXTRA=",device-iotlb=on"
+	VM_DEVICES=("${DSA_VM_DEVICES[@]}")
+	VM_INITRAMFS_HOOK=dsa_vm_initramfs
+	VM_LOG_TAG=-dsa
+	vm_run "$@"
+}
