@@ -128,6 +128,62 @@ dsatest() {
 	return 1
 }
 
+# The event-log cases of accel-config's test_all.sh (batches of memmoves on the dedicated WQ,
+# PRS disabled; CR pages dropped or unmapped, source pages and descriptor lists unmapped),
+# with their patterns: <batch: bc_fault,bc_wr_fail,da_fault,da_idx>:<per descriptor:
+# desc_fault,cp_fault,cp_wr_fail,fence>.  dsa_test checks the CRs as the C driver leaves
+# them; each case must also have gone through the event log as expected (count of entries:
+# the tail in /sys/kernel/debug/idxd/dsa0/event_log moves by one per entry, mod 64).
+EVL_CASES="1a.0=0,0,0,0:0,0,0,0:0,1,0,0
+1a.1=0,0,0,0:0,0,0,0:0,1,1,0
+1b=0,0,0,0:0,0,0,0:0,1,0,0:0,0,0,1
+2a=0,0,0,0:1,0,0,0:0,1,0,0
+2b=0,0,0,0:1,0,0,0:0,1,0,0:0,0,0,1
+3.0=0,0,0,0:0,0,0,0:1,1,0,0:0,0,0,1
+3.1=0,0,0,0:0,0,0,0:1,1,1,0:0,0,0,1
+4a.0=1,0,0,0:0,0,0,0:0,1,0,0
+4a.1=1,0,0,0:0,0,0,0:0,1,1,0
+4b=1,0,0,0:0,0,0,0:0,0,0,0
+6a=0,0,1,2:0,0,0,0:0,0,0,0:0,0,0,0
+6b=1,0,1,2:0,0,0,0:0,0,0,0:0,0,0,0
+6c.0=0,0,1,2:0,0,0,0:0,1,0,0:0,0,0,0
+6c.1=0,0,1,2:0,0,0,0:0,1,1,0:0,0,0,0
+6d.0=0,0,1,2:1,0,0,0:0,1,0,0:0,0,0,0
+6d.1=0,0,1,2:1,0,0,0:0,1,1,0:0,0,0,0"
+evl_tail() {
+	sed -n 's/^Event Log head [0-9]* tail \([0-9]*\) .*/\1/p' /sys/kernel/debug/idxd/dsa0/event_log
+}
+# evl_case PATTERN EXPECTED-ENTRIES
+evl_case() {
+	t0=$(evl_tail)
+	n=$(($(echo "$1" | tr -cd : | wc -c)))
+	out=$(dsa_test -w 0 -d dsa0/wq0.0 -o 1 -b 3 -f 0x8 -c $n -e "$1" -t 5000 2>&1 </dev/null)
+	rc=$?
+	t1=$(evl_tail)
+	got=$(((t1 - t0 + 64) % 64))
+	echo "# event-log entries: $got (expected $2)"
+	[ $rc = 0 ] && [ "$got" = "$2" ] && return 0
+	echo "$out" | tail -n 20 | sed 's/^/# /'
+	return 1
+}
+# Entries each case makes: one per sub-descriptor CR that faults (before a fence stops the
+# batch), then one for the batch's CR when a sub-descriptor's CR went to the log (0x27) or
+# when the batch's own CR page is gone (0x1a).
+evl_expected() {
+	case $1 in
+	6a) echo 0 ;;
+	4b|6b) echo 1 ;;
+	*) echo 2 ;;
+	esac
+}
+evl_cases() {
+	while IFS== read -r name pat; do
+		tap_check "dsa0: event-log case $name (dsa_test -e $pat)" evl_case "$pat" "$(evl_expected "$name")"
+	done <<-EOF
+	$EVL_CASES
+	EOF
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	mark=$(dmesg -r | wc -l)
@@ -151,6 +207,7 @@ for dev in dsa0 dsa1; do
 		dsatest $dev -o 0x3 -l 65536 -f 0x10
 	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
 		dsatest $dev -o 0x3 -n 64 -l 4096
+	[ $dev = dsa0 ] && evl_cases
 	mark=$(dmesg -r | wc -l)
 	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
 	tap_check "$dev: device disabled" reads $D/$dev/state disabled

@@ -22,7 +22,7 @@ dsa_vm_initramfs() {
 # dsa_vm_run VARIANT SCRIPT: vm_run on the project's QEMU with the intel-dsa devices.
 dsa_vm_run() {
 	VM_QEMU=$QEMU_DSA
-	VM_QEMU_OPTS=(-L "$QEMU_DSA_FW")
+	VM_QEMU_OPTS=("${QEMU_DSA_FW[@]}")
 	VM_IOMMU_EXTRA=",device-iotlb=on"
 	VM_DEVICES=("${DSA_VM_DEVICES[@]}")
 	VM_INITRAMFS_HOOK=dsa_vm_initramfs

@@ -14,13 +14,13 @@
 #   $RIDXD_CACHE/qemu-dsa/venv      meson from PyPI (bookworm's 1.0 is older than 10.2 needs)
 #   $RIDXD_CACHE/qemu-dsa/KEY       source version + hash of our QEMU files of the last good build
 #
-# The binary is $QEMU_DSA (run it with -L $QEMU_DSA_FW: the +ds source has no firmware blobs, the
-# firmware of Debian's qemu-system-x86 is used).
+# The binary is $QEMU_DSA; run it with "${QEMU_DSA_FW[@]}": the +ds source has no firmware
+# blobs, so the firmware of Debian's qemu-system-x86 (and its seabios and ipxe) is used.
 
 QEMU_DSA_DEB=1:10.2.2+ds-1
 QEMU_DSA_DIR=$RIDXD_CACHE/qemu-dsa
 QEMU_DSA=$QEMU_DSA_DIR/build/qemu-system-x86_64
-QEMU_DSA_FW=/usr/share/qemu
+QEMU_DSA_FW=(-L /usr/share/qemu -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
 QEMU_DSA_MESON=1.7.0
 QEMU_DSA_FILES=$RIDXD_TOOLS/qemu
 
@@ -108,7 +108,7 @@ setup_qemu_dsa() {
 	rm -f "$QEMU_DSA_DIR/KEY"
 	run_logged "$LOGS/qemu-dsa-build.log" ninja -C "$QEMU_DSA_DIR/build" -j"$JOBS" qemu-system-x86_64 ||
 		die "QEMU build failed (log: $LOGS/qemu-dsa-build.log)"
-	"$QEMU_DSA" -L "$QEMU_DSA_FW" -machine q35 -device help 2>/dev/null | grep -q '"intel-dsa"' ||
+	"$QEMU_DSA" "${QEMU_DSA_FW[@]}" -machine q35 -device help 2>/dev/null | grep -q '"intel-dsa"' ||
 		[ ! -d "$QEMU_DSA_FILES/src" ] || die "the built QEMU has no intel-dsa device"
 	echo "$key" >"$QEMU_DSA_DIR/KEY"
 	log "project QEMU: $("$QEMU_DSA" --version | head -n1) ($QEMU_DSA)"
