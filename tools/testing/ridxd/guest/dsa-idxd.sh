@@ -27,11 +27,12 @@ dsa_pci_count() {
 	[ "$n" = 2 ]
 }
 
-# Kernel messages of level warning or worse (raw levels 0-4) logged after line $1 of the raw
-# log, except the one idxd prints at load on a CPU without ENQCMD (TCG has none: see
-# Documentation/driver-api/ridxd-qemu-dsa.rst).
+# Kernel messages of level warning or worse (raw levels 0-4) logged after the mark $1 (a line
+# written to /dev/kmsg), except the one idxd prints at load on a CPU without ENQCMD (TCG has
+# none: see Documentation/driver-api/ridxd-qemu-dsa.rst).
+kmark() { echo "dsa-idxd: mark $1" >/dev/kmsg; }
 new_warnings() {
-	dmesg -r | tail -n +"$(($1 + 1))" | grep -E '^<[0-4]>' |
+	dmesg -r | sed -n "/dsa-idxd: mark $1\$/,\$p" | grep -E '^<[0-4]>' |
 		grep -v 'Platform does not have ENQCMD(S) support'
 }
 no_new_warnings() {
@@ -44,7 +45,7 @@ no_new_warnings() {
 ktap_print_header
 tap_check "two intel-dsa PCI devices (8086:0b25)" dsa_pci_count
 tap_check "the CPU has MOVDIR64B" grep -qw movdir64b /proc/cpuinfo
-mark=$(dmesg -r | wc -l)
+kmark probe
 tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
 tap_check "insmod idxd" insmod /lib/modules/idxd.ko
 sleep 1
@@ -52,9 +53,18 @@ tap_check "dsa0 probed" test -d $D/dsa0
 tap_check "dsa1 probed" test -d $D/dsa1
 tap_check "dsa0 is DSA 2.0" reads $D/dsa0/version 0x200
 tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
-tap_check "no idxd error or warning at probe" no_new_warnings "$mark"
+tap_check "no idxd error or warning at probe" no_new_warnings probe
 tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
 tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
+# The IOMMU driver enabled ATS (ATS control at 0x106, bit 15) and PASID (PASID control at
+# 0x116, bit 0) in the devices' config space (intel_dsa.c puts the capabilities there).
+cfg16() { echo $((0x$(od -An -tx2 -j $(($2)) -N2 "$(dirname "$(readlink -f $D/$1)")/config" | tr -d ' '))); }
+ats_on() { [ $(($(cfg16 $1 0x106) & 0x8000)) != 0 ]; }
+pasid_on() { [ $(($(cfg16 $1 0x116) & 1)) != 0 ]; }
+tap_check "dsa0: ATS enabled" ats_on dsa0
+tap_check "dsa0: PASID enabled" pasid_on dsa0
+tap_check "dsa1: ATS enabled" ats_on dsa1
+tap_check "dsa1: PASID enabled" pasid_on dsa1
 tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_size 64
 tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
 
@@ -186,12 +196,12 @@ evl_cases() {
 
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
-	mark=$(dmesg -r | wc -l)
+	kmark "$dev-enable"
 	tap_check "$dev: load-config -e of a dedicated user WQ" load_config $dev
 	tap_check "$dev: device enabled" reads $D/$dev/state enabled
 	tap_check "$dev: wq$n.0 enabled" reads $D/wq$n.0/state enabled
 	tap_check "$dev: /dev/dsa/wq$n.0 exists" test -c /dev/dsa/wq$n.0
-	tap_check "$dev: no idxd error or warning at enable" no_new_warnings "$mark"
+	tap_check "$dev: no idxd error or warning at enable" no_new_warnings "$dev-enable"
 	for op in 0x0 0x3 0x4 0x5 0x6; do
 		for len in 1 4096 65536 1048576; do
 			[ $op = 0x0 ] && [ $len != 4096 ] && continue
@@ -208,11 +218,58 @@ for dev in dsa0 dsa1; do
 	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
 		dsatest $dev -o 0x3 -n 64 -l 4096
 	[ $dev = dsa0 ] && evl_cases
-	mark=$(dmesg -r | wc -l)
+	kmark "$dev-disable"
 	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
 	tap_check "$dev: device disabled" reads $D/$dev/state disabled
-	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$mark"
+	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$dev-disable"
 done
+
+# Register-level refusals of the device, behind the driver's back on dsa1 (DSA 1.0) while it
+# is disabled, then enabled again: BAR0 through /dev/mem (busybox devmem), commands without
+# int_req (no interrupt, the driver's state is untouched), CMDSTS read back.
+dsa1_pci=$(dirname "$(readlink -f $D/dsa1)")
+BAR0=$(($(cut -d' ' -f1 "$dsa1_pci/resource" | head -n 1)))
+r32() { echo $(($(devmem $((BAR0 + $1)) 32))); }
+w32() { devmem $((BAR0 + $1)) 32 $(($2)); }
+cmd_status() { w32 0xa0 $((($1 << 20) | $2)); [ "$(r32 0xa8)" = $(($3)) ]; }
+ro_version() { w32 0 0xffffffff; [ "$(r32 0)" = $((0x100)) ]; }
+wqsize_rw() {
+	old=$(r32 0x500)
+	w32 0x500 5
+	v=$(r32 0x500)
+	w32 0x500 "$old"
+	[ "$v" = 5 ] && [ "$(r32 0x500)" = "$old" ]
+}
+engines_masked() {
+	w32 0x4e0 0xff
+	v=$(r32 0x4e0)
+	w32 0x4e0 0
+	[ "$v" = $((0xf)) ]
+}
+wqcfg_locked() {
+	old=$(r32 0x500)
+	w32 0x500 1
+	[ "$(r32 0x500)" = "$old" ] && [ "$old" != 1 ]
+}
+tap_check "dsa1 regs: VERSION ignores writes" ro_version
+tap_check "dsa1 regs: Enable WQ on a disabled device fails with 0x20" cmd_status 6 0 0x20
+tap_check "dsa1 regs: Disable WQ on a disabled device fails with 0x32" cmd_status 7 1 0x32
+tap_check "dsa1 regs: Disable Device on a disabled device fails with 0x31" cmd_status 2 0 0x31
+tap_check "dsa1 regs: an unknown command fails with 0x01" cmd_status 0x1f 0 0x01
+tap_check "dsa1 regs: WQCFG size writable while the device is disabled" wqsize_rw
+tap_check "dsa1 regs: GRPCFG engines keeps existing engines only" engines_masked
+tap_check "dsa1: accel-config enable-device again" accel-config enable-device dsa1
+tap_check "dsa1: accel-config enable-wq again" accel-config enable-wq dsa1/wq1.0
+tap_check "dsa1 regs: Enable WQ on an enabled WQ fails with 0x21" cmd_status 6 0 0x21
+tap_check "dsa1 regs: Enable Device on an enabled device fails with 0x10" cmd_status 1 0 0x10
+tap_check "dsa1 regs: Enable WQ with a bad index fails with 0x02" cmd_status 6 9 0x02
+tap_check "dsa1 regs: an enabled WQ's WQCFG ignores writes" wqcfg_locked
+tap_check "dsa1: dsa_test -o 0x3 -l 4096 after all that" dsatest dsa1 -o 0x3 -l 4096
+kmark final
+tap_check "dsa1: accel-config disable-device" accel-config disable-device dsa1
+no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
+tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
+tap_check "no error or warning at the end" no_new_warnings final
 
 # The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
 ktap_set_plan "$((KTAP_TESTNO - 1))"
