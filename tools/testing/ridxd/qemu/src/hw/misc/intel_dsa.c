@@ -1190,6 +1190,17 @@ static uint32_t cmd_enable_wq(IntelDSAState *s, uint32_t wq)
     if (!(s->wqcfg[wq][WQCFG_SIZE_IDX] & 0xffff) || wq_group(s, wq) < 0) {
         return CMDSTS_ERR_WQ_SIZE;
     }
+    {
+        uint32_t total = 0;
+        int w;
+
+        for (w = 0; w < DSA_NUM_WQS; w++) {
+            total += s->wqcfg[w][WQCFG_SIZE_IDX] & 0xffff;
+        }
+        if (total > DSA_TOTAL_WQ_SIZE) {
+            return CMDSTS_ERR_WQ_SIZE;
+        }
+    }
     mode = s->wqcfg[wq][WQCFG_MODE_IDX];
     if ((mode & WQCFG_PASID_EN) && !pcie_pasid_enabled(pdev)) {
         return CMDSTS_ERR_PASID_EN;
@@ -1437,11 +1448,10 @@ static void dsa_wqcfg_write32(IntelDSAState *s, int wq, unsigned i,
     }
     switch (i) {
     case WQCFG_SIZE_IDX:
-        /* model: sizes are configuration: only while the device is
-         * disabled (the total is checked at Enable Device) */
-        if (dsa_enabled(s)) {
-            return;
-        }
+        /* writable while the WQ is disabled, also on an enabled device:
+         * idxd restores a WQ's configuration after Reset WQ that way
+         * (idxd_wq_disable()); totals are checked at Enable Device and
+         * Enable WQ */
         m = 0xffff;
         break;
     case WQCFG_THRESH_IDX:
@@ -1598,6 +1608,7 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
 {
     IntelDSAState *s = INTEL_DSA(pdev);
     uint8_t *pci_conf = pdev->config;
+    int i;
 
     if (!s->version_str || !strcmp(s->version_str, "2.0")) {
         s->dsa2 = true;
@@ -1637,6 +1648,10 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
                   &s->bar0, 0, R_MSIX_PBA, DSA_MSIX_CAP_OFFSET, errp)) {
         return;
     }
+    /* every vector may fire: msix_notify() drops unused ones */
+    for (i = 0; i < DSA_NUM_VECTORS; i++) {
+        msix_vector_use(pdev, i);
+    }
     pcie_ats_init(pdev, DSA_ATS_OFFSET, true);
     /* PASID: 20 bits, no execute permission, privileged mode [S] */
     pcie_pasid_init(pdev, DSA_PASID_OFFSET, DSA_PASID_BITS, false, true);
@@ -1646,6 +1661,7 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
 
 static void intel_dsa_exit(PCIDevice *pdev)
 {
+    msix_unuse_all_vectors(pdev);
     msix_uninit(pdev, &INTEL_DSA(pdev)->bar0, &INTEL_DSA(pdev)->bar0);
 }
 
