@@ -163,8 +163,8 @@ evl_tail() {
 # evl_case PATTERN EXPECTED-ENTRIES
 evl_case() {
 	t0=$(evl_tail)
-	n=$(($(echo "$1" | tr -cd : | wc -c)))
-	out=$(dsa_test -w 0 -d dsa0/wq0.0 -o 1 -b 3 -f 0x8 -c $n -e "$1" -t 5000 2>&1 </dev/null)
+	ndesc=$(($(echo "$1" | tr -cd : | wc -c)))
+	out=$(dsa_test -w 0 -d dsa0/wq0.0 -o 1 -b 3 -f 0x8 -c $ndesc -e "$1" -t 5000 2>&1 </dev/null)
 	rc=$?
 	t1=$(evl_tail)
 	got=$(((t1 - t0 + 64) % 64))
@@ -216,6 +216,7 @@ for dev in dsa0 dsa1; do
 		dsatest $dev -o 0x3 -n 64 -l 4096
 	[ $dev = dsa0 ] && evl_cases
 	kmark "$dev-disable"
+	tap_check "$dev: accel-config disable-wq" accel-config disable-wq $dev/wq$n.0
 	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
 	tap_check "$dev: device disabled" reads $D/$dev/state disabled
 	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$dev-disable"
@@ -255,14 +256,15 @@ tap_check "dsa1 regs: Disable Device on a disabled device fails with 0x31" cmd_s
 tap_check "dsa1 regs: an unknown command fails with 0x01" cmd_status 0x1f 0 0x01
 tap_check "dsa1 regs: WQCFG size writable while the device is disabled" wqsize_rw
 tap_check "dsa1 regs: GRPCFG engines keeps existing engines only" engines_masked
-tap_check "dsa1: accel-config enable-device again" accel-config enable-device dsa1
-tap_check "dsa1: accel-config enable-wq again" accel-config enable-wq dsa1/wq1.0
+# idxd forgets a configurable device's configuration when it is disabled: load it again.
+tap_check "dsa1: load-config -e again" load_config dsa1
 tap_check "dsa1 regs: Enable WQ on an enabled WQ fails with 0x21" cmd_status 6 0 0x21
 tap_check "dsa1 regs: Enable Device on an enabled device fails with 0x10" cmd_status 1 0 0x10
 tap_check "dsa1 regs: Enable WQ with a bad index fails with 0x02" cmd_status 6 9 0x02
 tap_check "dsa1 regs: an enabled WQ's WQCFG ignores writes" wqcfg_locked
 tap_check "dsa1: dsa_test -o 0x3 -l 4096 after all that" dsatest dsa1 -o 0x3 -l 4096
 kmark final
+tap_check "dsa1: accel-config disable-wq" accel-config disable-wq dsa1/wq1.0
 tap_check "dsa1: accel-config disable-device" accel-config disable-device dsa1
 no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
 tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
