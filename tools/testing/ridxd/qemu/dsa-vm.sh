@@ -19,13 +19,33 @@ dsa_vm_initramfs() {
 	cp "$ACCFG_DIR/out/accel-config" "$ACCFG_DIR/out/dsa_test" "$r/bin/"
 }
 
-# dsa_vm_run VARIANT SCRIPT: vm_run on the project's QEMU with the intel-dsa devices.
+# dsa_vm_run VARIANT SCRIPT: vm_run on the project's QEMU with the intel-dsa devices (the
+# hooks of vm.sh are set for this run only; VM_LOG stays set for the caller).
 dsa_vm_run() {
+	local rc=0
 	VM_QEMU=$QEMU_DSA
 	VM_QEMU_OPTS=("${QEMU_DSA_FW[@]}")
 	VM_IOMMU_EXTRA=",device-iotlb=on"
 	VM_DEVICES=("${DSA_VM_DEVICES[@]}")
 	VM_INITRAMFS_HOOK=dsa_vm_initramfs
 	VM_LOG_TAG=-dsa
-	vm_run "$@"
+	RIDXD_VM_TIMEOUT=${RIDXD_VM_TIMEOUT:-300} vm_run "$@" || rc=$?
+	VM_QEMU=/usr/bin/qemu-system-x86_64
+	VM_QEMU_OPTS=()
+	VM_IOMMU_EXTRA=""
+	VM_DEVICES=()
+	VM_INITRAMFS_HOOK=""
+	VM_LOG_TAG=""
+	return $rc
+}
+
+# dsa_guest_tests: the check in "ridxd-dev test" (after the guest kernel is built): accel-config,
+# then guest/dsa-idxd.sh in the normal guest kernel, its TAP lines counted.
+dsa_guest_tests() {
+	local rc=0
+	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
+	phase guest-tests-dsa dsa_vm_run guest dsa-idxd.sh || rc=1
+	add_totals "$(tap_totals "$VM_LOG")"
+	[ "$rc" = 0 ] || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "!!! intel-dsa guest run failed" >&2; }
+	return $rc
 }
