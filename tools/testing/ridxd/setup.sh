@@ -102,6 +102,8 @@ do_setup() {
 	phase setup-host-deps setup_host_deps
 	phase setup-rust setup_rust
 	phase setup-qemu setup_qemu
+	# The project's QEMU with the intel-dsa device (tools/testing/ridxd/qemu/qemu.sh).
+	phase setup-qemu-dsa setup_qemu_dsa
 	phase setup-busybox setup_busybox
 	phase setup-kernel-src setup_kernel_source
 	log "kernel source: $(cat "$SRC_DIR/VERSION")"

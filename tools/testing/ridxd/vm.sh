@@ -6,14 +6,24 @@
 # guest script, and hand back its exit status.  The whole serial console is kept in
 # $LOGS/vm-<variant>-<script>.log; the run fails loudly on any kernel splat in it.
 
+# Hooks for guests on another QEMU (tools/testing/ridxd/qemu/dsa-vm.sh: the project's QEMU
+# with intel-dsa devices): the binary and its options, extra intel-iommu options, extra
+# devices, and a function that adds files to the initramfs (called with its root).
+VM_QEMU=${VM_QEMU:-/usr/bin/qemu-system-x86_64}
+VM_QEMU_OPTS=()
+VM_IOMMU_EXTRA=""
+VM_DEVICES=()
+VM_INITRAMFS_HOOK=""
+VM_LOG_TAG=""
+
 # The intel-iommu options: scalable mode, plus PASID and first-stage translation where this
 # QEMU has them (10.x: x-pasid-mode, x-flts).
 iommu_device() {
 	local opts="intel-iommu,intremap=on,x-scalable-mode=on" help
-	help=$(/usr/bin/qemu-system-x86_64 -machine q35 -device intel-iommu,help 2>/dev/null || true)
+	help=$("$VM_QEMU" "${VM_QEMU_OPTS[@]}" -machine q35 -device intel-iommu,help 2>/dev/null || true)
 	grep -q 'x-pasid-mode' <<<"$help" && opts+=",x-pasid-mode=on"
 	grep -q 'x-flts' <<<"$help" && opts+=",x-flts=on"
-	echo "$opts"
+	echo "$opts$VM_IOMMU_EXTRA"
 }
 
 # make_initramfs VARIANT OUT
@@ -34,6 +44,7 @@ make_initramfs() {
 	if [ -d "$RIDXD_CACHE/selftests" ]; then
 		cp -r "$RIDXD_CACHE/selftests" "$r/ridxd/selftests"
 	fi
+	if [ -n "$VM_INITRAMFS_HOOK" ]; then "$VM_INITRAMFS_HOOK" "$r" "$v" || return 1; fi
 	mv "$r/ridxd/init" "$r/init"
 	chmod +x "$r/init" "$r"/ridxd/*.sh
 	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 >"$out")
@@ -64,12 +75,12 @@ vm_run() {
 	local img=$RIDXD_CACHE/initramfs-$v.cpio.gz mem=1024 tmo=${RIDXD_VM_TIMEOUT:-600}
 	[ -f "$b/arch/x86/boot/bzImage" ] || die "no $v kernel: run 'ridxd-dev build $v'"
 	[ "$v" = debug ] && mem=3072
-	make_initramfs "$v" "$img"
-	VM_LOG=$LOGS/vm-$v-${script%.sh}.log
+	make_initramfs "$v" "$img" || return 1
+	VM_LOG=$LOGS/vm-$v$VM_LOG_TAG-${script%.sh}.log
 	# shellcheck disable=SC2046
-	timeout --foreground "$tmo" /usr/bin/qemu-system-x86_64 \
+	timeout --foreground "$tmo" "$VM_QEMU" "${VM_QEMU_OPTS[@]}" \
 		-machine q35,kernel-irqchip=split $(qemu_accel) -smp 2 -m "$mem" -nic none \
-		-device "$(iommu_device)" \
+		-device "$(iommu_device)" "${VM_DEVICES[@]}" \
 		-kernel "$b/arch/x86/boot/bzImage" -initrd "$img" \
 		-append "console=ttyS0 intel_iommu=on,sm_on panic=-1 oops=panic ridxd.run=$script ridxd.variant=$v" \
 		-nographic -no-reboot -trace vtd_reg_dmar_root </dev/null >"$VM_LOG" 2>&1 || true

@@ -1,0 +1,275 @@
+# SPDX-License-Identifier: GPL-2.0
+# Checks the project's QEMU intel-dsa devices with a driver we did not write: the C idxd driver
+# of the same kernel tree, driven by accel-config 4.1.9 and its dsa_test.  Run by
+# "ridxd-dev dsa-vm" in a guest with two devices: dsa0 = intel-dsa,version=2.0 and
+# dsa1 = intel-dsa,version=1.0 (tools/testing/ridxd/qemu/dsa-vm.sh).  TAP through the kernel's
+# ktap_helpers.sh, as tests.sh.
+. /ridxd/ktap_helpers.sh
+
+tap_check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$_desc"
+	else
+		ktap_test_fail "$_desc"
+	fi
+}
+
+D=/sys/bus/dsa/devices
+reads() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+
+dsa_pci_count() {
+	n=0
+	for p in /sys/bus/pci/devices/*; do
+		[ "$(cat "$p/vendor")" = 0x8086 ] && [ "$(cat "$p/device")" = 0x0b25 ] && n=$((n + 1))
+	done
+	[ "$n" = 2 ]
+}
+
+# Kernel messages of level warning or worse (raw levels 0-4) logged after the mark $1 (a line
+# written to /dev/kmsg), except the one idxd prints at load on a CPU without ENQCMD (TCG has
+# none: see Documentation/driver-api/ridxd-qemu-dsa.rst).
+kmark() { echo "dsa-idxd: mark $1" >/dev/kmsg; }
+new_warnings() {
+	dmesg -r | sed -n "/dsa-idxd: mark $1\$/,\$p" | grep -E '^<[0-4]>' |
+		grep -v 'Platform does not have ENQCMD(S) support'
+}
+no_new_warnings() {
+	w=$(new_warnings "$1")
+	[ -z "$w" ] && return 0
+	echo "$w" | sed 's/^/# /'
+	return 1
+}
+
+ktap_print_header
+tap_check "two intel-dsa PCI devices (8086:0b25)" dsa_pci_count
+tap_check "the CPU has MOVDIR64B" grep -qw movdir64b /proc/cpuinfo
+kmark probe
+tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
+tap_check "insmod idxd" insmod /lib/modules/idxd.ko
+sleep 1
+tap_check "dsa0 probed" test -d $D/dsa0
+tap_check "dsa1 probed" test -d $D/dsa1
+tap_check "dsa0 is DSA 2.0" reads $D/dsa0/version 0x200
+tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
+tap_check "no idxd error or warning at probe" no_new_warnings probe
+tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
+tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
+# The IOMMU driver enabled ATS (ATS control at 0x106, bit 15) and PASID (PASID control at
+# 0x116, bit 0) in the devices' config space (intel_dsa.c puts the capabilities there).
+cfg16() { echo $((0x$(od -An -tx2 -j $(($2)) -N2 "$(dirname "$(readlink -f $D/$1)")/config" | tr -d ' '))); }
+ats_on() { [ $(($(cfg16 $1 0x106) & 0x8000)) != 0 ]; }
+pasid_on() { [ $(($(cfg16 $1 0x116) & 1)) != 0 ]; }
+tap_check "dsa0: ATS enabled" ats_on dsa0
+tap_check "dsa0: PASID enabled" pasid_on dsa0
+tap_check "dsa1: ATS enabled" ats_on dsa1
+tap_check "dsa1: PASID enabled" pasid_on dsa1
+tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_size 64
+tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
+
+lists_both() {
+	out=$(accel-config list -i 2>&1)
+	echo "$out" | grep -q '"dev":"dsa0"' && echo "$out" | grep -q '"dev":"dsa1"' && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+tap_check "accel-config list -i shows dsa0 and dsa1" lists_both
+
+# One group: one engine and a dedicated user WQ of 16 entries; PRS disabled on DSA 2.0.  No
+# read-buffer settings: GRPCAP has no read-buffer control, and idxd refuses them (EPERM).
+write_config() {
+	dev=$1
+	n=${dev#dsa}
+	prs=""
+	[ "$dev" = dsa0 ] && prs='"prs_disable":1,'
+	cat >"/tmp/$dev.conf" <<-EOF
+	[
+	  {
+	    "dev":"$dev",
+	    "groups":[
+	      {
+	        "dev":"group$n.0",
+	        "grouped_workqueues":[
+	          {
+	            "dev":"wq$n.0",
+	            "mode":"dedicated",
+	            "size":16,
+	            "group_id":0,
+	            "priority":10,
+	            "block_on_fault":0,
+	            $prs
+	            "type":"user",
+	            "driver_name":"user",
+	            "name":"app$n",
+	            "threshold":0
+	          }
+	        ],
+	        "grouped_engines":[
+	          {
+	            "dev":"engine$n.0",
+	            "group_id":0
+	          }
+	        ]
+	      }
+	    ]
+	  }
+	]
+	EOF
+}
+
+load_config() {
+	write_config "$1"
+	out=$(accel-config load-config -c "/tmp/$1.conf" -e 2>&1) && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+
+# dsa_test on the dedicated WQ (-w 0: mmap'd portal + MOVDIR64B) of device $1.
+dsatest() {
+	dev=$1
+	shift
+	n=${dev#dsa}
+	out=$(dsa_test -w 0 -d "$dev/wq$n.0" -t 5000 "$@" 2>&1) && return 0
+	echo "$out" | tail -n 20 | sed 's/^/# /'
+	return 1
+}
+
+# The event-log cases of accel-config's test_all.sh (batches of memmoves on the dedicated WQ,
+# PRS disabled; CR pages dropped or unmapped, source pages and descriptor lists unmapped),
+# with their patterns: <batch: bc_fault,bc_wr_fail,da_fault,da_idx>:<per descriptor:
+# desc_fault,cp_fault,cp_wr_fail,fence>.  dsa_test checks the CRs as the C driver leaves
+# them; each case must also have gone through the event log as expected (count of entries:
+# the tail in /sys/kernel/debug/idxd/dsa0/event_log moves by one per entry, mod 64).
+EVL_CASES="1a.0=0,0,0,0:0,0,0,0:0,1,0,0
+1a.1=0,0,0,0:0,0,0,0:0,1,1,0
+1b=0,0,0,0:0,0,0,0:0,1,0,0:0,0,0,1
+2a=0,0,0,0:1,0,0,0:0,1,0,0
+2b=0,0,0,0:1,0,0,0:0,1,0,0:0,0,0,1
+3.0=0,0,0,0:0,0,0,0:1,1,0,0:0,0,0,1
+3.1=0,0,0,0:0,0,0,0:1,1,1,0:0,0,0,1
+4a.0=1,0,0,0:0,0,0,0:0,1,0,0
+4a.1=1,0,0,0:0,0,0,0:0,1,1,0
+4b=1,0,0,0:0,0,0,0:0,0,0,0
+6a=0,0,1,2:0,0,0,0:0,0,0,0:0,0,0,0
+6b=1,0,1,2:0,0,0,0:0,0,0,0:0,0,0,0
+6c.0=0,0,1,2:0,0,0,0:0,1,0,0:0,0,0,0
+6c.1=0,0,1,2:0,0,0,0:0,1,1,0:0,0,0,0
+6d.0=0,0,1,2:1,0,0,0:0,1,0,0:0,0,0,0
+6d.1=0,0,1,2:1,0,0,0:0,1,1,0:0,0,0,0"
+evl_tail() {
+	sed -n 's/^Event Log head [0-9]* tail \([0-9]*\) .*/\1/p' /sys/kernel/debug/idxd/dsa0/event_log
+}
+# evl_case PATTERN EXPECTED-ENTRIES
+evl_case() {
+	t0=$(evl_tail)
+	ndesc=$(($(echo "$1" | tr -cd : | wc -c)))
+	out=$(dsa_test -w 0 -d dsa0/wq0.0 -o 1 -b 3 -f 0x8 -c $ndesc -e "$1" -t 5000 2>&1 </dev/null)
+	rc=$?
+	t1=$(evl_tail)
+	got=$(((t1 - t0 + 64) % 64))
+	echo "# event-log entries: $got (expected $2)"
+	[ $rc = 0 ] && [ "$got" = "$2" ] && return 0
+	echo "$out" | tail -n 20 | sed 's/^/# /'
+	return 1
+}
+# Entries each case makes: one per sub-descriptor CR that faults (before a fence stops the
+# batch), then one for the batch's CR when a sub-descriptor's CR went to the log (0x27) or
+# when the batch's own CR page is gone (0x1a).
+evl_expected() {
+	case $1 in
+	6a) echo 0 ;;
+	4b|6b) echo 1 ;;
+	*) echo 2 ;;
+	esac
+}
+evl_cases() {
+	while IFS== read -r name pat; do
+		tap_check "dsa0: event-log case $name (dsa_test -e $pat)" evl_case "$pat" "$(evl_expected "$name")"
+	done <<-EOF
+	$EVL_CASES
+	EOF
+}
+
+for dev in dsa0 dsa1; do
+	n=${dev#dsa}
+	kmark "$dev-enable"
+	tap_check "$dev: load-config -e of a dedicated user WQ" load_config $dev
+	tap_check "$dev: device enabled" reads $D/$dev/state enabled
+	tap_check "$dev: wq$n.0 enabled" reads $D/wq$n.0/state enabled
+	tap_check "$dev: /dev/dsa/wq$n.0 exists" test -c /dev/dsa/wq$n.0
+	tap_check "$dev: no idxd error or warning at enable" no_new_warnings "$dev-enable"
+	for op in 0x0 0x3 0x4 0x5 0x6; do
+		for len in 1 4096 65536 1048576; do
+			[ $op = 0x0 ] && [ $len != 4096 ] && continue
+			tap_check "$dev: dsa_test -o $op -l $len" dsatest $dev -o $op -l $len
+		done
+	done
+	tap_check "$dev: dsa_test drain -o 0x2" dsatest $dev -o 0x2 -l 4096
+	for op in 0x0 0x3 0x4 0x5 0x6; do
+		tap_check "$dev: dsa_test batch -o 0x1 -b $op -c 16 -l 4096" \
+			dsatest $dev -o 0x1 -b $op -c 16 -l 4096
+	done
+	tap_check "$dev: dsa_test -o 0x3 -l 65536 -f 0x10 (CR page dropped)" \
+		dsatest $dev -o 0x3 -l 65536 -f 0x10
+	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
+		dsatest $dev -o 0x3 -n 64 -l 4096
+	[ $dev = dsa0 ] && evl_cases
+	kmark "$dev-disable"
+	tap_check "$dev: accel-config disable-wq" accel-config disable-wq $dev/wq$n.0
+	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
+	tap_check "$dev: device disabled" reads $D/$dev/state disabled
+	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$dev-disable"
+done
+
+# Register-level refusals of the device, behind the driver's back on dsa1 (DSA 1.0) while it
+# is disabled, then enabled again: BAR0 through /dev/mem (busybox devmem), commands without
+# int_req (no interrupt, the driver's state is untouched), CMDSTS read back.
+dsa1_pci=$(dirname "$(readlink -f $D/dsa1)")
+BAR0=$(($(cut -d' ' -f1 "$dsa1_pci/resource" | head -n 1)))
+r32() { echo $(($(devmem $((BAR0 + $1)) 32))); }
+w32() { devmem $((BAR0 + $1)) 32 $(($2)); }
+cmd_status() { w32 0xa0 $((($1 << 20) | $2)); [ "$(r32 0xa8)" = $(($3)) ]; }
+ro_version() { w32 0 0xffffffff; [ "$(r32 0)" = $((0x100)) ]; }
+wqsize_rw() {
+	old=$(r32 0x500)
+	w32 0x500 5
+	v=$(r32 0x500)
+	w32 0x500 "$old"
+	[ "$v" = 5 ] && [ "$(r32 0x500)" = "$old" ]
+}
+engines_masked() {
+	w32 0x4e0 0xff
+	v=$(r32 0x4e0)
+	w32 0x4e0 0
+	[ "$v" = $((0xf)) ]
+}
+wqcfg_locked() {
+	old=$(r32 0x500)
+	w32 0x500 1
+	[ "$(r32 0x500)" = "$old" ] && [ "$old" != 1 ]
+}
+tap_check "dsa1 regs: VERSION ignores writes" ro_version
+tap_check "dsa1 regs: Enable WQ on a disabled device fails with 0x20" cmd_status 6 0 0x20
+tap_check "dsa1 regs: Disable WQ on a disabled device fails with 0x32" cmd_status 7 1 0x32
+tap_check "dsa1 regs: Disable Device on a disabled device fails with 0x31" cmd_status 2 0 0x31
+tap_check "dsa1 regs: an unknown command fails with 0x01" cmd_status 0x1f 0 0x01
+tap_check "dsa1 regs: WQCFG size writable while the device is disabled" wqsize_rw
+tap_check "dsa1 regs: GRPCFG engines keeps existing engines only" engines_masked
+# idxd forgets a configurable device's configuration when it is disabled: load it again.
+tap_check "dsa1: load-config -e again" load_config dsa1
+tap_check "dsa1 regs: Enable WQ on an enabled WQ fails with 0x21" cmd_status 6 0 0x21
+tap_check "dsa1 regs: Enable Device on an enabled device fails with 0x10" cmd_status 1 0 0x10
+tap_check "dsa1 regs: Enable WQ with a bad index fails with 0x02" cmd_status 6 9 0x02
+tap_check "dsa1 regs: an enabled WQ's WQCFG ignores writes" wqcfg_locked
+tap_check "dsa1: dsa_test -o 0x3 -l 4096 after all that" dsatest dsa1 -o 0x3 -l 4096
+kmark final
+tap_check "dsa1: accel-config disable-wq" accel-config disable-wq dsa1/wq1.0
+tap_check "dsa1: accel-config disable-device" accel-config disable-device dsa1
+no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
+tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
+tap_check "no error or warning at the end" no_new_warnings final
+
+# The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
+ktap_set_plan "$((KTAP_TESTNO - 1))"
+ktap_finished

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Guests with intel-dsa devices: the project's QEMU (qemu.sh) with intel-iommu in scalable
+# mode with PASID, first-stage translation and device-IOTLB (ATS), one DSA 2.0 and one DSA 1.0
+# device, and an initramfs that adds the C idxd modules and accel-config (accel-config.sh).
+# Uses the hooks of vm.sh.  Sourced by ridxd-dev.
+
+# The devices: dsa0 is DSA 2.0, dsa1 DSA 1.0 (PCI order = order on the command line).
+DSA_VM_DEVICES=(-device intel-dsa,version=2.0 -device intel-dsa,version=1.0)
+
+# dsa_vm_initramfs ROOT VARIANT
+dsa_vm_initramfs() {
+	local r=$1 b=$RIDXD_CACHE/build-$2 m
+	for m in idxd_bus idxd; do
+		[ -f "$b/drivers/dma/idxd/$m.ko" ] || { echo "!!! no $m.ko in build-$2" >&2; return 1; }
+		cp "$b/drivers/dma/idxd/$m.ko" "$r/lib/modules/"
+	done
+	cp "$ACCFG_DIR/out/accel-config" "$ACCFG_DIR/out/dsa_test" "$r/bin/"
+}
+
+# dsa_vm_run VARIANT SCRIPT: vm_run on the project's QEMU with the intel-dsa devices (the
+# hooks of vm.sh are set for this run only; VM_LOG stays set for the caller).
+dsa_vm_run() {
+	local rc=0
+	VM_QEMU=$QEMU_DSA
+	VM_QEMU_OPTS=("${QEMU_DSA_FW[@]}")
+	VM_IOMMU_EXTRA=",device-iotlb=on"
+	VM_DEVICES=("${DSA_VM_DEVICES[@]}")
+	VM_INITRAMFS_HOOK=dsa_vm_initramfs
+	VM_LOG_TAG=-dsa
+	RIDXD_VM_TIMEOUT=${RIDXD_VM_TIMEOUT:-300} vm_run "$@" || rc=$?
+	VM_QEMU=/usr/bin/qemu-system-x86_64
+	VM_QEMU_OPTS=()
+	VM_IOMMU_EXTRA=""
+	VM_DEVICES=()
+	VM_INITRAMFS_HOOK=""
+	VM_LOG_TAG=""
+	return $rc
+}
+
+# dsa_guest_tests: the check in "ridxd-dev test" (after the guest kernel is built): accel-config,
+# then guest/dsa-idxd.sh in the normal guest kernel, its TAP lines counted.
+dsa_guest_tests() {
+	local rc=0
+	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
+	phase guest-tests-dsa dsa_vm_run guest dsa-idxd.sh || rc=1
+	add_totals "$(tap_totals "$VM_LOG")"
+	[ "$rc" = 0 ] || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "!!! intel-dsa guest run failed" >&2; }
+	return $rc
+}
