@@ -1283,21 +1283,28 @@ FIXTURE(cycles) {};
 FIXTURE_SETUP(cycles) {}
 FIXTURE_TEARDOWN(cycles) {}
 
-/* 10,000 opens and closes, alternating dedicated and shared WQ; nobody left behind. */
-TEST_F_TIMEOUT(cycles, open_close_10000, 900)
+/*
+ * Opens and closes, alternating dedicated and shared WQ; nobody left behind. 10,000 of them,
+ * or RIDXD_CYCLES (the debug guest runs fewer: with lockdep, KASAN and kmemleak and the
+ * model's interrupts 1 ms late, 10,000 took 352 s there).
+ */
+TEST_F_TIMEOUT(cycles, open_close, 900)
 {
+	const char *env = getenv("RIDXD_CYCLES");
+	int n = env ? atoi(env) : 10000;
 	struct timespec t0, t1;
 
+	ASSERT_LT(0, n);
 	enable_wqs();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int i = 0; i < 10000; i++) {
+	for (int i = 0; i < n; i++) {
 		int fd = wq_open(i & 1);
 
 		ASSERT_LE(0, fd) TH_LOG("cycle %d: %s", i, strerror(errno));
 		close(fd);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	TH_LOG("10000 open/close cycles in %.1f s",
+	TH_LOG("%d open/close cycles in %.1f s", n,
 	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	EXPECT_EQ(0, attr_read("wq0/clients"));
 	EXPECT_EQ(0, attr_read("wq1/clients"));
