@@ -339,16 +339,9 @@ impl UserWqs {
     /// every open file revoked, the device disabled, the files' PASIDs released (SVA unbind
     /// while the device is still bound).
     pub(crate) fn shutdown(&self) {
-        let enabled = self.dsa.with_config(|c| c.enabled);
-        if enabled {
-            let _ = self.disable_device();
-        } else {
-            self.clear();
-            self.each_uwq(|u| {
-                u.begin_revoke();
-                u.finish_revoke();
-            });
-        }
+        // On a device that is not enabled the disable is refused (`EINVAL`) and changes
+        // nothing; the files are revoked and released all the same.
+        let _ = self.disable_device();
     }
 
     /// Removes every character device (no new opens).
