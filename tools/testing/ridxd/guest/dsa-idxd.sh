@@ -2,19 +2,9 @@
 # Checks the project's QEMU intel-dsa devices with a driver we did not write: the C idxd driver
 # of the same kernel tree, driven by accel-config 4.1.9 and its dsa_test.  Run by
 # "ridxd-dev dsa-vm" in a guest with two devices: dsa0 = intel-dsa,version=2.0 and
-# dsa1 = intel-dsa,version=1.0 (tools/testing/ridxd/qemu/dsa-vm.sh).  TAP through the kernel's
-# ktap_helpers.sh, as tests.sh.
-. /ridxd/ktap_helpers.sh
-
-tap_check() {
-	_desc=$1
-	shift
-	if "$@"; then
-		ktap_test_pass "$_desc"
-	else
-		ktap_test_fail "$_desc"
-	fi
-}
+# dsa1 = intel-dsa,version=1.0 (tools/testing/ridxd/qemu/dsa-vm.sh).  TAP through
+# tap.sh, as tests.sh.
+. /ridxd/tap.sh
 
 D=/sys/bus/dsa/devices
 reads() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }

@@ -1,23 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # In-guest tests run by "ridxd-dev test" in the normal and the debug guest kernel.
 #
-# TAP through the kernel's tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts
-# it in /ridxd), with the plan line counted and printed at the end.  Its ktap_test_result runs
-# the command as an unquoted $@, which splits arguments that hold spaces (sh -c "..."), so
-# tap_check runs the command itself and only reports through ktap_test_pass/ktap_test_fail.
-# ktap_helpers.sh also prints descriptions unquoted: keep glob characters out of them.
-. /ridxd/ktap_helpers.sh
-
-# tap_check DESCRIPTION CMD...: one test point, "ok" when CMD succeeds.
-tap_check() {
-	_desc=$1
-	shift
-	if "$@"; then
-		ktap_test_pass "$_desc"
-	else
-		ktap_test_fail "$_desc"
-	fi
-}
+# TAP as tap.sh sets it up, with the plan line counted and printed at the end.
+. /ridxd/tap.sh
 
 dmesg_has() { dmesg | grep -q "$1"; }
 not_loaded() { ! grep -q '^ridxd ' /proc/modules; }

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0
+# TAP for the guest scripts (tests.sh, dsa-idxd.sh), through the kernel's
+# tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts it in /ridxd). Its
+# ktap_test_result runs the command as an unquoted $@, which splits arguments that hold spaces
+# (sh -c "..."), so tap_check runs the command itself and only reports through
+# ktap_test_pass/ktap_test_fail. ktap_helpers.sh also prints descriptions unquoted: keep glob
+# characters out of them.
+. /ridxd/ktap_helpers.sh
+
+# tap_check DESCRIPTION CMD...: one test point, "ok" when CMD succeeds.
+tap_check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$_desc"
+	else
+		ktap_test_fail "$_desc"
+	fi
+}
