@@ -67,10 +67,10 @@ pub fn movdir64b<'a, I: Io<'a, Backend = MmioBackend>>(io: I, off: usize, cmd: &
     }
     let dst = portal_addr(io, off)?;
     let src = core::ptr::from_ref(cmd);
-    // SAFETY: `dst` is 64 bytes of mapped I/O memory inside `io`, 64-byte aligned (both
-    // checked by `portal_addr`); `src` points to 64 readable, 64-byte aligned bytes; the CPU
-    // implements the instruction (checked above). The bytes are `movdir64b (%rdx), %rax` as
-    // in C, for assemblers without the mnemonic.
+    // The bytes below are `movdir64b (%rdx), %rax` as in C, for assemblers without the mnemonic.
+    // SAFETY: `dst` is 64 bytes of mapped I/O memory inside `io`, 64-byte aligned (checked by
+    // `portal_addr`); `src` points to 64 readable, 64-byte aligned bytes; the CPU implements
+    // the instruction (checked above).
     unsafe {
         core::arch::asm!(
             "sfence",
