@@ -62,6 +62,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/iommu/mod.rs" 'pub mod sva;'
 	append_line "$t/rust/kernel/io.rs" '#[cfg(CONFIG_X86_64)] pub mod portal;'
 	append_line "$t/rust/kernel/device.rs" 'pub mod bound;'
+	append_line "$t/rust/kernel/device.rs" 'pub mod bus;'
 	append_line "$t/rust/kernel/pci/irq.rs" 'mod threaded;'
 	append_line "$t/rust/kernel/sync/lock.rs" 'pub mod static_mutex;'
 	append_line "$t/rust/kernel/pci.rs" 'mod user_map;'
