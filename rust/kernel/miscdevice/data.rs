@@ -150,4 +150,12 @@ impl<T: MiscDeviceWithData> DataRegistration<T> {
     pub fn name(&self) -> &CStr {
         &self.name
     }
+
+    /// The misc device's minor number (its major is `MISC_MAJOR`).
+    pub fn minor(&self) -> u32 {
+        // SAFETY: `reg` holds a registered misc device, whose `minor` the misc core set in
+        // `misc_register()` and does not change while it is registered.
+        let m = unsafe { (*self.reg.as_raw()).minor };
+        m as u32
+    }
 }
