@@ -13,7 +13,9 @@
 //!   `block_on_fault` cannot be set while it is on [idxd `wq_prs_disable_store`].
 //! * The event-log size is 64..=65535 entries, default 64, and needs GENCAP.evl_support
 //!   [`IDXD_EVL_SIZE_MIN`/`MAX`].
-//! * WQ sizes add up to at most WQCAP.total_wq_size.
+//! * WQ sizes add up to at most WQCAP.total_wq_size. A WQ's size and group change only while
+//!   the device is disabled (`EPERM`): the device takes them at Enable Device [idxd
+//!   `wq_size_store`; GRPCFG is read-only while enabled].
 
 pub(crate) use crate::regs::WqMode;
 use crate::{
@@ -192,9 +194,14 @@ impl Config {
 
     /// Sets WQ `wq`'s size in entries.
     ///
-    /// `EINVAL` when all WQ sizes would exceed WQCAP.total_wq_size, and the errors of a WQ
-    /// change. Nothing changes on error.
+    /// `EPERM` while the device is enabled; `EINVAL` when all WQ sizes would exceed
+    /// WQCAP.total_wq_size, and the errors of a WQ change. Nothing changes on error.
     pub(crate) fn set_wq_size(&mut self, wq: usize, size: u32) -> Result {
+        // The device sizes its WQs at Enable Device: a size changed later is refused at
+        // Enable WQ ("invalid WQ size"). idxd refuses it with EPERM [`wq_size_store`].
+        if self.enabled {
+            return Err(EPERM);
+        }
         let total = self.caps.total_wq_size();
         let others: u32 = self
             .wqs
@@ -225,9 +232,14 @@ impl Config {
         Ok(())
     }
 
-    /// Puts WQ `wq` in group `group` (`None`: no group). `EINVAL` for a group that does not
-    /// exist, and the errors of a WQ change.
+    /// Puts WQ `wq` in group `group` (`None`: no group). `EPERM` while the device is enabled,
+    /// `EINVAL` for a group that does not exist, and the errors of a WQ change.
     pub(crate) fn set_wq_group(&mut self, wq: usize, group: Option<usize>) -> Result {
+        // Group membership is GRPCFG, which the device takes at Enable Device only: a WQ moved
+        // later is refused at Enable WQ. (idxd accepts the write and the enable then fails.)
+        if self.enabled {
+            return Err(EPERM);
+        }
         let n = self.num_groups;
         let w = self.wq_changeable(wq)?;
         if group.is_some_and(|g| g >= n) {
@@ -309,7 +321,8 @@ impl Config {
     }
 
     /// The ready-to-use configuration: one group with every engine, WQ 0 a dedicated and WQ 1
-    /// a shared user WQ of 16 entries each (when the device has them).
+    /// a shared user WQ of 16 entries each (when the device has them), the shared one with
+    /// threshold 16 (a shared WQ needs one: idxd does not enable it with 0).
     pub(crate) fn set_default(&mut self) -> Result {
         for e in 0..self.engines.len() {
             self.set_engine_group(e, Some(0))?;
@@ -322,6 +335,7 @@ impl Config {
         if self.wqs.len() > 1 && self.caps.wqcap.shared_mode() {
             self.set_wq_mode(1, WqMode::Shared)?;
             self.set_wq_size(1, 16)?;
+            self.set_wq_threshold(1, 16)?;
             self.set_wq_group(1, Some(0))?;
         }
         Ok(())
@@ -345,8 +359,15 @@ impl Config {
     }
 
     /// WQCFG dwords 0..4 of WQ `wq` (size, threshold, mode, limits).
+    ///
+    /// A WQ in no group is not programmed (all zero, as after reset), whatever its size: the
+    /// device refuses to enable with a sized WQ that no group serves, and idxd skips such WQs
+    /// [`idxd_wq_config_write`].
     pub(crate) fn wqcfg(&self, wq: usize) -> [u32; 4] {
         let w = &self.wqs[wq];
+        if w.group.is_none() {
+            return [0; 4];
+        }
         let mut mode = regs::WqCfgMode::zeroed()
             .with_mode(w.mode)
             .with_bof(w.block_on_fault)
