@@ -20,8 +20,10 @@
 //!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
 //!   than a page; on PCI devices the page is mapped uncached (`pci::Device::map_bar_page`),
 //!   `ENODEV` on the device model, whose portals are not memory.
-//! * Each open file has a `file<N>` directory in the WQ's debugfs directory (`pid`, `pasid`,
-//!   `cr_faults`, `cr_fault_failures`), removed at close.
+//! * Each open file has a `file<N>` device on the `dsa` bus below the WQ's char device node
+//!   (`pid`, `cr_faults`, `cr_fault_failures`; see [`crate::sysfs`]) and a `file<N>` directory
+//!   in the WQ's debugfs directory (the same and `pasid`), both removed at close. `N` is
+//!   unique among the module's open files (idxd's numbering is global too).
 //! * `release` ([`DsaDevice::release_pasid`]), in order: stop the device using the PASID
 //!   (drain it; if that fails, disable the WQ; if that fails, reset the device), hand the
 //!   event-log ring's entries to the fault path, skip the PASID's pending entries and wait for
@@ -53,6 +55,7 @@ use kernel::{
     bindings,
     cred::capability::{capable, Capability},
     debugfs::{Dir, Scope, ScopedDir},
+    device::Device,
     fs::{mapping::InodeMappings, File, Kiocb},
     iov::IovIterSource,
     miscdevice::{
@@ -64,7 +67,12 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
-    sync::{aref::ARef, poll::PollTable, Arc, Mutex, SpinLock},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        poll::PollTable,
+        Arc, Mutex, SpinLock,
+    },
     transmute::FromBytes,
 };
 
@@ -115,7 +123,14 @@ pub(crate) struct UserWq {
     /// The open files, for revocation.
     #[pin]
     files: Mutex<KVec<Arc<FileLink>>>,
+    /// Where the open files' `file<N>` nodes go (the WQ's char device node), while the WQ is
+    /// bound to the `user` driver.
+    #[pin]
+    file_parent: Mutex<Option<ARef<Device>>>,
 }
+
+/// The number of the next open file (`file<N>`), unique while the module is loaded.
+static NEXT_FILE: Atomic<u64> = Atomic::new(0);
 
 /// What an open file holds while it may use the device, and gives up when revoked or
 /// released: its PASID's SVA bond and its fault context.
@@ -161,8 +176,6 @@ impl FileLink {
 struct UserWqState {
     /// A dedicated WQ is open.
     taken: bool,
-    /// Identifier of the next open file (its `file<N>`).
-    next_id: u64,
 }
 
 /// The character device of one user WQ.
@@ -187,6 +200,8 @@ struct WqSlot {
     /// before a disable still count: a dedicated WQ stays taken, `file<N>` numbers go on.
     uwq: Option<Arc<UserWq>>,
     dir: Option<Dir>,
+    /// Where open files' `file<N>` nodes go ([`UserWqs::set_file_parent`]).
+    file_parent: Option<ARef<Device>>,
 }
 
 impl UserWqs {
@@ -203,6 +218,7 @@ impl UserWqs {
                     cdev: None,
                     uwq: None,
                     dir: None,
+                    file_parent: None,
                 },
                 GFP_KERNEL,
             )?;
@@ -222,6 +238,26 @@ impl UserWqs {
         if let Some(w) = self.wqs.lock().get_mut(wq) {
             w.dir = Some(dir);
         }
+    }
+
+    /// Sets where the files opened on WQ `wq` from now on put their `file<N>` nodes (the WQ's
+    /// char device node; `None`: nowhere).
+    pub(crate) fn set_file_parent(&self, wq: usize, parent: Option<ARef<Device>>) {
+        let mut wqs = self.wqs.lock();
+        if let Some(w) = wqs.get_mut(wq) {
+            if let Some(u) = &w.uwq {
+                *u.file_parent.lock() = parent.clone();
+            }
+            w.file_parent = parent;
+        }
+    }
+
+    /// The minor number of WQ `wq`'s character device, while it has one.
+    pub(crate) fn cdev_minor(&self, wq: usize) -> Option<u32> {
+        self.wqs
+            .lock()
+            .get(wq)
+            .and_then(|w| w.cdev.as_ref().map(|c| c.minor()))
     }
 
     /// Registers the character devices of the enabled WQs that have none.
@@ -248,37 +284,9 @@ impl UserWqs {
                     n
                 }
             };
+            *uwq.file_parent.lock() = w.file_parent.clone();
             w.cdev = Some(register(self.dev_index, uwq)?);
         }
-        Ok(())
-    }
-
-    /// Gives the device the default configuration ([`crate::config::Config::set_default`]),
-    /// enables it and its configured WQs, and registers their character devices.
-    ///
-    /// Returns the first error of configuring or enabling (what was enabled stays so).
-    pub(crate) fn enable_default(&self) -> Result {
-        let dsa = &self.dsa;
-        dsa.with_config(|c| c.set_default())?;
-        dsa.enable()?;
-        let wqs: KVec<usize> = dsa.with_config(|c| {
-            let mut v = KVec::new();
-            for (i, w) in c.wqs.iter().enumerate() {
-                if w.size != 0 {
-                    v.push(i, GFP_KERNEL)?;
-                }
-            }
-            Ok::<_, Error>(v)
-        })?;
-        for w in wqs {
-            dsa.enable_wq(w)?;
-        }
-        self.register_enabled()?;
-        dev_info!(
-            dsa.dev(),
-            "enabled: default configuration, event log {}\n",
-            dsa.evl_size().unwrap_or(0)
-        );
         Ok(())
     }
 
@@ -373,8 +381,9 @@ impl UserWq {
                 dsa: dsa.clone(),
                 wq,
                 dir,
-                state <- new_spinlock!(UserWqState { taken: false, next_id: 0 }, "ridxd::cdev::user_wq"),
+                state <- new_spinlock!(UserWqState { taken: false }, "ridxd::cdev::user_wq"),
                 files <- new_mutex!(KVec::new(), "ridxd::cdev::user_wq_files"),
+                file_parent <- new_mutex!(None, "ridxd::cdev::file_parent"),
             }),
             GFP_KERNEL,
         )
@@ -450,6 +459,8 @@ pub(crate) struct WqFile {
     link: Arc<FileLink>,
     /// `file<N>` in debugfs.
     dir: Option<FileDir>,
+    /// `file<N>` on the `dsa` bus.
+    node: Option<kernel::device::bus::Node<crate::sysfs::DsaBus>>,
 }
 
 // SAFETY: `WqFile` registrations are made only by `register` above, through
@@ -617,7 +628,7 @@ impl WqFile {
         let ctx = dsa.faults().add_ctx(pasid, uwq.wq as u8, &mm)?;
         // Everything that can fail for want of memory is done before the device is told of
         // the PASID; after that, only the device can refuse, and the PASID is taken back.
-        let file = Self::file_dir(uwq, &ctx).and_then(|dir| {
+        let file = Self::file_dir(uwq, &ctx).and_then(|(dir, node)| {
             let link = Arc::pin_init(
                 pin_init!(FileLink {
                     state <- new_mutex!(FileState::Gone, "ridxd::cdev::file_link"),
@@ -634,6 +645,7 @@ impl WqFile {
                     ctx: ctx.clone(),
                     link: link.clone(),
                     dir,
+                    node,
                 },
                 GFP_KERNEL,
             );
@@ -670,25 +682,34 @@ impl WqFile {
         Ok(file)
     }
 
-    /// The `file<N>` directory of a new file with context `ctx`.
-    fn file_dir(uwq: &UserWq, ctx: &Arc<UserContext>) -> Result<Option<FileDir>> {
-        let Some(wq_dir) = uwq.dir.as_ref() else {
-            return Ok(None);
+    /// The `file<N>` debugfs directory and `dsa` bus node of a new file with context `ctx`.
+    fn file_dir(
+        uwq: &UserWq,
+        ctx: &Arc<UserContext>,
+    ) -> Result<(
+        Option<FileDir>,
+        Option<kernel::device::bus::Node<crate::sysfs::DsaBus>>,
+    )> {
+        let id = NEXT_FILE.fetch_add(1, Relaxed);
+        let pid = kernel::current!().pid();
+        let parent = uwq.file_parent.lock().clone();
+        let node = match parent {
+            Some(p) => crate::sysfs::file_node(&p, id, pid, ctx)?,
+            None => None,
         };
-        let id = {
-            let mut st = uwq.state.lock();
-            st.next_id += 1;
-            st.next_id - 1
+        let Some(wq_dir) = uwq.dir.as_ref() else {
+            return Ok((None, node));
         };
         let info = FileInfo {
-            pid: kernel::current!().pid(),
+            pid,
             ctx: ctx.clone(),
         };
-        Ok(Some(create_file_dir(wq_dir, id, info)?))
+        Ok((Some(create_file_dir(wq_dir, id, info)?), node))
     }
 
     fn take_dir(self: Pin<&mut Self>) {
         let this = Pin::into_inner(self);
         drop(this.dir.take());
+        drop(this.node.take());
     }
 }

@@ -16,13 +16,19 @@
 //! * WQ sizes add up to at most WQCAP.total_wq_size. A WQ's size and group change only while
 //!   the device is disabled (`EPERM`): the device takes them at Enable Device [idxd
 //!   `wq_size_store`; GRPCFG is read-only while enabled].
+//! * A group's flags (GRPCFG) change only while the device is disabled (`EPERM` while enabled,
+//!   as idxd); traffic classes default to 1 and cannot be changed on DSA 1.0/2.0 (`EPERM`);
+//!   read buffers allowed default to GRPCAP.total_rdbufs, at least 4 per engine of the group
+//!   and at most the group's reserved ones plus those no group reserved; the read-buffer limit
+//!   needs a device limit (GENCFG.rdbuf_limit, which the driver leaves 0: `EPERM`); progress
+//!   limits 0..=3 need GRPCAP.progress_limit [idxd `group_*_store`, `idxd_setup_groups`].
 
 pub(crate) use crate::regs::WqMode;
 use crate::{
     caps::Caps,
     regs::{self, EVL_SIZE_MAX, EVL_SIZE_MIN},
 };
-use kernel::prelude::*;
+use kernel::{num::Bounded, prelude::*};
 
 /// Default event-log size in entries [`IDXD_EVL_SIZE_MIN`].
 pub(crate) const EVL_SIZE_DEFAULT: u32 = EVL_SIZE_MIN;
@@ -57,6 +63,44 @@ pub(crate) struct WqConfig {
     pub(crate) enabled: bool,
 }
 
+/// One group's flags (GRPCFG qword 5 [`union group_flags`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GroupConfig {
+    /// Traffic class A (descriptor and CR accesses).
+    pub(crate) tc_a: Bounded<u64, 3>,
+    /// Traffic class B (source and destination accesses).
+    pub(crate) tc_b: Bounded<u64, 3>,
+    /// The group's engines honour the device's read-buffer limit.
+    pub(crate) use_rdbuf_limit: bool,
+    /// Read buffers reserved for the group.
+    pub(crate) rdbufs_reserved: Bounded<u64, 8>,
+    /// Read buffers the group may use.
+    pub(crate) rdbufs_allowed: Bounded<u64, 8>,
+    /// Descriptor progress limit.
+    pub(crate) desc_progress_limit: Bounded<u64, 2>,
+    /// Batch progress limit.
+    pub(crate) batch_progress_limit: Bounded<u64, 2>,
+}
+
+/// Which of a group's flags [`Config::set_group_flag`] sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupFlag {
+    /// `traffic_class_a`.
+    TrafficClassA,
+    /// `traffic_class_b`.
+    TrafficClassB,
+    /// `use_read_buffer_limit` (0 or 1).
+    UseReadBufferLimit,
+    /// `read_buffers_reserved`.
+    ReadBuffersReserved,
+    /// `read_buffers_allowed`.
+    ReadBuffersAllowed,
+    /// `desc_progress_limit`.
+    DescProgressLimit,
+    /// `batch_progress_limit`.
+    BatchProgressLimit,
+}
+
 /// A whole device's configuration.
 pub(crate) struct Config {
     /// Per WQ.
@@ -65,6 +109,8 @@ pub(crate) struct Config {
     pub(crate) engines: KVec<Option<usize>>,
     /// Number of groups.
     pub(crate) num_groups: usize,
+    /// Per group: its flags.
+    pub(crate) groups: KVec<GroupConfig>,
     /// Event-log size in entries (0: the device has no event log).
     pub(crate) evl_size: u32,
     /// The device is enabled.
@@ -104,10 +150,29 @@ impl Config {
         for _ in 0..caps.num_engines() {
             engines.push(None, GFP_KERNEL)?;
         }
+        // idxd's defaults (`idxd_setup_groups`): traffic classes 1 on DSA 1.0/2.0 (the only
+        // versions this driver knows), all read buffers allowed.
+        let total = caps.grpcap.total_rdbufs().get();
+        let mut groups = KVec::with_capacity(caps.num_groups(), GFP_KERNEL)?;
+        for _ in 0..caps.num_groups() {
+            groups.push(
+                GroupConfig {
+                    tc_a: Bounded::<u64, 3>::new::<1>(),
+                    tc_b: Bounded::<u64, 3>::new::<1>(),
+                    use_rdbuf_limit: false,
+                    rdbufs_reserved: Bounded::<u64, 8>::new::<0>(),
+                    rdbufs_allowed: Bounded::try_new(total).ok_or(EINVAL)?,
+                    desc_progress_limit: Bounded::<u64, 2>::new::<0>(),
+                    batch_progress_limit: Bounded::<u64, 2>::new::<0>(),
+                },
+                GFP_KERNEL,
+            )?;
+        }
         Ok(Self {
             wqs,
             engines,
             num_groups: caps.num_groups(),
+            groups,
             evl_size: if caps.evl_entry_size().is_some() {
                 EVL_SIZE_DEFAULT
             } else {
@@ -339,6 +404,70 @@ impl Config {
             self.set_wq_group(1, Some(0))?;
         }
         Ok(())
+    }
+
+    /// Sets flag `flag` of group `g` to `v`.
+    ///
+    /// `EPERM` on a device that is not configurable or is enabled, for a traffic class
+    /// (DSA 1.0/2.0), and for the read-buffer limit (the device has none); `EOPNOTSUPP` for a
+    /// progress limit without GRPCAP.progress_limit; `EINVAL` for a group that does not exist
+    /// or a value out of range (see the module's rules).
+    pub(crate) fn set_group_flag(&mut self, g: usize, flag: GroupFlag, v: u64) -> Result {
+        if !self.caps.configurable() || self.enabled {
+            return Err(EPERM);
+        }
+        if g >= self.groups.len() {
+            return Err(EINVAL);
+        }
+        let total = self.caps.grpcap.total_rdbufs().get();
+        let reserved: u64 = self.groups.iter().map(|c| c.rdbufs_reserved.get()).sum();
+        let free = total.saturating_sub(reserved);
+        let engines = self.engines.iter().filter(|e| **e == Some(g)).count() as u64;
+        let c = &mut self.groups[g];
+        match flag {
+            // DSA 1.0 and 2.0: traffic classes stay 1 (idxd: unless its tc_override
+            // parameter is set, which this driver does not have).
+            GroupFlag::TrafficClassA | GroupFlag::TrafficClassB => return Err(EPERM),
+            GroupFlag::UseReadBufferLimit => return Err(EPERM),
+            GroupFlag::ReadBuffersReserved => {
+                if v > total || v > free + c.rdbufs_reserved.get() {
+                    return Err(EINVAL);
+                }
+                c.rdbufs_reserved = Bounded::try_new(v).ok_or(EINVAL)?;
+            }
+            GroupFlag::ReadBuffersAllowed => {
+                if v < 4 * engines || v > c.rdbufs_reserved.get() + free {
+                    return Err(EINVAL);
+                }
+                c.rdbufs_allowed = Bounded::try_new(v).ok_or(EINVAL)?;
+            }
+            GroupFlag::DescProgressLimit | GroupFlag::BatchProgressLimit => {
+                if !self.caps.grpcap.progress_limit() {
+                    return Err(EOPNOTSUPP);
+                }
+                let b = Bounded::try_new(v).ok_or(EINVAL)?;
+                if flag == GroupFlag::DescProgressLimit {
+                    c.desc_progress_limit = b;
+                } else {
+                    c.batch_progress_limit = b;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// GRPCFG flags of group `g` (qword 5).
+    pub(crate) fn group_flags(&self, g: usize) -> u64 {
+        let c = &self.groups[g];
+        regs::GroupFlags::zeroed()
+            .with_tc_a(c.tc_a)
+            .with_tc_b(c.tc_b)
+            .with_use_rdbuf_limit(c.use_rdbuf_limit)
+            .with_rdbufs_reserved(c.rdbufs_reserved)
+            .with_rdbufs_allowed(c.rdbufs_allowed)
+            .with_desc_progress_limit(c.desc_progress_limit)
+            .with_batch_progress_limit(c.batch_progress_limit)
+            .into_raw()
     }
 
     /// GRPCFG of group `g`: the four WQ-bitmap qwords and the engine bitmap.

@@ -180,7 +180,7 @@ impl DsaDevice {
                 io.write64(base + regs::grpcfg::WQS + 8 * i, *q);
             }
             io.write64(base + regs::grpcfg::ENGINES, engines);
-            io.write64(base + regs::grpcfg::FLAGS, 0);
+            io.write64(base + regs::grpcfg::FLAGS, cfg.group_flags(g));
         }
         for w in 0..self.caps.num_wqs() {
             self.write_wqcfg(&cfg, w);

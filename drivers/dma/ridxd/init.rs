@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What loading the module sets up and unloading tears down: the PCI driver, the model devices
-//! of `sim_dsa1`/`sim_dsa2`, and the debugfs root.
+//! What loading the module sets up and unloading tears down: the `dsa` bus and its drivers, the
+//! PCI driver, the model devices of `sim_dsa1`/`sim_dsa2`, and the debugfs root.
 
-use crate::instance::RootSlot;
+use crate::{instance::RootSlot, sysfs::BusSlot};
 use kernel::{debugfs, driver, pci, prelude::*};
 
 /// The loaded module. Fields drop in order on unload: the PCI driver is unregistered first.
@@ -13,6 +13,8 @@ pub(crate) struct RidxdModule {
     _pci: driver::Registration<pci::Adapter<crate::pci_drv::RidxdPciDriver>>,
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _sims: KVec<crate::sim_drv::SimInstance>,
+    /// The `dsa` bus and its drivers; registered before the devices are probed, gone after.
+    _bus: BusSlot,
     /// `/sys/kernel/debug/ridxd`; after the devices, whose directories are inside it.
     _debugfs: debugfs::Dir,
     _farewell: Farewell,
@@ -35,19 +37,25 @@ impl kernel::InPlaceModule for RidxdModule {
         let root = debugfs::Dir::new(c"ridxd");
         let dsa1 = crate::module_parameters::sim_dsa1.value();
         let dsa2 = crate::module_parameters::sim_dsa2.value();
+        let bus = BusSlot::register(module);
         #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
-        let sims = crate::sim_drv::create(
-            dsa1,
-            dsa2,
-            crate::module_parameters::auto_config.value(),
-            &root,
-        );
+        let sims = if bus.is_err() {
+            Ok(KVec::new())
+        } else {
+            crate::sim_drv::create(
+                dsa1,
+                dsa2,
+                crate::module_parameters::auto_config.value(),
+                &root,
+            )
+        };
         #[cfg(not(CONFIG_INTEL_IDXD_RUST_SIM))]
         if dsa1 + dsa2 != 0 {
             pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");
         }
         try_pin_init!(Self {
             _root: RootSlot::new(&root),
+            _bus: bus?,
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
             #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
             _sims: sims?,

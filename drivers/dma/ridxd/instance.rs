@@ -5,7 +5,7 @@
 //! and what all devices share: their numbering and the module's debugfs root. The bus files
 //! (`pci_drv.rs`, `sim_drv.rs`) keep only what is bus-specific.
 
-use crate::{admin::AdminDir, cdev::UserWqs, device::DsaDevice, hwif::DeviceBus};
+use crate::{admin::AdminDir, cdev::UserWqs, device::DsaDevice, hwif::DeviceBus, sysfs::Tree};
 use kernel::{
     debugfs::{self, Dir},
     device::Device,
@@ -65,11 +65,15 @@ pub(crate) struct BringUp<'a> {
 /// A device the driver runs, from probe to unbind.
 ///
 /// Bring-up ([`Instance::new`]), in order: probe the device (capabilities, reset); connect its
-/// misc interrupt (commands complete through it from then on); the user WQs; the admin
-/// directory; the default configuration. Teardown (`Drop`), in order: no new opens (the char
-/// devices go; open files keep their state until closed), no more admin writes, then the
-/// device's interrupts stop, it is disabled and its fault path stopped.
+/// misc interrupt (commands complete through it from then on); the user WQs; the debugfs
+/// directory; the default configuration (not yet enabled); the device's nodes on the `dsa`
+/// bus, which enable the device and its configured WQs by binding the `idxd` and `user`
+/// drivers. Teardown (`Drop`), in order: the bus nodes go (WQs unbound, so disabled and their
+/// char devices gone, their open files revoked; then the device unbound and disabled), no new
+/// opens, the debugfs directory, then the device's interrupts stop, it is disabled and its
+/// fault path stopped.
 pub(crate) struct Instance {
+    sysfs: Option<Tree>,
     user: Arc<UserWqs>,
     admin: Option<AdminDir>,
     dsa: Arc<DsaDevice>,
@@ -82,13 +86,15 @@ impl Instance {
     /// with polled commands and no event-log draining. A failed default configuration is
     /// logged and leaves the device disabled (the admin can configure it).
     ///
-    /// Returns the errors of probe (`ENODEV`, `EIO`, `ETIMEDOUT`), `ENOMEM`, and those of
-    /// connecting the interrupt; nothing stays set up then.
+    /// Returns the errors of probe (`ENODEV`, `EIO`, `ETIMEDOUT`), `ENOMEM`, those of
+    /// connecting the interrupt, and of adding the bus nodes (`EEXIST`, `ENODEV` without the
+    /// `dsa` bus); nothing stays set up then.
     pub(crate) fn new(dev: &Device, io: KBox<dyn DeviceBus>, how: BringUp<'_>) -> Result<Self> {
         let dsa = DsaDevice::probe(dev, io)?;
         // From here on, an error drops `inst`, whose `Drop` shuts the device down (and breaks
         // the device <-> interrupt-handler reference cycle).
         let mut inst = Self {
+            sysfs: None,
             user: UserWqs::new(&dsa, how.index)?,
             admin: None,
             dsa,
@@ -103,9 +109,22 @@ impl Instance {
                 root, how.index, &inst.dsa, &inst.user,
             )?);
         }
-        if how.default_config && inst.dsa.caps().configurable() {
-            if let Err(e) = inst.user.enable_default() {
+        let default = how.default_config && inst.dsa.caps().configurable();
+        if default {
+            if let Err(e) = inst.dsa.with_config(|c| c.set_default()) {
                 dev_warn!(dev, "default configuration failed ({:?})\n", e);
+            }
+        }
+        inst.sysfs = Some(Tree::new(dev, how.index, &inst.dsa, &inst.user, default)?);
+        if default {
+            if inst.dsa.with_config(|c| c.enabled) {
+                dev_info!(
+                    dev,
+                    "enabled: default configuration, event log {}\n",
+                    inst.dsa.evl_size().unwrap_or(0)
+                );
+            } else {
+                dev_warn!(dev, "default configuration not enabled\n");
             }
         }
         Ok(inst)
@@ -116,10 +135,18 @@ impl Instance {
     pub(crate) fn dsa(&self) -> &Arc<DsaDevice> {
         &self.dsa
     }
+
+    /// The device's `dsa` bus nodes (for tests).
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+    pub(crate) fn sysfs(&self) -> &Tree {
+        // Set in `new`, taken only in `drop`.
+        self.sysfs.as_ref().unwrap()
+    }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        drop(self.sysfs.take());
         self.user.shutdown();
         drop(self.admin.take());
         self.dsa.shutdown();

@@ -227,6 +227,26 @@ bitfield! {
 }
 
 bitfield! {
+    /// A group's flags, GRPCFG qword 5 [`union group_flags`].
+    pub(crate) struct GroupFlags(u64) {
+        /// Traffic class of descriptor and CR accesses.
+        2:0 tc_a;
+        /// Traffic class of source and destination accesses.
+        5:3 tc_b;
+        /// The group's engines honour GENCFG.rdbuf_limit.
+        7:7 use_rdbuf_limit => bool;
+        /// Read buffers reserved for the group.
+        15:8 rdbufs_reserved;
+        /// Read buffers the group may use.
+        27:20 rdbufs_allowed;
+        /// Descriptor progress limit (GRPCAP.progress_limit).
+        33:32 desc_progress_limit;
+        /// Batch progress limit (GRPCAP.progress_limit).
+        37:36 batch_progress_limit;
+    }
+}
+
+bitfield! {
     /// GENCTRL [`union genctrl_reg`].
     pub(crate) struct GenCtrl(u32) {
         /// Software error interrupt enable.

@@ -24,6 +24,7 @@ mod regs;
 mod sim;
 #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
 mod sim_drv;
+mod sysfs;
 #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
 mod tests;
 

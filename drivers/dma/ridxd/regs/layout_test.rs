@@ -279,6 +279,26 @@ mod tests {
     }
 
     #[test]
+    fn group_flags_fields() {
+        type G = c::group_flags__bindgen_ty_1;
+        same_mask!(G, set_tc_a, GroupFlags::TC_A_MASK);
+        same_mask!(G, set_tc_b, GroupFlags::TC_B_MASK);
+        same_mask!(G, set_use_rdbuf_limit, GroupFlags::USE_RDBUF_LIMIT_MASK);
+        same_mask!(G, set_rdbufs_reserved, GroupFlags::RDBUFS_RESERVED_MASK);
+        same_mask!(G, set_rdbufs_allowed, GroupFlags::RDBUFS_ALLOWED_MASK);
+        same_mask!(
+            G,
+            set_desc_progress_limit,
+            GroupFlags::DESC_PROGRESS_LIMIT_MASK
+        );
+        same_mask!(
+            G,
+            set_batch_progress_limit,
+            GroupFlags::BATCH_PROGRESS_LIMIT_MASK
+        );
+    }
+
+    #[test]
     fn control_fields() {
         type F = c::gencfg_reg__bindgen_ty_1;
         same_mask!(F, set_rdbuf_limit, GenCfg::RDBUF_LIMIT_MASK);

@@ -7,4 +7,5 @@ mod cr_fixup;
 mod device;
 mod release;
 mod sim_probe;
+mod sysfs;
 pub(crate) mod util;

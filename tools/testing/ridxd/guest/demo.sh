@@ -2,21 +2,23 @@
 # The README's main job, in the guest: load ridxd with model devices, configure a user WQ with
 # PRS disabled, copy a file through it with DSA memmoves, and show what the driver did.
 A=/sys/kernel/debug/ridxd
+B=/sys/bus/dsa
+D=$B/devices
 echo "--- IOMMU"
 dmesg | grep -E 'DMAR: (Intel|IOMMU enabled|Enable scalable)|DMAR-IR' | sed 's/^/    /'
 echo "--- insmod ridxd.ko sim_dsa1=1 sim_dsa2=1   (one DSA 1.0 and one DSA 2.0 model device)"
 insmod /lib/modules/ridxd.ko sim_dsa1=1 sim_dsa2=1 || exit 1
 dmesg | grep -E 'ridxd(_sim[0-9]+)?:' | sed 's/^/    /'
-echo "--- admin interface: $A"
-for d in $A/dsa*; do
+echo "--- the idxd sysfs ABI: $D"
+for d in $D/dsa*; do
 	n=$(basename "$d")
 	evl=$(cat "$d/event_log_size" 2>/dev/null || echo "none")
-	echo "    $n: $(cat "$d/device") version $(cat "$d/version") $(cat "$d/state"), event_log_size $evl"
+	echo "    $n: below $(basename "$(dirname "$(readlink -f "$d")")"), version $(cat "$d/version") $(cat "$d/state"), event_log_size $evl"
 done
-echo "--- dsa1 wq1 (shared): turn PRS off"
-echo 0 > $A/dsa1/wq1/enable && echo 1 > $A/dsa1/wq1/prs_disable && echo 1 > $A/dsa1/wq1/enable || exit 1
-for w in $A/dsa1/wq0 $A/dsa1/wq1; do
-	echo "    $(basename "$w"): $(cat "$w/mode"), size $(cat "$w/size"), prs_disable $(cat "$w/prs_disable"), $(cat "$w/state") -> /dev/dsa/wq1.${w##*wq}"
+echo "--- dsa1 wq1.1 (shared): turn PRS off (unbind the user driver, set prs_disable, bind it)"
+echo wq1.1 > $D/wq1.1/driver/unbind && echo 1 > $D/wq1.1/prs_disable && echo wq1.1 > $B/drivers/user/bind || exit 1
+for w in $D/wq1.0 $D/wq1.1; do
+	echo "    $(basename "$w"): $(cat "$w/mode"), size $(cat "$w/size"), prs_disable $(cat "$w/prs_disable"), $(cat "$w/state") -> /dev/dsa/$(basename "$w")"
 done
 echo "--- workload: /ridxd/selftests/ridxd_demo /bin/busybox 1 1"
 /ridxd/selftests/ridxd_demo /bin/busybox 1 1 | sed 's/^/    /'

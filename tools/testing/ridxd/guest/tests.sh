@@ -36,37 +36,57 @@ tap_check "ridxd_sim0 enabled with the default configuration" \
 	dmesg_has "ridxd_sim0: enabled: default configuration, event log 0"
 tap_check "ridxd_sim1 enabled with a 64-entry event log" \
 	dmesg_has "ridxd_sim1: enabled: default configuration, event log 64"
-# The admin interface (debugfs, idxd attribute names).
+# The idxd sysfs ABI on the dsa bus (what accel-config uses); debugfs for what it has not.
 A=/sys/kernel/debug/ridxd
+B=/sys/bus/dsa
+D=$B/devices
 reads() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 writes() { echo "$2" > "$1" 2>/dev/null; }
 refused() { ! echo "$2" > "$1" 2>/dev/null; }
 absent() { [ ! -e "$1" ]; }
+bound_to() { [ "$(basename "$(readlink "$1/driver")")" = "$2" ]; }
+tap_check "dsa bus with drivers idxd and user" sh -c "[ -d $B/drivers/idxd ] && [ -d $B/drivers/user ]"
 tap_check "dsa1 is the DSA 2.0 model" reads $A/dsa1/device ridxd_sim1
+tap_check "dsa1 is below ridxd_sim1" sh -c "[ \$(basename \$(dirname \$(readlink -f $D/dsa1))) = ridxd_sim1 ]"
+tap_check "dsa1's groups, WQs and engines are its children" sh -c "[ -e $D/dsa1/wq1.0 ] && [ -e $D/dsa1/group1.0 ] && [ -e $D/dsa1/engine1.3 ]"
 tap_check "ridxd_sim1's interrupts are 1 ms late" reads $A/ridxd_sim1/irq_delay_ms 1
-tap_check "dsa1 state enabled" reads $A/dsa1/state enabled
-tap_check "dsa1 event_log_size 64" reads $A/dsa1/event_log_size 64
-tap_check "dsa0 (DSA 1.0) has no event_log_size" absent $A/dsa0/event_log_size
-tap_check "dsa0 (DSA 1.0) has no wq0/prs_disable" absent $A/dsa0/wq0/prs_disable
-tap_check "event_log_size refused while enabled" refused $A/dsa1/event_log_size 128
-tap_check "prs_disable refused on an enabled WQ" refused $A/dsa1/wq0/prs_disable 1
+tap_check "dsa1 version 0x200" reads $D/dsa1/version 0x200
+tap_check "dsa1 state enabled" reads $D/dsa1/state enabled
+tap_check "dsa1 bound to idxd" bound_to $D/dsa1 idxd
+tap_check "wq1.0 and wq1.1 bound to user" sh -c "[ \$(basename \$(readlink $D/wq1.0/driver)) = user ] && [ \$(basename \$(readlink $D/wq1.1/driver)) = user ]"
+tap_check "wq1.1 shared, type user, driver_name user" sh -c "[ \$(cat $D/wq1.1/mode) = shared ] && [ \$(cat $D/wq1.1/type) = user ] && [ \$(cat $D/wq1.1/driver_name) = user ]"
+tap_check "group1.0 holds the engines and WQs 0 and 1" sh -c "[ \"\$(cat $D/group1.0/engines)\" = 'engine1.0 engine1.1 engine1.2 engine1.3' ] && [ \"\$(cat $D/group1.0/work_queues)\" = 'wq1.0 wq1.1' ]"
+tap_check "dsa1 event_log_size 64" reads $D/dsa1/event_log_size 64
+tap_check "dsa0 (DSA 1.0) has no event_log_size" absent $D/dsa0/event_log_size
+tap_check "dsa0 (DSA 1.0) has no wq0.0/prs_disable" absent $D/wq0.0/prs_disable
+tap_check "event_log_size refused while enabled" refused $D/dsa1/event_log_size 128
+tap_check "prs_disable refused on an enabled WQ" refused $D/wq1.0/prs_disable 1
 tap_check "char devices of dsa1's enabled WQs" sh -c "[ -c /dev/dsa/wq1.0 ] && [ -c /dev/dsa/wq1.1 ]"
-tap_check "disable dsa1" writes $A/dsa1/enable 0
-tap_check "dsa1 state disabled" reads $A/dsa1/state disabled
+tap_check "wq1.0 char device node on the bus, with its minor" sh -c "[ -d $D/wq1.0/dsa!wq1.0 ] && [ \$(cat $D/wq1.0/cdev_minor) = \$(cat /sys/class/misc/dsa!wq1.0/dev | cut -d: -f2) ]"
+tap_check "disable dsa1 (unbind idxd)" writes $D/dsa1/driver/unbind dsa1
+tap_check "dsa1 state disabled" reads $D/dsa1/state disabled
+tap_check "dsa1's WQs unbound and disabled" sh -c "[ ! -e $D/wq1.0/driver ] && [ \$(cat $D/wq1.0/state) = disabled ] && [ \$(cat $D/wq1.1/state) = disabled ]"
 tap_check "no char devices while dsa1 is disabled" sh -c "[ ! -e /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
-tap_check "event_log_size 63 refused" refused $A/dsa1/event_log_size 63
-tap_check "event_log_size 65536 refused" refused $A/dsa1/event_log_size 65536
-tap_check "event_log_size unchanged after refusals" reads $A/dsa1/event_log_size 64
-tap_check "event_log_size 256" writes $A/dsa1/event_log_size 256
-tap_check "prs_disable on a disabled WQ" writes $A/dsa1/wq0/prs_disable 1
-tap_check "enable dsa1 and wq0" sh -c "echo 1 > $A/dsa1/enable && echo 1 > $A/dsa1/wq0/enable"
-tap_check "wq0 enabled with prs_disable" sh -c "[ \$(cat $A/dsa1/wq0/state) = enabled ] && [ \$(cat $A/dsa1/wq0/prs_disable) = 1 ]"
-tap_check "char device of wq0 only" sh -c "[ -c /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
+tap_check "a WQ does not bind on a disabled device" refused $B/drivers/user/bind wq1.0
+tap_check "event_log_size 63 refused" refused $D/dsa1/event_log_size 63
+tap_check "event_log_size 65536 refused" refused $D/dsa1/event_log_size 65536
+tap_check "event_log_size unchanged after refusals" reads $D/dsa1/event_log_size 64
+tap_check "event_log_size 256" writes $D/dsa1/event_log_size 256
+tap_check "prs_disable on a disabled WQ" writes $D/wq1.0/prs_disable 1
+tap_check "wq1.2 configured as a shared user WQ (no threshold)" sh -c "echo 8 > $D/wq1.2/size && echo 0 > $D/wq1.2/group_id && echo shared > $D/wq1.2/mode && echo user > $D/wq1.2/driver_name && echo app > $D/wq1.2/name"
+tap_check "enable dsa1 and wq1.0 (bind idxd, user)" sh -c "echo dsa1 > $B/drivers/idxd/bind && echo wq1.0 > $B/drivers/user/bind"
+tap_check "wq1.0 enabled with prs_disable" sh -c "[ \$(cat $D/wq1.0/state) = enabled ] && [ \$(cat $D/wq1.0/prs_disable) = 1 ]"
+tap_check "char device of wq1.0 only" sh -c "[ -c /dev/dsa/wq1.0 ] && [ ! -e /dev/dsa/wq1.1 ]"
 tap_check "event log of 256 entries, empty" sh -c "head -n1 $A/dsa1/event_log | grep -qx 'head 0 tail 0 int_pending 0 size 256'"
-tap_check "bad input refused" refused $A/dsa1/wq1/size lots
-tap_check "engines in group 0" sh -c "for e in 0 1 2 3; do [ \$(cat $A/dsa1/engine\$e/group_id) = 0 ] || exit 1; done"
-tap_check "threshold refused on a dedicated WQ" sh -c "echo 0 > $A/dsa1/wq0/enable && ! echo 4 > $A/dsa1/wq0/threshold 2>/dev/null && echo 1 > $A/dsa1/wq0/enable"
-tap_check "max_transfer_size 3000 refused (not a power of two)" sh -c "echo 0 > $A/dsa1/wq0/enable && ! echo 3000 > $A/dsa1/wq0/max_transfer_size 2>/dev/null && [ \$(cat $A/dsa1/wq0/max_transfer_size) = 2097152 ] && echo 1 > $A/dsa1/wq0/enable"
+tap_check "bad input refused" refused $D/wq1.1/size lots
+tap_check "engines in group 0" sh -c "for e in 0 1 2 3; do [ \$(cat $D/engine1.\$e/group_id) = 0 ] || exit 1; done"
+tap_check "threshold refused on a dedicated WQ" sh -c "echo wq1.0 > $D/wq1.0/driver/unbind && ! echo 4 > $D/wq1.0/threshold 2>/dev/null && echo wq1.0 > $B/drivers/user/bind"
+tap_check "max_transfer_size 3000 refused (not a power of two)" sh -c "echo wq1.0 > $D/wq1.0/driver/unbind && ! echo 3000 > $D/wq1.0/max_transfer_size 2>/dev/null && [ \$(cat $D/wq1.0/max_transfer_size) = 2097152 ] && echo wq1.0 > $B/drivers/user/bind"
+tap_check "a shared WQ without threshold does not bind (cmd_status WQ_NO_THRESH)" sh -c "! echo wq1.2 > $B/drivers/user/bind 2>/dev/null && [ \$(cat $D/dsa1/cmd_status) = 0x80060000 ]"
+tap_check "it binds with threshold 8, and unbinds" sh -c "echo 8 > $D/wq1.2/threshold && echo wq1.2 > $B/drivers/user/bind && [ \$(cat $D/wq1.2/state) = enabled ] && [ \$(cat $D/dsa1/cmd_status) = 0x0 ] && echo wq1.2 > $D/wq1.2/driver/unbind"
+tap_check "a WQ's size does not change while the device is enabled" sh -c "! echo 4 > $D/wq1.2/size 2>/dev/null && [ \$(cat $D/wq1.2/size) = 8 ]"
+tap_check "wq1.2 unconfigured again (device unbound and bound)" sh -c "echo dsa1 > $D/dsa1/driver/unbind && echo 0 > $D/wq1.2/size && echo dsa1 > $B/drivers/idxd/bind && echo wq1.0 > $B/drivers/user/bind"
+tap_check "a WQ whose driver_name is not user does not bind" sh -c "echo dmaengine > $D/wq1.1/driver_name && ! echo wq1.1 > $B/drivers/user/bind 2>/dev/null && echo user > $D/wq1.1/driver_name && echo wq1.1 > $B/drivers/user/bind"
 echo "# $(head -n1 $A/dsa1/event_log)"
 # The user WQ character devices: the kselftest program (its TAP indented under this one).
 run_selftest() {
@@ -90,7 +110,8 @@ tap_check "rmmod refused while a WQ file is open" rmmod_refused_while_open
 tap_check "rmmod ridxd with model devices" rmmod ridxd
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1
-tap_check "admin directory removed" absent $A
+tap_check "debugfs directory removed" absent $A
+tap_check "dsa bus removed" absent $B
 # The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished

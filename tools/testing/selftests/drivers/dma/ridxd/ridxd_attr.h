@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Reading and writing ridxd's admin attributes:
- * /sys/kernel/debug/ridxd/dsa<DEV>/<REL> (Documentation/ABI/testing/debugfs-driver-ridxd).
+ * Reading and writing ridxd's attributes, named as in debugfs REL paths relative to a device:
+ *
+ *   NAME               /sys/bus/dsa/devices/dsa<DEV>/NAME (idxd's sysfs ABI)
+ *   wq<W>/NAME         /sys/bus/dsa/devices/wq<DEV>.<W>/NAME
+ *   wq<W>/file<K>/NAME /sys/bus/dsa/devices/file<K>/NAME
+ *   enable, wq<W>/enable   writing 1 binds the idxd (device) or user (WQ) driver, which
+ *                      enables it; 0 unbinds it, which disables it
+ *   device, event_log, wq<W>/file<K>/pasid   only in debugfs:
+ *                      /sys/kernel/debug/ridxd/dsa<DEV>/REL
+ *                      (Documentation/ABI/testing/debugfs-driver-ridxd)
  */
 #ifndef RIDXD_ATTR_H
 #define RIDXD_ATTR_H
@@ -16,6 +24,23 @@
 #include <unistd.h>
 
 #define RIDXD_DEBUGFS "/sys/kernel/debug/ridxd"
+#define RIDXD_SYSFS "/sys/bus/dsa"
+
+/* The file REL of device DEV stands for, in PATH (LEN bytes). */
+static inline void ridxd_attr_path(const char *dev, const char *rel, char *path, size_t len)
+{
+	int wq, k, n = 0;
+
+	if (!strcmp(rel, "device") || !strcmp(rel, "event_log") ||
+	    (sscanf(rel, "wq%d/file%d/%n", &wq, &k, &n) == 2 && n && !strcmp(rel + n, "pasid")))
+		snprintf(path, len, RIDXD_DEBUGFS "/dsa%s/%s", dev, rel);
+	else if (n = 0, sscanf(rel, "wq%d/file%d/%n", &wq, &k, &n) == 2 && n)
+		snprintf(path, len, RIDXD_SYSFS "/devices/file%d/%s", k, rel + n);
+	else if (n = 0, sscanf(rel, "wq%d/%n", &wq, &n) == 1 && n)
+		snprintf(path, len, RIDXD_SYSFS "/devices/wq%s.%d/%s", dev, wq, rel + n);
+	else
+		snprintf(path, len, RIDXD_SYSFS "/devices/dsa%s/%s", dev, rel);
+}
 
 /*
  * Reads the attribute into BUF (LEN bytes, NUL-terminated, trailing newline removed);
@@ -23,12 +48,12 @@
  */
 static inline int ridxd_attr_read_str(const char *dev, const char *rel, char *buf, size_t len)
 {
-	char path[128];
+	char path[160];
 	ssize_t n;
 	int fd;
 
 	buf[0] = 0;
-	snprintf(path, sizeof(path), RIDXD_DEBUGFS "/dsa%s/%s", dev, rel);
+	ridxd_attr_path(dev, rel, path, sizeof(path));
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
@@ -53,13 +78,11 @@ static inline long ridxd_attr_read(const char *dev, const char *rel)
 	return strtol(buf, NULL, 10);
 }
 
-/* Writes VAL to the attribute; 0, or the negative errno the write failed with. */
-static inline int ridxd_attr_write(const char *dev, const char *rel, const char *val)
+/* Writes VAL to the file PATH; 0, or the negative errno the write failed with. */
+static inline int ridxd_write_file(const char *path, const char *val)
 {
-	char path[128];
 	int fd, n;
 
-	snprintf(path, sizeof(path), RIDXD_DEBUGFS "/dsa%s/%s", dev, rel);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
@@ -67,6 +90,33 @@ static inline int ridxd_attr_write(const char *dev, const char *rel, const char 
 	n = n < 0 ? -errno : 0;
 	close(fd);
 	return n;
+}
+
+/*
+ * Writes VAL to the attribute; "enable" binds ("1") or unbinds ("0") the driver. 0, or the
+ * negative errno the write failed with.
+ */
+static inline int ridxd_attr_write(const char *dev, const char *rel, const char *val)
+{
+	char path[160], name[32];
+	int wq, n = 0;
+
+	if (!strcmp(rel, "enable") ||
+	    (sscanf(rel, "wq%d/%n", &wq, &n) == 1 && n && !strcmp(rel + n, "enable"))) {
+		const char *drv = n ? "user" : "idxd";
+
+		if (n)
+			snprintf(name, sizeof(name), "wq%s.%d", dev, wq);
+		else
+			snprintf(name, sizeof(name), "dsa%s", dev);
+		if (!strcmp(val, "1"))
+			snprintf(path, sizeof(path), RIDXD_SYSFS "/drivers/%s/bind", drv);
+		else
+			snprintf(path, sizeof(path), RIDXD_SYSFS "/devices/%s/driver/unbind", name);
+		return ridxd_write_file(path, name);
+	}
+	ridxd_attr_path(dev, rel, path, sizeof(path));
+	return ridxd_write_file(path, val);
 }
 
 /*

@@ -273,10 +273,10 @@ FIXTURE_VARIANT_ADD(wq, shared_prs_off) { .wq = 1, .prs_disable = 1 };
 
 static int has_attr(const char *rel)
 {
-	char path[128];
+	char path[160];
 	struct stat st;
 
-	snprintf(path, sizeof(path), DBG "/dsa%s/%s", dev_index(), rel);
+	ridxd_attr_path(dev_index(), rel, path, sizeof(path));
 	return stat(path, &st) == 0;
 }
 
