@@ -19,9 +19,12 @@
 //! * A group's flags (GRPCFG) change only while the device is disabled (`EPERM` while enabled,
 //!   as idxd); traffic classes default to 1 and cannot be changed on DSA 1.0/2.0 (`EPERM`);
 //!   read buffers allowed default to GRPCAP.total_rdbufs, at least 4 per engine of the group
-//!   and at most the group's reserved ones plus those no group reserved; the read-buffer limit
-//!   needs a device limit (GENCFG.rdbuf_limit, which the driver leaves 0: `EPERM`); progress
-//!   limits 0..=3 need GRPCAP.progress_limit [idxd `group_*_store`, `idxd_setup_groups`].
+//!   and at most the group's reserved ones plus those no group reserved; a group uses the
+//!   read-buffer limit only when the device has one; progress limits 0..=3 need
+//!   GRPCAP.progress_limit [idxd `group_*_store`, `idxd_setup_groups`].
+//! * The device's read-buffer limit (GENCFG.rdbuf_limit) needs GRPCAP.rdbuf_limit (`EPERM`
+//!   otherwise, also while enabled) and is at most GRPCAP.total_rdbufs [idxd
+//!   `read_buffer_limit_store`].
 
 pub(crate) use crate::regs::WqMode;
 use crate::{
@@ -113,6 +116,8 @@ pub(crate) struct Config {
     pub(crate) groups: KVec<GroupConfig>,
     /// Event-log size in entries (0: the device has no event log).
     pub(crate) evl_size: u32,
+    /// The device's read-buffer limit (GENCFG.rdbuf_limit; 0: none).
+    pub(crate) rdbuf_limit: Bounded<u32, 8>,
     /// The device is enabled.
     pub(crate) enabled: bool,
     /// The device did not stop when told to (Disable Device and Reset Device both failed): it
@@ -178,6 +183,7 @@ impl Config {
             } else {
                 0
             },
+            rdbuf_limit: Bounded::<u32, 8>::new::<0>(),
             enabled: false,
             stuck: false,
             caps: *caps,
@@ -428,7 +434,12 @@ impl Config {
             // DSA 1.0 and 2.0: traffic classes stay 1 (idxd: unless its tc_override
             // parameter is set, which this driver does not have).
             GroupFlag::TrafficClassA | GroupFlag::TrafficClassB => return Err(EPERM),
-            GroupFlag::UseReadBufferLimit => return Err(EPERM),
+            GroupFlag::UseReadBufferLimit => {
+                if self.rdbuf_limit.get() == 0 {
+                    return Err(EPERM);
+                }
+                c.use_rdbuf_limit = v != 0;
+            }
             GroupFlag::ReadBuffersReserved => {
                 if v > total || v > free + c.rdbufs_reserved.get() {
                     return Err(EINVAL);
@@ -453,6 +464,21 @@ impl Config {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Sets the device's read-buffer limit.
+    ///
+    /// `EPERM` on a device that is not configurable, is enabled or lacks GRPCAP.rdbuf_limit;
+    /// `EINVAL` above GRPCAP.total_rdbufs.
+    pub(crate) fn set_rdbuf_limit(&mut self, v: u64) -> Result {
+        if !self.caps.configurable() || self.enabled || !self.caps.grpcap.rdbuf_limit() {
+            return Err(EPERM);
+        }
+        if v > self.caps.grpcap.total_rdbufs().get() {
+            return Err(EINVAL);
+        }
+        self.rdbuf_limit = Bounded::try_new(v as u32).ok_or(EINVAL)?;
         Ok(())
     }
 

@@ -194,12 +194,15 @@ impl DsaDevice {
             let (lo, hi) = ring.evlcfg();
             io.write64(off::EVLCFG, lo.into_raw());
             io.write64(off::EVLCFG + 8, hi.into_raw());
-            io.write32(
-                off::GENCFG,
-                regs::GenCfg::zeroed().with_evl_en(true).into_raw(),
-            );
             *self.evl.lock() = Some(ring);
         }
+        io.write32(
+            off::GENCFG,
+            regs::GenCfg::zeroed()
+                .with_rdbuf_limit(cfg.rdbuf_limit)
+                .with_evl_en(evl.is_some())
+                .into_raw(),
+        );
         let ctrl = regs::GenCtrl::zeroed()
             .with_softerr_int_en(true)
             .with_halt_int_en(true)

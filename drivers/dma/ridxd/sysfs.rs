@@ -33,7 +33,7 @@ use crate::{
     config::{GroupConfig, GroupFlag, WqMode},
     device::DsaDevice,
     fault::UserContext,
-    regs::{self, off},
+    regs::off,
 };
 use core::fmt::Write;
 use kernel::{
@@ -654,14 +654,16 @@ fn read256(dsa: &DsaDevice, base: usize) -> [u64; 4] {
 /// The device's attributes [`dsa_device_attributes` in idxd's sysfs.c].
 static DEVICE_ATTRS: [Attribute<DsaNode>; 21] = [
     Attribute {
-        // GENCFG.rdbuf_limit as programmed (the driver programs 0: no limit).
+        // GENCFG.rdbuf_limit, programmed at enable; needs GRPCAP.rdbuf_limit to change.
         name: c"read_buffer_limit",
         show: |n, e| {
-            let d = dev_of(n)?;
-            let g = regs::GenCfg::from_raw(d.dsa.io().read32(off::GENCFG));
-            e.line(format_args!("{}", g.rdbuf_limit().get()))
+            let v = dev_of(n)?.dsa.with_config(|c| c.rdbuf_limit.get());
+            e.line(format_args!("{v}"))
         },
-        store: None,
+        store: Some(|n, input| {
+            let v = parse_u64(input)?;
+            dev_of(n)?.dsa.with_config(|c| c.set_rdbuf_limit(v))
+        }),
         visible: None,
     },
     Attribute {
@@ -1107,7 +1109,8 @@ static WQ_ATTRS: [Attribute<DsaNode>; 21] = [
         visible: None,
     },
     Attribute {
-        // The WQ's allowed operations (WQCFG OPCFG is not programmed: all of OPCAP).
+        // The WQ's allowed operations, only where WQCAP.op_config says WQs have them (as idxd);
+        // OPCFG is not programmed: all of OPCAP.
         name: c"op_config",
         show: |n, e| {
             let w = wq_of(n)?;
@@ -1115,7 +1118,7 @@ static WQ_ATTRS: [Attribute<DsaNode>; 21] = [
             Ok(())
         },
         store: None,
-        visible: None,
+        visible: Some(|n| wq_of(n).is_ok_and(|w| w.shared.dsa.caps().wqcap.op_config())),
     },
 ];
 
