@@ -44,6 +44,10 @@ make_initramfs() {
 	if [ -d "$RIDXD_CACHE/selftests" ]; then
 		cp -r "$RIDXD_CACHE/selftests" "$r/ridxd/selftests"
 	fi
+	# accel-config and dsa_test, once built (qemu/accel-config.sh; tests.sh checks with them).
+	if [ -n "${ACCFG_DIR:-}" ] && [ -x "$ACCFG_DIR/out/accel-config" ]; then
+		cp "$ACCFG_DIR/out/accel-config" "$ACCFG_DIR/out/dsa_test" "$r/bin/"
+	fi
 	if [ -n "$VM_INITRAMFS_HOOK" ]; then "$VM_INITRAMFS_HOOK" "$r" "$v" || return 1; fi
 	mv "$r/ridxd/init" "$r/init"
 	chmod +x "$r/init" "$r"/ridxd/*.sh

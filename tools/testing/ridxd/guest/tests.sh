@@ -88,6 +88,13 @@ tap_check "a WQ's size does not change while the device is enabled" sh -c "! ech
 tap_check "wq1.2 unconfigured again (device unbound and bound)" sh -c "echo dsa1 > $D/dsa1/driver/unbind && echo 0 > $D/wq1.2/size && echo dsa1 > $B/drivers/idxd/bind && echo wq1.0 > $B/drivers/user/bind"
 tap_check "a WQ whose driver_name is not user does not bind" sh -c "echo dmaengine > $D/wq1.1/driver_name && ! echo wq1.1 > $B/drivers/user/bind 2>/dev/null && echo user > $D/wq1.1/driver_name && echo wq1.1 > $B/drivers/user/bind"
 echo "# $(head -n1 $A/dsa1/event_log)"
+# accel-config (unmodified) through the same ABI, when the guest has it (ridxd-dev test builds
+# it; see accfg-ridxd.sh).
+if command -v accel-config >/dev/null; then
+	. /ridxd/accfg-ridxd.sh
+else
+	ktap_test_skip "accel-config checks: no accel-config in this guest"
+fi
 # The user WQ character devices: the kselftest program (its TAP indented under this one).
 run_selftest() {
 	"/ridxd/selftests/$1" > /tmp/$1.out 2>&1
