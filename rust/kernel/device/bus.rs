@@ -202,7 +202,9 @@ unsafe extern "C" fn remove_callback<B: BusOps>(dev: *mut bindings::device) {
 
 /// A driver on a bus (`/sys/bus/<bus>/drivers/<name>/`, with its `bind` and `unbind`);
 /// unregistered when dropped (unbinding it from every device first).
-pub struct Driver<B: BusOps>(Pin<KBox<DriverInner<B>>>);
+pub struct Driver<B: BusOps> {
+    _inner: Pin<KBox<DriverInner<B>>>,
+}
 
 /// # Invariants
 ///
@@ -262,7 +264,7 @@ impl<B: BusOps> Driver<B> {
             }),
             GFP_KERNEL,
         )?;
-        Ok(Self(inner))
+        Ok(Self { _inner: inner })
     }
 }
 
@@ -337,14 +339,15 @@ struct DevAttr<B: BusOps> {
 
 /// # Invariants
 ///
-/// `dtype.groups` points to `groups`, a null-terminated array whose one group points to
-/// `ptrs`, a null-terminated array of the `attr` of each element of `attrs`, in order. None of
-/// them changes or moves (each lives in a heap allocation of its own) while `self` lives.
+/// `dtype.groups` points to `_groups`, a null-terminated array whose one group `_group` points
+/// to `_ptrs`, a null-terminated array of the `attr` of each element of `_attrs`, in order.
+/// None of them changes or moves (each lives in a heap allocation of its own) while `self`
+/// lives; sysfs reaches them through `dtype` only.
 struct KindInner<B: BusOps> {
-    attrs: KVec<DevAttr<B>>,
-    ptrs: KVec<*mut bindings::attribute>,
-    group: KBox<bindings::attribute_group>,
-    groups: KBox<[*const bindings::attribute_group; 2]>,
+    _attrs: KVec<DevAttr<B>>,
+    _ptrs: KVec<*mut bindings::attribute>,
+    _group: KBox<bindings::attribute_group>,
+    _groups: KBox<[*const bindings::attribute_group; 2]>,
     dtype: KBox<bindings::device_type>,
 }
 
@@ -396,10 +399,10 @@ impl<B: BusOps> Kind<B> {
         // the next.
         Ok(Self(Arc::new(
             KindInner {
-                attrs: v,
-                ptrs,
-                group,
-                groups,
+                _attrs: v,
+                _ptrs: ptrs,
+                _group: group,
+                _groups: groups,
                 dtype,
             },
             GFP_KERNEL,
