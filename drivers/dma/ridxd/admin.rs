@@ -18,7 +18,6 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::Arc,
-    uaccess::UserSliceReader,
 };
 
 /// The debugfs directory of one device; removed when dropped.
@@ -30,23 +29,6 @@ pub(crate) struct AdminDir {
     _files: KVec<Pin<KBox<File<Arc<DsaDevice>>>>>,
     _wq_dirs: KVec<Dir>,
     _dir: Dir,
-}
-
-/// Parses a user write (at most 31 bytes, trailing newline and spaces ignored) as a decimal
-/// `u32`. `EINVAL` if it is not one.
-pub(crate) fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
-    let mut buf = [0u8; 32];
-    let n = reader.len();
-    if n == 0 || n >= buf.len() {
-        return Err(EINVAL);
-    }
-    reader.read_slice(&mut buf[..n])?;
-    let mut end = n;
-    while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b' ') {
-        end -= 1;
-    }
-    let s = core::str::from_utf8(&buf[..end]).map_err(|_| EINVAL)?;
-    s.parse::<u32>().map_err(|_| EINVAL)
 }
 
 /// Creates `dsa<index>` under `root` for `dsa`, whose user WQs `user` get their `wq<M>`
