@@ -112,7 +112,17 @@ tap_check "refused: event_log_size on an enabled device" \
 tap_check "accel-config disable-wq dsa1/wq1.1" show_out accfg disable-wq dsa1/wq1.1
 tap_check "refused: a WQ larger than the device" \
 	accfg_refused $D/wq1.1/size 32 config-wq dsa1/wq1.1 --wq-size=129
+tap_check "refused: threshold 0 on a shared WQ" \
+	accfg_refused $D/wq1.1/threshold 8 config-wq dsa1/wq1.1 --threshold=0
 tap_check "accel-config enable-wq dsa1/wq1.1" show_out accfg enable-wq dsa1/wq1.1
+cycled() {
+	show_out accfg disable-device dsa1 && [ "$(cat $D/dsa1/state)" = disabled ] &&
+		show_out accfg enable-device dsa1 && [ "$(cat $D/dsa1/state)" = enabled ] &&
+		[ "$(cat $D/wq1.1/state)" = disabled ] &&
+		show_out accfg enable-wq dsa1/wq1.0 && show_out accfg enable-wq dsa1/wq1.1 &&
+		[ "$(cat $D/wq1.1/state)" = enabled ] && [ -c /dev/dsa/wq1.0 ] && [ -c /dev/dsa/wq1.1 ]
+}
+tap_check "accel-config disable-device, enable-device, enable-wq of both WQs" cycled
 tap_check "refused: PRS settings on DSA 1.0 (dsa0)" \
 	accfg_refused $D/wq0.2/prs_disable absent config-wq dsa0/wq0.2 --prs-disable=1
 # accel-config writes read_buffer_limit, and traffic classes on DSA 2.0, from a saved
