@@ -436,6 +436,9 @@ impl DsaDevice {
                 );
                 self.reset()
             });
+        // Closing before the ring is drained: the fault work, which may run as soon as the
+        // entries are handed to it, skips the PASID's entries instead of writing them.
+        self.faults.close_ctx(ctx);
         self.drain_evl_now();
         self.faults.remove_ctx(ctx);
         if let Err(e) = stopped {

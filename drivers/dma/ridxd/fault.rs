@@ -244,9 +244,15 @@ impl FaultPath {
     /// context leaves the map. The caller drops its reference (and with it the `mm`) after.
     /// (The device must already have stopped using the PASID: drained.)
     pub(crate) fn remove_ctx(&self, ctx: &Arc<UserContext>) {
-        ctx.state.lock().closing = true;
+        self.close_ctx(ctx);
         self.wq.flush();
         self.ctxs.lock().retain(|c| !Arc::ptr_eq(c, ctx));
+    }
+
+    /// Marks `ctx` closing: its entries are skipped from now on (not written, not counted),
+    /// also those already handed to the fault work. [`Self::remove_ctx`] does it too.
+    pub(crate) fn close_ctx(&self, ctx: &Arc<UserContext>) {
+        ctx.state.lock().closing = true;
     }
 
     /// The counters of the contexts open on WQ `wq`, summed, and how many there are.
