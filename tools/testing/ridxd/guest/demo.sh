@@ -10,7 +10,7 @@ echo "--- insmod ridxd.ko sim_dsa1=1 sim_dsa2=1   (one DSA 1.0 and one DSA 2.0 m
 insmod /lib/modules/ridxd.ko sim_dsa1=1 sim_dsa2=1 || exit 1
 dmesg | grep -E 'ridxd(_sim[0-9]+)?:' | sed 's/^/    /'
 echo "--- the idxd sysfs ABI: $D"
-for d in $D/dsa*; do
+for d in $D/dsa[0-9]*; do
 	n=$(basename "$d")
 	evl=$(cat "$d/event_log_size" 2>/dev/null || echo "none")
 	echo "    $n: below $(basename "$(dirname "$(readlink -f "$d")")"), version $(cat "$d/version") $(cat "$d/state"), event_log_size $evl"
