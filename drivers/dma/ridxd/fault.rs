@@ -13,7 +13,10 @@
 //! * Event-log processing queues the entries; one work item on the device's own workqueue
 //!   handles them in order: `mmget_not_zero()` (a process that is gone counts a failure),
 //!   `kthread_use_mm()`, write the CR body, a write barrier, then the status byte, so that a
-//!   reader that sees a non-zero status sees the whole record.
+//!   reader that sees a non-zero status sees the whole record. The writes never wait on a
+//!   page fault ([`NowaitWriter`]): a CR page that user space keeps from being faulted in (a
+//!   `userfaultfd` nobody answers, a hung FUSE daemon) costs the work at most [`FIXUP_BOUND`]
+//!   and counts as a failure, so no process can stall the others' fix-ups or their `close()`.
 //! * Batches (the C driver's semantics, `drivers/dma/idxd/irq.c`): a per-batch-id flag
 //!   remembers a sub-descriptor CR that could not be written (`first_err_in_batch` resets it);
 //!   the batch descriptor's own CR (`BATCH_EVL_ERR`) is then written with status batch-fail
@@ -30,7 +33,7 @@ use crate::{
     hw::{status, CompletionRecord, DsaEvlEntry},
 };
 use kernel::{
-    mm::Mm,
+    mm::{gup::FaultIn, Mm, MmWithUser},
     new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
@@ -39,8 +42,9 @@ use kernel::{
         poll::PollCondVar,
         Arc, Mutex, SpinLock,
     },
+    time::{delay::fsleep, Delta, Instant, Monotonic},
     transmute::AsBytes,
-    uaccess::{UserPtr, UserSlice},
+    uaccess::{nofault, UserPtr},
     workqueue::{
         impl_has_work, new_work,
         owned::{flags, OwnedQueue},
@@ -56,14 +60,53 @@ pub(crate) trait CrWriter {
     fn barrier(&mut self);
 }
 
-/// Writes to the current address space (inside `kthread_use_mm`), faulting pages in.
-struct UserWriter;
+/// How long a fix-up may retry a CR whose page cannot be faulted in without waiting, before it
+/// counts as a failure. Retries sleep, so this bounds what one CR can cost the fault work.
+const FIXUP_BOUND: Delta = Delta::from_millis(20);
 
-impl CrWriter for UserWriter {
+/// Writes to the current address space (inside `kthread_use_mm`) without ever waiting on a page
+/// fault: a non-faulting copy ([`nofault::write`]); when the page is not there, it is faulted
+/// in with `FOLL_NOWAIT` ([`MmapReadGuard::fault_in_nowait`], the mmap lock only tried), and
+/// the copy retried. A fault that would have to wait (a `userfaultfd` nobody answers, a FUSE
+/// daemon that does not reply, I/O in flight, the mmap lock held) is retried after 1 ms until
+/// [`FIXUP_BOUND`] has passed since the writer was made; then the write fails with
+/// `ETIMEDOUT`. A page that cannot be written at all fails with `EFAULT`.
+///
+/// [`MmapReadGuard::fault_in_nowait`]: kernel::mm::MmapReadGuard::fault_in_nowait
+struct NowaitWriter<'a> {
+    mm: &'a MmWithUser,
+    /// When the writer was made: the bound runs from here.
+    start: Instant<Monotonic>,
+}
+
+impl CrWriter for NowaitWriter<'_> {
     fn write(&mut self, addr: u64, data: &[u8]) -> Result {
-        UserSlice::new(UserPtr::from_addr(addr as usize), data.len())
-            .writer()
-            .write_slice(data)
+        let ptr = UserPtr::from_addr(addr as usize);
+        // A page faulted in may be taken away again before the copy (reclaim): a few rounds.
+        let mut rounds = 0;
+        loop {
+            if nofault::write(ptr, data).is_ok() {
+                return Ok(());
+            }
+            let got = match self.mm.mmap_read_trylock() {
+                Some(g) => g.fault_in_nowait(addr as usize, data.len(), true)?,
+                None => FaultIn::WouldWait,
+            };
+            match got {
+                FaultIn::Done => {
+                    rounds += 1;
+                    if rounds > 4 {
+                        return Err(EFAULT);
+                    }
+                }
+                FaultIn::WouldWait => {
+                    if Instant::<Monotonic>::now() - self.start >= FIXUP_BOUND {
+                        return Err(ETIMEDOUT);
+                    }
+                    fsleep(Delta::from_millis(1));
+                }
+            }
+        }
     }
 
     fn barrier(&mut self) {
@@ -331,15 +374,13 @@ impl FaultPath {
 
     fn run_pending(&self) {
         loop {
-            let e = {
-                let mut p = self.pending.lock();
-                if p.q.is_empty() {
-                    return;
-                }
-                p.q.remove(0).ok()
-            };
-            if let Some(e) = e {
-                self.handle(&e);
+            // Everything queued so far, taken at once (entries stay in order).
+            let batch = core::mem::take(&mut self.pending.lock().q);
+            if batch.is_empty() {
+                return;
+            }
+            for e in batch.iter() {
+                self.handle(e);
             }
         }
     }
@@ -427,11 +468,17 @@ impl FaultPath {
         }
     }
 
-    /// Writes `cr` at `addr` in `ctx`'s address space. `ESRCH` when the process is gone.
+    /// Writes `cr` at `addr` in `ctx`'s address space without waiting on a fault
+    /// ([`NowaitWriter`]). `ESRCH` when the process is gone, `EFAULT` for memory that cannot
+    /// be written, `ETIMEDOUT` when it could not be faulted in within [`FIXUP_BOUND`].
     fn copy(&self, ctx: &UserContext, addr: u64, cr: &CompletionRecord) -> Result {
         let mm = ctx.mm.mmget_not_zero().ok_or(ESRCH)?;
         let bytes = cr.as_bytes();
-        mm.kthread_use(|| write_cr(&mut UserWriter, addr, bytes))?
+        let mut w = NowaitWriter {
+            mm: &*mm,
+            start: Instant::<Monotonic>::now(),
+        };
+        mm.kthread_use(|| write_cr(&mut w, addr, bytes))?
     }
 }
 

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/idxd.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 
 #include "ridxd_attr.h"
 
@@ -853,6 +855,97 @@ TEST(dedicated_wq_one_opener)
 }
 
 /* A process killed with completion-record faults in flight: nothing else is harmed. */
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/*
+ * A hostile process puts its CR in a page registered with userfaultfd (missing mode) and never
+ * answers the fault. The driver's fix-up must not wait for it: that CR counts as a failure,
+ * another process's CR fault is still fixed up within a second, and both processes' close()
+ * return at once. (The fix-up used to sleep in the fault, stalling every process of the
+ * device, and close(), until the userfault was answered.)
+ */
+TEST_F(wq, cr_in_unanswered_userfault_page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct dsa_hw_desc d;
+	struct timespec t0, t1;
+	char *trap;
+	int uffd, *res;
+	long fails0, faults0;
+	pid_t pid;
+
+	if (!variant->prs_disable || variant->wq != 1)
+		SKIP(return, "needs a shared WQ with PRS off (two processes, CR faults)");
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	trap = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, trap);
+	reg.range.start = (uintptr_t)trap;
+	reg.range.len = 4096;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	res = map_results();
+	ASSERT_NE(NULL, res);
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	faults0 = wq_attr(variant->wq, -1, "cr_faults");
+
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, trap);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = wq_open(variant->wq);
+		char *crs = map_pages(1), *data = map_pages(2);
+		struct timespec a, b;
+
+		if (fd < 0 || !crs || !data)
+			_exit(1);
+		memset(data, 1, 2 * 4096);
+		memmove_desc(&d, data, data + 4096, 64, crs);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (write(fd, &d, sizeof(d)) != sizeof(d))
+			_exit(2);
+		res[0] = wait_cr((void *)crs);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		res[1] = ms_between(&a, &b);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		close(fd);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		res[2] = ms_between(&a, &b);
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(DSA_COMP_SUCCESS, res[0]);
+	EXPECT_GT(1000, res[1]) TH_LOG("another process's CR took %d ms", res[1]);
+	EXPECT_GT(1000, res[2]) TH_LOG("another process's close() took %d ms", res[2]);
+	/* The hostile CR counts as a failure; the other process's as written. */
+	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+	EXPECT_EQ(faults0 + 1, wq_attr_wait(variant->wq, -1, "cr_faults", faults0 + 1));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(self->fd);
+	self->fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GT(1000, ms_between(&t0, &t1));
+	/* Nothing was written there: answered now, the page reads as zeroes. */
+	{
+		struct uffdio_zeropage zp = { .range = { (uintptr_t)trap, 4096 } };
+
+		ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	}
+	EXPECT_EQ(0, ((struct dsa_completion_record *)trap)->status);
+	close(uffd);
+	munmap(trap, 4096);
+	munmap(res, 4096);
+}
+
 TEST_F(wq, killed_with_faults_pending)
 {
 	int pipefd[2], status;
