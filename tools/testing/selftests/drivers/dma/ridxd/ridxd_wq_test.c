@@ -871,6 +871,7 @@ TEST_F(wq, cr_in_unanswered_userfault_page)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg;
+	struct uffdio_zeropage zp;
 	struct dsa_hw_desc d;
 	struct timespec t0, t1;
 	char *trap;
@@ -925,21 +926,23 @@ TEST_F(wq, cr_in_unanswered_userfault_page)
 	EXPECT_EQ(DSA_COMP_SUCCESS, res[0]);
 	EXPECT_GT(1000, res[1]) TH_LOG("another process's CR took %d ms", res[1]);
 	EXPECT_GT(1000, res[2]) TH_LOG("another process's close() took %d ms", res[2]);
-	/* The hostile CR counts as a failure; the other process's as written. */
+	/*
+	 * The hostile CR counts as a failure, this process's only. (The other process's written CR
+	 * was checked above: the WQ's counters sum open files only, and its file is closed.)
+	 */
 	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
-	EXPECT_EQ(faults0 + 1, wq_attr_wait(variant->wq, -1, "cr_faults", faults0 + 1));
+	EXPECT_EQ(faults0, wq_attr(variant->wq, -1, "cr_faults"));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	close(self->fd);
 	self->fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	EXPECT_GT(1000, ms_between(&t0, &t1));
+	EXPECT_GT(1000, ms_between(&t0, &t1)) TH_LOG("close() took %ld ms", ms_between(&t0, &t1));
 	/* Nothing was written there: answered now, the page reads as zeroes. */
-	{
-		struct uffdio_zeropage zp = { .range = { (uintptr_t)trap, 4096 } };
-
-		ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
-	}
+	zp.range.start = (uintptr_t)trap;
+	zp.range.len = 4096;
+	zp.mode = 0;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
 	EXPECT_EQ(0, ((struct dsa_completion_record *)trap)->status);
 	close(uffd);
 	munmap(trap, 4096);
