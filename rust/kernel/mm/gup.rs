@@ -70,10 +70,8 @@ impl MmapReadGuard<'_> {
         if write {
             flags |= bindings::FOLL_WRITE;
         }
-        // SAFETY: By the type invariant of `MmapReadGuard` the mmap lock of `self.mm`, a live mm
-        // with users, is held for read, as `get_user_pages_remote()` requires. `pages` is NULL:
-        // no page references are taken, so none must be released. `locked` is NULL: the function
-        // keeps the lock held (with `FOLL_NOWAIT` it never drops it).
+        // SAFETY: `MmapReadGuard` holds `self.mm`'s mmap lock for read, as required; NULL `pages`
+        // takes no page references (none to release); NULL `locked` keeps the lock held.
         let ret = unsafe {
             bindings::get_user_pages_remote(
                 self.mm.as_raw(),
