@@ -54,6 +54,7 @@ overlay_hooks() {
 	append_line "$t/drivers/dma/Makefile" 'obj-$(CONFIG_INTEL_IDXD_RUST) += ridxd/'
 	# New kernel crate abstractions (files under rust/kernel/ added by the overlay).
 	append_line "$t/rust/kernel/workqueue.rs" 'pub mod owned;'
+	append_line "$t/rust/kernel/workqueue.rs" 'pub mod flush;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod kthread;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod gup;'
 	append_line "$t/rust/kernel/uaccess.rs" 'pub mod nofault;'
