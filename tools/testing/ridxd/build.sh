@@ -61,7 +61,10 @@ build_guest() {
 	# The guests run the kselftests: what their config file asks for must be there too.
 	check_fragment "$KSRC/tools/testing/selftests/drivers/dma/ridxd/config" "$b/.config" ||
 		die "$v kernel lacks options tools/testing/selftests/drivers/dma/ridxd/config asks for"
-	run_logged "$LOGS/build-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" bzImage modules
+	# A failed build must fail here: the ridxd.ko of an earlier build would pass the check below
+	# (functions that "phase" runs are in an || list, where set -e does not stop them).
+	run_logged "$LOGS/build-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" bzImage modules ||
+		return 1
 	[ -f "$b/drivers/dma/ridxd/ridxd.ko" ] || die "$v build produced no ridxd.ko"
 	log "$v kernel: $(du -h "$b/arch/x86/boot/bzImage" | cut -f1) bzImage, ridxd.ko $(du -h "$b/drivers/dma/ridxd/ridxd.ko" | cut -f1)"
 }
