@@ -1016,6 +1016,71 @@ TEST_F(wq, killed_with_faults_pending)
 }
 
 /*
+ * Sixteen processes on a shared WQ, each with 64 CR faults in flight, killed at once: every
+ * context leaves (the WQ's clients count returns to this process's own file, then to 0), and
+ * the WQ keeps working.
+ */
+#define KILLED_PROCS 16
+
+TEST_F(wq, sixteen_killed_with_faults_pending)
+{
+	pid_t pids[KILLED_PROCS];
+	int pipefd[2], status;
+	struct dsa_hw_desc d;
+	char *cr = self->buf + 3 * 4096;
+
+	if (variant->wq != 1)
+		SKIP(return, "needs a shared WQ (several openers)");
+	ASSERT_EQ(0, pipe(pipefd));
+	for (int p = 0; p < KILLED_PROCS; p++) {
+		pids[p] = fork();
+		ASSERT_LE(0, pids[p]);
+		if (pids[p] == 0) {
+			int fd = wq_open(variant->wq);
+			char *crs = map_pages(64), *data = map_pages(2);
+
+			if (fd < 0 || !crs || !data)
+				_exit(1);
+			memset(data, 1, 2 * 4096);
+			for (int i = 0; i < 64; i++) {
+				memmove_desc(&d, data, data + 4096, 2048, crs + i * 4096);
+				if (write(fd, &d, sizeof(d)) != sizeof(d) && errno != EAGAIN)
+					_exit(1);
+			}
+			if (write(pipefd[1], "x", 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+	}
+	close(pipefd[1]);
+	for (int p = 0; p < KILLED_PROCS; p++) {
+		char c;
+
+		ASSERT_EQ(1, read(pipefd[0], &c, 1)) TH_LOG("child %d did not start", p);
+	}
+	close(pipefd[0]);
+	EXPECT_EQ(KILLED_PROCS + 1, wq_attr(variant->wq, -1, "clients"));
+	for (int p = 0; p < KILLED_PROCS; p++)
+		ASSERT_EQ(0, kill(pids[p], SIGKILL));
+	for (int p = 0; p < KILLED_PROCS; p++) {
+		ASSERT_EQ(pids[p], waitpid(pids[p], &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+	}
+	/* A killed process's file is released when its last reference goes, at its exit. */
+	EXPECT_EQ(1, wq_attr_wait(variant->wq, -1, "clients", 1));
+	/* The WQ still works (this process's pages were left copy-on-write by fork()). */
+	memset(self->buf, 0, 4 * 4096);
+	memset(cr, 0, 32);
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)cr));
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0, wq_attr_wait(variant->wq, -1, "clients", 0));
+}
+
+/*
  * poll(): a WQ file is readable (POLLIN | POLLRDNORM) once the driver failed to write one of
  * its CRs, and stays so. A process other than the opener gets POLLNVAL, which poll() passes
  * on only when asked for (fs/select.c masks a driver's events with the requested ones).
