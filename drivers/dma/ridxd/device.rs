@@ -42,7 +42,8 @@ use kernel::{
 ///    `cmds`.
 /// 3. `evl` (sleeping): the event-log ring. Taken briefly under `cfg` to install or remove the
 ///    ring, and by the misc interrupt for as long as it drains the ring (draining hands
-///    entries to the fault path, whose locks nest inside). Never held while a command runs.
+///    entries to the fault path, whose locks nest inside, and may wait for room in it).
+///    Never held while a command runs.
 ///
 /// `misc` ([`MiscIrq`]) keeps its counters in atomics and has one leaf spinlock (its message
 /// rate limit); the fault path ([`FaultPath`]) documents its own locks, all taken after these.

@@ -109,33 +109,58 @@ impl EvlKind {
     }
 }
 
+/// What a drain's consumer did with an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Taken: the entry's slot may be given back to the device.
+    Taken,
+    /// Not taken now (no room): the drain stops at it and waits.
+    Full,
+}
+
 /// Drains the log: clears int_pending, then hands every entry from head to tail (both read
-/// from EVLSTATUS now) to `f` in order, and writes the new head. Entries the device adds while
-/// this runs raise a new interrupt, since int_pending was cleared first.
+/// from EVLSTATUS now) to `take` in order, and writes the new head. Entries the device adds
+/// while this runs raise a new interrupt, since int_pending was cleared first.
 ///
-/// Returns the number of entries handed to `f`.
+/// When `take` answers [`Take::Full`], the head is written up to (not including) that entry,
+/// so the device may use the slots already drained, and `wait` is called; then the same entry
+/// is offered again. When `wait` returns `false`, the drain stops there, leaving the entry and
+/// those after it in the ring.
+///
+/// Returns the number of entries taken.
 pub(crate) fn drain(
     io: &(impl DeviceIo + ?Sized),
     ring: &EvlRing,
-    mut f: impl FnMut(u32, &DsaEvlEntry),
+    mut take: impl FnMut(u32, &DsaEvlEntry) -> Take,
+    mut wait: impl FnMut() -> bool,
 ) -> u32 {
     io.write32(regs::EVLSTATUS_HI, regs::EVLSTATUS_INT_PENDING_HI);
     let st = regs::EvlStatus::from_raw(io.read64(off::EVLSTATUS));
-    let mut head = st.head().get() as u32;
+    let start = st.head().get() as u32;
+    let mut head = start;
     let tail = st.tail().get() as u32;
     if head >= ring.size() || tail >= ring.size() {
         // Not a state the device can be in with this ring; leave it for a reset.
         return 0;
     }
     let mut n = 0;
-    while head != tail {
+    let mut written = head;
+    'ring: while head != tail {
         if let Ok(e) = ring.entry(head) {
-            f(head, &e);
+            while take(head, &e) == Take::Full {
+                if written != head {
+                    io.write32(off::EVLSTATUS, head);
+                    written = head;
+                }
+                if !wait() {
+                    break 'ring;
+                }
+            }
         }
         head = (head + 1) % ring.size();
         n += 1;
     }
-    if n != 0 {
+    if written != head {
         io.write32(off::EVLSTATUS, head);
     }
     n

@@ -10,13 +10,18 @@
 //!   `struct idxd_user_context`) keyed by PASID and WQ, holding a reference to its `mm` taken
 //!   at open (`mmgrab`). Nothing here asks the IOMMU for the mm
 //!   behind a PASID (that lookup was removed upstream).
-//! * Event-log processing queues the entries; one work item on the device's own workqueue
-//!   handles them in order: `mmget_not_zero()` (a process that is gone counts a failure),
-//!   `kthread_use_mm()`, write the CR body, a write barrier, then the status byte, so that a
-//!   reader that sees a non-zero status sees the whole record. The writes never wait on a
-//!   page fault ([`NowaitWriter`]): a CR page that user space keeps from being faulted in (a
-//!   `userfaultfd` nobody answers, a hung FUSE daemon) costs the work at most [`FIXUP_BOUND`]
-//!   and counts as a failure, so no process can stall the others' fix-ups or their `close()`.
+//! * Event-log processing queues each entry to its context, found by PASID and WQ in an
+//!   XArray ([`FaultPath::try_push`]); each context has its own work item, which handles the
+//!   entries queued so far as one run, in order: one `mmget_not_zero()` (a process that is
+//!   gone counts failures) and one `kthread_use_mm()` for the run, then per CR the body, a
+//!   write barrier, and the status byte, so that a reader that sees a non-zero status sees
+//!   the whole record. The writes never wait on a page fault ([`NowaitWriter`]): CR pages
+//!   that user space keeps from being faulted in (a `userfaultfd` nobody answers, a hung FUSE
+//!   daemon) cost a run at most [`FIXUP_BOUND`] and count as failures. Contexts' work items
+//!   run in parallel, so no process delays another's fix-ups, and a process's `close()` waits
+//!   for its own work item only.
+//! * Pending entries are bounded ([`PENDING_MAX`], over all contexts): beyond it the event log
+//!   is left undrained (back-pressure on the device) until fix-ups make room.
 //! * Batches (the C driver's semantics, `drivers/dma/idxd/irq.c`): a per-batch-id flag
 //!   remembers a sub-descriptor CR that could not be written (`first_err_in_batch` resets it);
 //!   the batch descriptor's own CR (`BATCH_EVL_ERR`) is then written with status batch-fail
@@ -34,13 +39,14 @@ use crate::{
 };
 use kernel::{
     mm::{gup::FaultIn, Mm, MmWithUser},
-    new_mutex, new_poll_condvar, new_spinlock,
+    new_condvar, new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
+        atomic::{Atomic, Relaxed},
         barrier::{smp_mb, Write},
         poll::PollCondVar,
-        Arc, Mutex, SpinLock,
+        Arc, CondVar, Mutex, SpinLock,
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
     transmute::AsBytes,
@@ -50,6 +56,7 @@ use kernel::{
         owned::{flags, OwnedQueue},
         Work, WorkItem,
     },
+    xarray::{AllocKind, XArray},
 };
 
 /// Where a CR copy writes: user memory of the adopted address space, or a recorder in tests.
@@ -60,8 +67,11 @@ pub(crate) trait CrWriter {
     fn barrier(&mut self);
 }
 
-/// How long a fix-up may retry a CR whose page cannot be faulted in without waiting, before it
-/// counts as a failure. Retries sleep, so this bounds what one CR can cost the fault work.
+/// How long one run of a context's fix-ups may spend, in all, retrying CRs whose pages cannot
+/// be faulted in without waiting; a CR still not written then counts as a failure, and so does
+/// every later one of the run that would have to wait. Retries sleep, so this bounds what a
+/// context whose pages user space holds back costs its own work item (other contexts' work
+/// items do not wait for it).
 const FIXUP_BOUND: Delta = Delta::from_millis(20);
 
 /// Writes to the current address space (inside `kthread_use_mm`) without ever waiting on a page
@@ -69,13 +79,13 @@ const FIXUP_BOUND: Delta = Delta::from_millis(20);
 /// in with `FOLL_NOWAIT` ([`MmapReadGuard::fault_in_nowait`], the mmap lock only tried), and
 /// the copy retried. A fault that would have to wait (a `userfaultfd` nobody answers, a FUSE
 /// daemon that does not reply, I/O in flight, the mmap lock held) is retried after 1 ms until
-/// [`FIXUP_BOUND`] has passed since the writer was made; then the write fails with
+/// [`FIXUP_BOUND`] has passed since `start` (the start of the run); then the write fails with
 /// `ETIMEDOUT`. A page that cannot be written at all fails with `EFAULT`.
 ///
 /// [`MmapReadGuard::fault_in_nowait`]: kernel::mm::MmapReadGuard::fault_in_nowait
 struct NowaitWriter<'a> {
     mm: &'a MmWithUser,
-    /// When the writer was made: the bound runs from here.
+    /// When the run began: the bound runs from here.
     start: Instant<Monotonic>,
 }
 
@@ -126,6 +136,17 @@ pub(crate) fn write_cr(w: &mut impl CrWriter, addr: u64, cr: &[u8]) -> Result {
     w.write(addr, status)
 }
 
+/// Most event-log entries the fault path holds at once, over all contexts of a device: 1024
+/// entries of [`DsaEvlEntry::SIZE`] (64) bytes. Each context's queue is a vector that grows
+/// by doubling, so the queues' memory is at most twice that, 128 KiB, whatever the number of
+/// contexts or the event log's size.
+///
+/// When it is reached, the event log is not drained further (back-pressure): the entries stay
+/// in the ring, which is the device's own bounded queue, until fix-ups make room; a device
+/// whose log is full holds the entry it has to log until there is room (so does the model:
+/// its engine waits, `evl_full_waits`). Each time counts in [`FaultStats::backpressure`].
+pub(crate) const PENDING_MAX: usize = 1024;
+
 /// Counters of one context, as the idxd ABI names them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CrCounters {
@@ -136,22 +157,65 @@ pub(crate) struct CrCounters {
 }
 
 /// A process's context on a WQ (one per open file): what the fault path needs to write its
-/// CRs, and its counters.
+/// CRs, the entries waiting for that, its counters, and the work item that handles them.
+///
+/// Each context's entries are handled by its own work item, in the order the device logged
+/// them, so a context whose fix-ups are slow (its CR pages cannot be faulted in) delays only
+/// itself; the work items of different contexts run in parallel on the fault path's
+/// workqueue.
 #[pin_data]
 pub(crate) struct UserContext {
     pasid: u32,
     wq: u8,
     mm: ARef<Mm>,
+    shared: Arc<Shared>,
+    /// Non-zero once the context is going away: its entries are skipped. Set under `state`'s
+    /// lock (so that [`FaultPath::try_push`], which reads it under that lock, queues nothing
+    /// after it); read without the lock only to pick a context for an entry.
+    closing: Atomic<u32>,
     #[pin]
-    state: SpinLock<CtxState>,
+    state: Mutex<CtxState>,
+    #[pin]
+    work: Work<UserContext>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for UserContext { self.work }
+}
+
+impl WorkItem for UserContext {
+    type Pointer = Arc<UserContext>;
+
+    fn run(this: Arc<UserContext>) {
+        this.run_pending();
+    }
 }
 
 struct CtxState {
     counters: CrCounters,
     /// Software errors attributed to the context.
     errors: u64,
-    /// The context is going away: its pending entries are skipped.
-    closing: bool,
+    /// Entries handed to the context and not handled yet, oldest first.
+    queue: KVec<DsaEvlEntry>,
+    /// Per batch identifier, one bit: a sub-descriptor CR of the batch could not be written.
+    /// (A batch's sub-descriptors and the batch descriptor carry the same PASID and WQ, so
+    /// this is per context.)
+    batch_fail: [u64; 4],
+}
+
+impl CtxState {
+    fn batch_failed(&self, id: u8) -> bool {
+        self.batch_fail[usize::from(id / 64)] & (1 << (id % 64)) != 0
+    }
+
+    fn set_batch_failed(&mut self, id: u8, failed: bool) {
+        let w = &mut self.batch_fail[usize::from(id / 64)];
+        if failed {
+            *w |= 1 << (id % 64);
+        } else {
+            *w &= !(1 << (id % 64));
+        }
+    }
 }
 
 impl UserContext {
@@ -171,89 +235,253 @@ impl UserContext {
         self.state.lock().errors
     }
 
-    /// Counts a software error of the context.
+    fn is_closing(&self) -> bool {
+        self.closing.load(Relaxed) != 0
+    }
+
+    /// Counts a software error of the context and wakes its pollers.
     fn add_error(&self) {
         self.state.lock().errors += 1;
+        self.shared.err_wait.notify_all();
+    }
+
+    /// The work: handles the entries queued so far, as one run. Entries queued while it runs
+    /// have queued the work again.
+    fn run_pending(&self) {
+        let run = core::mem::take(&mut self.state.lock().queue);
+        if run.is_empty() {
+            return;
+        }
+        self.handle_run(&run);
+        self.shared.release(run.len());
+    }
+
+    /// Handles a run of the context's entries, in order, with one `mmget_not_zero()` and one
+    /// `kthread_use_mm()` for the whole run, and one [`FIXUP_BOUND`] for all its waits.
+    fn handle_run(&self, run: &[DsaEvlEntry]) {
+        let needs_mm = run.iter().any(|e| EvlKind::of(e) != EvlKind::Other);
+        let mm = if needs_mm && !self.is_closing() {
+            self.mm.mmget_not_zero()
+        } else {
+            None
+        };
+        let Some(mm) = mm else {
+            // A process that is gone: its CRs cannot be written.
+            for e in run {
+                self.handle(e, &mut |_, _| Err(ESRCH));
+            }
+            return;
+        };
+        self.shared.stats.lock().mm_uses += 1;
+        let start = Instant::<Monotonic>::now();
+        let done = mm.kthread_use(|| {
+            let mut w = NowaitWriter { mm: &mm, start };
+            for e in run {
+                self.handle(e, &mut |addr, cr| write_cr(&mut w, addr, cr.as_bytes()));
+            }
+        });
+        if done.is_err() {
+            // Not a kernel thread: cannot happen on a workqueue; count them, do not lose them.
+            for e in run {
+                self.handle(e, &mut |_, _| Err(EINVAL));
+            }
+        }
+    }
+
+    /// Handles one entry per the rules in the module documentation; `copy` writes a CR.
+    fn handle(&self, e: &DsaEvlEntry, copy: &mut dyn FnMut(u64, &CompletionRecord) -> Result) {
+        let sh = &*self.shared;
+        let kind = EvlKind::of(e);
+        let h = &e.header;
+        let id = h.info.batch_id();
+        let mut st = self.state.lock();
+        if self.is_closing() {
+            drop(st);
+            let mut s = sh.stats.lock();
+            s.handled += 1;
+            s.skipped += 1;
+            return;
+        }
+        let mut cr = e.cr;
+        let write = match kind {
+            EvlKind::CrFault => {
+                if h.info.batch() && h.desc.first_err_in_batch() {
+                    st.set_batch_failed(id, false);
+                }
+                true
+            }
+            EvlKind::BatchCr => {
+                let failed = st.batch_failed(id);
+                if failed {
+                    if cr.status_code() == status::SUCCESS {
+                        cr.status = status::BATCH_FAIL;
+                    }
+                    cr.result = 1;
+                    st.set_batch_failed(id, false);
+                }
+                h.desc.rcr() || failed
+            }
+            // Written only when the drain asked for a CR (idxd drops it otherwise).
+            EvlKind::DrainCr => h.desc.rcr(),
+            EvlKind::Other => {
+                st.errors += 1;
+                drop(st);
+                sh.stats.lock().handled += 1;
+                sh.err_wait.notify_all();
+                return;
+            }
+        };
+        drop(st);
+        sh.stats.lock().handled += 1;
+        if !write {
+            return;
+        }
+        let ok = copy(h.fault_addr, &cr).is_ok();
+        pr_debug!(
+            "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
+            h.pasid(),
+            h.info.wq_idx(),
+            h.fault_addr,
+            cr.status,
+            cr.result,
+            if ok { "written" } else { "failed" }
+        );
+        let mut st = self.state.lock();
+        if ok {
+            st.counters.cr_faults += 1;
+        } else {
+            st.counters.cr_fault_failures += 1;
+            st.errors += 1;
+            if kind == EvlKind::CrFault && h.info.batch() {
+                st.set_batch_failed(id, true);
+            }
+        }
+        drop(st);
+        if !ok {
+            sh.err_wait.notify_all();
+        }
     }
 }
 
 /// Counters of a device's fault path.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FaultStats {
-    /// Entries handled (written, failed, or skipped).
+    /// Entries handled by a context's work (written, failed, not to be written, or skipped).
     pub(crate) handled: u64,
     /// Entries with no context (no process has that PASID open on that WQ).
     pub(crate) no_ctx: u64,
     /// Entries skipped because their context was closing.
     pub(crate) skipped: u64,
-    /// Entries dropped because memory for the queue could not be had.
+    /// Entries dropped because the fault path was shut down (the device is going away).
     pub(crate) lost: u64,
+    /// Times an entry could not be taken because [`PENDING_MAX`] entries were pending (or
+    /// memory for one could not be had): the event log was left undrained until there was
+    /// room.
+    pub(crate) backpressure: u64,
+    /// Most entries pending at once.
+    pub(crate) peak_pending: u64,
+    /// Address-space adoptions (`mmget_not_zero()` + `kthread_use_mm()`): one per run of a
+    /// context's entries, not one per entry.
+    pub(crate) mm_uses: u64,
 }
 
-struct Pending {
-    q: KVec<DsaEvlEntry>,
-    /// The device is going away: nothing more is queued.
-    dead: bool,
-}
+/// Why [`FaultPath::try_push`] did not take an entry: [`PENDING_MAX`] entries are pending (or
+/// no memory could be had for one). Try again after [`FaultPath::wait_room`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Full;
 
-/// A device's fault path: contexts, pending entries, and the work that writes the CRs.
-///
-/// # Locks
-///
-/// All are taken after the device's locks (the misc interrupt pushes entries while it holds
-/// the event-log lock). `ctxs` (sleeping) guards the list of contexts; a context's own `state`
-/// spinlock is taken under it when looking one up, never the other way round. `batch_fail`
-/// (sleeping) is taken only by the fault work. `pending` and `stats` are leaf spinlocks;
-/// `pending` may be taken in atomic context ([`FaultPath::push`]).
+/// What a fault path and its contexts share.
 #[pin_data]
-pub(crate) struct FaultPath {
+struct Shared {
+    /// Entries pending (queued to a context and not handled yet), and whether the path is
+    /// shut down. Taken under a context's `state` lock, never the other way round.
     #[pin]
-    ctxs: Mutex<KVec<Arc<UserContext>>>,
+    budget: SpinLock<Budget>,
+    /// Signalled when pending entries are handled (room for more) or at shutdown.
     #[pin]
-    pending: SpinLock<Pending>,
-    /// Per batch identifier: a sub-descriptor CR of the batch could not be written.
-    #[pin]
-    batch_fail: Mutex<[bool; 256]>,
+    room: CondVar,
     #[pin]
     stats: SpinLock<FaultStats>,
-    #[pin]
-    work: Work<FaultPath>,
     /// Signalled when a software error is attributed to a context (`poll` waits on it).
     #[pin]
     err_wait: PollCondVar,
     wq: Arc<OwnedQueue>,
 }
 
-impl_has_work! {
-    impl HasWork<Self> for FaultPath { self.work }
+struct Budget {
+    pending: usize,
+    /// Most entries pending at once: [`PENDING_MAX`], or less in tests.
+    max: usize,
+    /// The device is going away: nothing more is taken.
+    dead: bool,
 }
 
-impl WorkItem for FaultPath {
-    type Pointer = Arc<FaultPath>;
-
-    fn run(this: Arc<FaultPath>) {
-        this.run_pending();
+impl Shared {
+    /// Returns `n` handled entries' room.
+    fn release(&self, n: usize) {
+        let mut b = self.budget.lock();
+        b.pending -= n;
+        drop(b);
+        self.room.notify_all();
     }
 }
 
+/// The XArray index of the contexts of `pasid` (20 bits) on WQ `wq`.
+fn key(pasid: u32, wq: u8) -> usize {
+    (pasid as usize) << 8 | usize::from(wq)
+}
+
+/// A device's fault path: its contexts, found by PASID and WQ, and the workqueue their work
+/// items run on.
+///
+/// # Locks
+///
+/// All are taken after the device's locks (the misc interrupt's handler pushes entries while
+/// it holds the event-log lock). `ctxs` (sleeping) serialises adding and removing contexts;
+/// `by_key` (the XArray's spinlock) is taken under it, and alone by lookups. A context's
+/// `state` (sleeping) is never taken under `by_key`; the shared `budget` spinlock is taken
+/// under a context's `state`; `stats` is a leaf.
+#[pin_data]
+pub(crate) struct FaultPath {
+    /// Every context, oldest first (for the per-WQ sums, and to rebuild a key's list).
+    #[pin]
+    ctxs: Mutex<KVec<Arc<UserContext>>>,
+    /// The contexts of each (PASID, WQ) ([`key`]), oldest first: a process that opened a
+    /// shared WQ more than once has one per file.
+    #[pin]
+    by_key: XArray<KBox<KVec<Arc<UserContext>>>>,
+    shared: Arc<Shared>,
+}
+
 impl FaultPath {
-    /// A fault path with its own workqueue.
+    /// A fault path with its own workqueue, holding at most [`PENDING_MAX`] entries.
     ///
     /// Returns `ENOMEM` on allocation failure.
     pub(crate) fn new() -> Result<Arc<Self>> {
+        // Unbound, not ordered: the contexts' work items run in parallel (each one in order
+        // with itself, as every work item).
         let wq = Arc::new(
-            OwnedQueue::new(c"ridxd_fault", flags::UNBOUND | flags::MEM_RECLAIM, 1)?,
+            OwnedQueue::new(c"ridxd_fault", flags::UNBOUND | flags::MEM_RECLAIM, 0)?,
+            GFP_KERNEL,
+        )?;
+        let shared = Arc::pin_init(
+            try_pin_init!(Shared {
+                budget <- new_spinlock!(
+                    Budget { pending: 0, max: PENDING_MAX, dead: false },
+                    "ridxd::fault::budget"
+                ),
+                room <- new_condvar!("ridxd::fault::room"),
+                stats <- new_spinlock!(FaultStats::default(), "ridxd::fault::stats"),
+                err_wait <- new_poll_condvar!("ridxd::fault::err_wait"),
+                wq,
+            }),
             GFP_KERNEL,
         )?;
         Arc::pin_init(
             try_pin_init!(Self {
                 ctxs <- new_mutex!(KVec::new(), "ridxd::fault::ctxs"),
-                pending <- new_spinlock!(Pending { q: KVec::new(), dead: false }, "ridxd::fault::pending"),
-                batch_fail <- new_mutex!([false; 256], "ridxd::fault::batch_fail"),
-                stats <- new_spinlock!(FaultStats::default(), "ridxd::fault::stats"),
-                work <- new_work!("ridxd::fault::work"),
-                err_wait <- new_poll_condvar!("ridxd::fault::err_wait"),
-                wq,
+                by_key <- XArray::new(AllocKind::Alloc),
+                shared,
             }),
             GFP_KERNEL,
         )
@@ -265,37 +493,81 @@ impl FaultPath {
     /// A process may have several contexts on one WQ (it opened a shared WQ more than once);
     /// its entries then go to the oldest one still open, as in idxd.
     ///
-    /// Returns `ENOMEM` on allocation failure.
+    /// Returns `ENOMEM` on allocation failure (nothing is registered then).
     pub(crate) fn add_ctx(&self, pasid: u32, wq: u8, mm: &Mm) -> Result<Arc<UserContext>> {
         let ctx = Arc::pin_init(
             pin_init!(UserContext {
                 pasid,
                 wq,
                 mm: ARef::from(mm),
-                state <- new_spinlock!(
-                    CtxState { counters: CrCounters::default(), errors: 0, closing: false },
+                shared: self.shared.clone(),
+                closing: Atomic::new(0),
+                state <- new_mutex!(
+                    CtxState {
+                        counters: CrCounters::default(),
+                        errors: 0,
+                        queue: KVec::new(),
+                        batch_fail: [0; 4],
+                    },
                     "ridxd::fault::ctx"
                 ),
+                work <- new_work!("ridxd::fault::ctx_work"),
             }),
             GFP_KERNEL,
         )?;
-        self.ctxs.lock().push(ctx.clone(), GFP_KERNEL)?;
+        let mut all = self.ctxs.lock();
+        all.reserve(1, GFP_KERNEL)?;
+        // The key's new list, built aside and swapped in, so that lookups never miss the
+        // contexts already there.
+        let mut same = KVec::new();
+        for c in all.iter().filter(|c| c.pasid == pasid && c.wq == wq) {
+            same.push(c.clone(), GFP_KERNEL)?;
+        }
+        same.push(ctx.clone(), GFP_KERNEL)?;
+        let same = KBox::new(same, GFP_KERNEL)?;
+        let old = self
+            .by_key
+            .lock()
+            .store(key(pasid, wq), same, GFP_KERNEL)
+            .map_err(Error::from)?;
+        drop(old);
+        all.push_within_capacity(ctx.clone()).map_err(|_| ENOMEM)?;
         Ok(ctx)
     }
 
-    /// Removes `ctx`: its pending entries are skipped, the fault work is waited for, then the
-    /// context leaves the map. The caller drops its reference (and with it the `mm`) after.
-    /// (The device must already have stopped using the PASID: drained.)
+    /// Removes `ctx`: its entries are skipped from now on, its own work is waited for (no
+    /// other context's), then it leaves the maps. The caller drops its reference (and with it
+    /// the `mm`) after. (The device must already have stopped using the PASID: drained.)
     pub(crate) fn remove_ctx(&self, ctx: &Arc<UserContext>) {
         self.close_ctx(ctx);
-        self.wq.flush();
-        self.ctxs.lock().retain(|c| !Arc::ptr_eq(c, ctx));
+        ctx.work.flush();
+        let mut all = self.ctxs.lock();
+        all.retain(|c| !Arc::ptr_eq(c, ctx));
+        let k = key(ctx.pasid, ctx.wq);
+        let mut xa = self.by_key.lock();
+        let now_empty = match xa.get_mut(k) {
+            Some(same) => {
+                same.retain(|c| !Arc::ptr_eq(c, ctx));
+                same.is_empty()
+            }
+            None => false,
+        };
+        let gone = if now_empty { xa.remove(k) } else { None };
+        drop(xa);
+        drop(gone);
     }
 
     /// Marks `ctx` closing: its entries are skipped from now on (not written, not counted),
-    /// also those already handed to the fault work. [`Self::remove_ctx`] does it too.
+    /// also those already queued to it. [`Self::remove_ctx`] does it too.
     pub(crate) fn close_ctx(&self, ctx: &Arc<UserContext>) {
-        ctx.state.lock().closing = true;
+        let _st = ctx.state.lock();
+        ctx.closing.store(1, Relaxed);
+    }
+
+    /// Number of contexts registered.
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+    pub(crate) fn ctx_count(&self) -> usize {
+        self.ctxs.lock().len()
     }
 
     /// The counters of the contexts open on WQ `wq`, summed, and how many there are.
@@ -313,172 +585,147 @@ impl FaultPath {
 
     /// What `poll` waits on: signalled whenever a context gets a software error.
     pub(crate) fn err_wait(&self) -> &PollCondVar {
-        &self.err_wait
+        &self.shared.err_wait
     }
 
     /// Attributes a software error (SWERR) to the context using `pasid` on WQ `wq`, if there is
     /// one, and wakes its pollers. Must be called in process context.
     pub(crate) fn note_error(&self, pasid: u32, wq: u8) {
-        let ctx = self.find(pasid, wq);
-        if let Some(ctx) = ctx {
+        if let Some(ctx) = self.find(pasid, wq) {
             ctx.add_error();
-            self.err_wait.notify_all();
         }
     }
 
-    /// The context of `pasid` on `wq`: the oldest one not closing, else a closing one.
+    /// The context of `pasid` on `wq`: the oldest one not closing, else a closing one. One
+    /// XArray lookup, whatever the number of contexts.
     fn find(&self, pasid: u32, wq: u8) -> Option<Arc<UserContext>> {
-        let ctxs = self.ctxs.lock();
-        let mut matching = ctxs.iter().filter(|c| c.pasid == pasid && c.wq == wq);
-        let first = matching.clone().next();
-        matching
-            .find(|c| !c.state.lock().closing)
-            .or(first)
-            .cloned()
+        let xa = self.by_key.lock();
+        let same = xa.get(key(pasid, wq))?;
+        let found = same
+            .iter()
+            .find(|c| !c.is_closing())
+            .or(same.first())
+            .cloned();
+        found
     }
 
-    /// Queues an event-log entry for the work: CR-carrying entries are written, others are
-    /// attributed to their context as software errors. May be called in atomic context.
-    pub(crate) fn push(self: &Arc<Self>, e: &DsaEvlEntry) {
-        let mut p = self.pending.lock();
-        if p.dead {
-            return;
+    /// Queues an event-log entry to its context's work: CR-carrying entries are written,
+    /// others are attributed to the context as software errors. An entry with no context, or
+    /// whose context is closing, is counted and dropped at once.
+    ///
+    /// Returns [`Full`] when [`PENDING_MAX`] entries are pending (or no memory could be had):
+    /// the entry was not taken. Must be called in process context (it may allocate).
+    pub(crate) fn try_push(&self, e: &DsaEvlEntry) -> Result<(), Full> {
+        let sh = &*self.shared;
+        let h = &e.header;
+        let Some(ctx) = self.find(h.pasid(), h.info.wq_idx()) else {
+            let mut s = sh.stats.lock();
+            s.no_ctx += 1;
+            return Ok(());
+        };
+        let mut st = ctx.state.lock();
+        if ctx.is_closing() {
+            drop(st);
+            sh.stats.lock().skipped += 1;
+            return Ok(());
         }
-        if p.q.push(*e, GFP_ATOMIC).is_err() {
-            drop(p);
-            self.stats.lock().lost += 1;
-            return;
+        if st.queue.reserve(1, GFP_KERNEL).is_err() {
+            drop(st);
+            sh.stats.lock().backpressure += 1;
+            return Err(Full);
         }
-        // `Err` means the work is already queued; it will see this entry.
-        let _ = self.wq.enqueue(self.clone());
+        let mut b = sh.budget.lock();
+        if b.dead {
+            drop(b);
+            drop(st);
+            sh.stats.lock().lost += 1;
+            return Ok(());
+        }
+        if b.pending >= b.max {
+            drop(b);
+            drop(st);
+            sh.stats.lock().backpressure += 1;
+            return Err(Full);
+        }
+        b.pending += 1;
+        let pending = b.pending as u64;
+        // Reserved above, under the same lock.
+        let _ = st.queue.push_within_capacity(*e);
+        // Queued under the budget lock, so that `shutdown` (which sets `dead` under it, then
+        // drains the workqueue) never sees a work queued after it began. `Err`: the work is
+        // already queued, and will take this entry.
+        let _ = sh.wq.enqueue(ctx.clone());
+        drop(b);
+        drop(st);
+        let mut s = sh.stats.lock();
+        if pending > s.peak_pending {
+            s.peak_pending = pending;
+        }
+        Ok(())
+    }
+
+    /// Waits until an entry could be taken: until fewer than [`PENDING_MAX`] entries are
+    /// pending, or for 1 ms if that is already so (the last [`Self::try_push`] found no
+    /// memory). Returns `false` once the fault path is shut down. May sleep; the wait ends
+    /// because contexts' work items run, which wait on nothing of the caller's.
+    pub(crate) fn wait_room(&self) -> bool {
+        let sh = &*self.shared;
+        let mut b = sh.budget.lock();
+        if b.dead {
+            return false;
+        }
+        if b.pending >= b.max {
+            while b.pending >= b.max && !b.dead {
+                sh.room.wait(&mut b);
+            }
+            return !b.dead;
+        }
+        drop(b);
+        fsleep(Delta::from_millis(1));
+        true
+    }
+
+    /// Sets the most entries pending at once to `max` instead of [`PENDING_MAX`] (tests use
+    /// small bounds to reach it). `EINVAL` for 0 (nothing could ever be taken).
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+    pub(crate) fn set_max_pending(&self, max: usize) -> Result {
+        if max == 0 {
+            return Err(EINVAL);
+        }
+        self.shared.budget.lock().max = max;
+        self.shared.room.notify_all();
+        Ok(())
+    }
+
+    /// Queues `e` like [`Self::try_push`], waiting for room as long as needed.
+    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
+    pub(crate) fn push(&self, e: &DsaEvlEntry) {
+        while self.try_push(e).is_err() {
+            if !self.wait_room() {
+                return;
+            }
+        }
     }
 
     /// Waits until every entry queued so far has been handled.
     #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn flush(&self) {
-        self.wq.flush();
+        self.shared.wq.flush();
     }
 
     /// The fault path's counters.
     #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn stats(&self) -> FaultStats {
-        *self.stats.lock()
+        *self.shared.stats.lock()
     }
 
-    /// Stops taking entries and waits for the work; after this no work of the fault path is
-    /// pending or running. Must not be called from the fault work.
+    /// Stops taking entries, wakes a drain waiting for room, and waits for the contexts'
+    /// work; after this no work of the fault path is pending or running. Must not be called
+    /// from a context's work.
     pub(crate) fn shutdown(&self) {
-        self.pending.lock().dead = true;
-        self.wq.drain();
-    }
-
-    fn run_pending(&self) {
-        loop {
-            // Everything queued so far, taken at once (entries stay in order).
-            let batch = core::mem::take(&mut self.pending.lock().q);
-            if batch.is_empty() {
-                return;
-            }
-            for e in batch.iter() {
-                self.handle(e);
-            }
-        }
-    }
-
-    /// Handles one entry: writes its CR into the owner's memory per the rules above.
-    fn handle(&self, e: &DsaEvlEntry) {
-        self.stats.lock().handled += 1;
-        let kind = EvlKind::of(e);
-        let h = &e.header;
-        let id = h.info.batch_id() as usize;
-        let ctx = self.find(h.pasid(), h.info.wq_idx());
-        let live = ctx.as_ref().filter(|c| !c.state.lock().closing);
-        let Some(ctx) = live else {
-            let mut st = self.stats.lock();
-            if ctx.is_some() {
-                st.skipped += 1;
-            } else {
-                st.no_ctx += 1;
-            }
-            drop(st);
-            // Keep the batch bookkeeping right for the batch identifier's next use: a
-            // sub-descriptor record that is dropped was not written; a batch record ends its
-            // batch.
-            if kind == EvlKind::CrFault && h.info.batch() {
-                self.batch_fail.lock()[id] = true;
-            } else if kind == EvlKind::BatchCr {
-                self.batch_fail.lock()[id] = false;
-            }
-            return;
-        };
-        let mut cr = e.cr;
-        let copy = match kind {
-            EvlKind::CrFault => {
-                if h.info.batch() && h.desc.first_err_in_batch() {
-                    self.batch_fail.lock()[id] = false;
-                }
-                true
-            }
-            EvlKind::BatchCr => {
-                let mut bf = self.batch_fail.lock();
-                let failed = bf[id];
-                if failed {
-                    if cr.status_code() == status::SUCCESS {
-                        cr.status = status::BATCH_FAIL;
-                    }
-                    cr.result = 1;
-                    bf[id] = false;
-                }
-                h.desc.rcr() || failed
-            }
-            // Written only when the drain asked for a CR (idxd drops it otherwise).
-            EvlKind::DrainCr => h.desc.rcr(),
-            EvlKind::Other => {
-                ctx.add_error();
-                self.err_wait.notify_all();
-                false
-            }
-        };
-        if !copy {
-            return;
-        }
-        let ok = self.copy(&ctx, h.fault_addr, &cr).is_ok();
-        pr_debug!(
-            "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
-            h.pasid(),
-            h.info.wq_idx(),
-            h.fault_addr,
-            cr.status,
-            cr.result,
-            if ok { "written" } else { "failed" }
-        );
-        let mut st = ctx.state.lock();
-        if ok {
-            st.counters.cr_faults += 1;
-        } else {
-            st.counters.cr_fault_failures += 1;
-            st.errors += 1;
-        }
-        drop(st);
-        if !ok {
-            self.err_wait.notify_all();
-        }
-        if !ok && kind == EvlKind::CrFault && h.info.batch() {
-            self.batch_fail.lock()[id] = true;
-        }
-    }
-
-    /// Writes `cr` at `addr` in `ctx`'s address space without waiting on a fault
-    /// ([`NowaitWriter`]). `ESRCH` when the process is gone, `EFAULT` for memory that cannot
-    /// be written, `ETIMEDOUT` when it could not be faulted in within [`FIXUP_BOUND`].
-    fn copy(&self, ctx: &UserContext, addr: u64, cr: &CompletionRecord) -> Result {
-        let mm = ctx.mm.mmget_not_zero().ok_or(ESRCH)?;
-        let bytes = cr.as_bytes();
-        let mut w = NowaitWriter {
-            mm: &*mm,
-            start: Instant::<Monotonic>::now(),
-        };
-        mm.kthread_use(|| write_cr(&mut w, addr, bytes))?
+        self.shared.budget.lock().dead = true;
+        self.shared.room.notify_all();
+        self.shared.wq.drain();
     }
 }
 

@@ -11,8 +11,9 @@
 
 use crate::{
     cmd::Commands,
-    evl::{self, EvlKind, EvlRing},
+    evl::{self, EvlKind, EvlRing, Take},
     fault::FaultPath,
+    hw::DsaEvlEntry,
     hwif::DeviceIo,
     regs::{self, intcause, off, DeviceState, ResetType},
 };
@@ -95,9 +96,11 @@ pub(crate) struct MiscCtx<'a, I: DeviceIo + ?Sized> {
 /// # Locks
 ///
 /// `ratelimit` is a leaf spinlock. The handler takes the event-log lock (`ctx.evl`) while it
-/// drains the ring and the fault path's queue lock under it ([`FaultPath::push`]); it takes no
-/// other device lock, so commands may wait for INTCAUSE.CMD while holding the configuration
-/// lock.
+/// drains the ring and the fault path's locks under it ([`FaultPath::try_push`]); when the
+/// fault path is full it waits, holding the event-log lock, for fix-ups to make room
+/// ([`FaultPath::wait_room`]), which the fault path's work items do without taking any device
+/// lock. It takes no other device lock, so commands may wait for INTCAUSE.CMD while holding
+/// the configuration lock (a full fault path delays that completion until there is room).
 #[pin_data]
 pub(crate) struct MiscIrq {
     counters: Counters,
@@ -226,11 +229,28 @@ impl MiscIrq {
         };
         let mut cr = 0u64;
         let mut other = 0u64;
-        let n = evl::drain(ctx.io, ring, |index, e| match EvlKind::of(e) {
-            EvlKind::CrFault | EvlKind::BatchCr | EvlKind::DrainCr => {
+        let take = |index: u32, e: &DsaEvlEntry| {
+            let kind = EvlKind::of(e);
+            if ctx.faults.try_push(e).is_err() {
+                return Take::Full;
+            }
+            if kind == EvlKind::Other {
+                // Attributed to its process (for `poll`) by the fault path.
+                other += 1;
+                if self.warn_allowed() {
+                    dev_warn!(
+                        ctx.dev,
+                        "event log error {:#x}: wq {}, opcode {:#x}, pasid {:#x}, address {:#x}\n",
+                        e.header.info.error(),
+                        e.header.info.wq_idx(),
+                        e.header.info.operation(),
+                        e.header.info.pasid(),
+                        e.header.fault_addr
+                    );
+                }
+            } else {
                 // The completion-record fix-up writes these into the owner's memory.
                 cr += 1;
-                ctx.faults.push(e);
                 dev_dbg!(
                     ctx.dev,
                     "evl[{}]: error {:#x} wq {} pasid {:#x} op {:#x} cr {:#x} status {:#x}\n",
@@ -243,23 +263,11 @@ impl MiscIrq {
                     e.cr.status
                 );
             }
-            EvlKind::Other => {
-                other += 1;
-                // Attributed to its process (for `poll`) by the fault path's work.
-                ctx.faults.push(e);
-                if self.warn_allowed() {
-                    dev_warn!(
-                        ctx.dev,
-                        "event log error {:#x}: wq {}, opcode {:#x}, pasid {:#x}, address {:#x}\n",
-                        e.header.info.error(),
-                        e.header.info.wq_idx(),
-                        e.header.info.operation(),
-                        e.header.info.pasid(),
-                        e.header.fault_addr
-                    );
-                }
-            }
-        });
+            Take::Taken
+        };
+        // Back-pressure: with the fault path full, the ring is left undrained (the device
+        // waits for room) until fix-ups make room.
+        let n = evl::drain(ctx.io, ring, take, || ctx.faults.wait_room());
         let c = &self.counters;
         c.evl_entries.add(u64::from(n), Relaxed);
         c.evl_cr.add(cr, Relaxed);
