@@ -8,6 +8,10 @@
 //!     device              the bus device it is (read-only)
 //!     event_log           head, tail, int_pending and the entries in the ring, decoded
 //!                         (DSA 2.0)
+//!     fault_path          the CR fault path's counters, one `name value` per line: entries
+//!                         handled, with no context, skipped (context closing), lost (at
+//!                         teardown), back-pressure waits, peak pending, the bound
+//!                         (max_pending), address-space adoptions (mm_uses)
 //!     wq<N>/file<K>/pid, pasid, cr_faults, cr_fault_failures   one directory per open file
 //! ```
 
@@ -64,6 +68,23 @@ pub(crate) fn create(
             GFP_KERNEL,
         )?;
     }
+    files.push(
+        KBox::pin_init(
+            dir.read_callback_file(c"fault_path", dsa.clone(), &|d: &Arc<DsaDevice>, f| {
+                let s = d.faults().stats();
+                writeln!(f, "handled {}", s.handled)?;
+                writeln!(f, "no_ctx {}", s.no_ctx)?;
+                writeln!(f, "skipped {}", s.skipped)?;
+                writeln!(f, "lost {}", s.lost)?;
+                writeln!(f, "backpressure {}", s.backpressure)?;
+                writeln!(f, "peak_pending {}", s.peak_pending)?;
+                writeln!(f, "max_pending {}", d.faults().max_pending())?;
+                writeln!(f, "mm_uses {}", s.mm_uses)
+            }),
+            GFP_KERNEL,
+        )?,
+        GFP_KERNEL,
+    )?;
     let mut wq_dirs = KVec::with_capacity(dsa.caps().num_wqs(), GFP_KERNEL)?;
     for wq in 0..dsa.caps().num_wqs() {
         let name = CString::try_from_fmt(fmt!("wq{wq}"))?;

@@ -713,8 +713,12 @@ impl FaultPath {
         self.shared.wq.flush();
     }
 
+    /// The most entries it holds at once ([`PENDING_MAX`] unless a test set it lower).
+    pub(crate) fn max_pending(&self) -> usize {
+        self.shared.budget.lock().max
+    }
+
     /// The fault path's counters.
-    #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn stats(&self) -> FaultStats {
         *self.shared.stats.lock()
     }
