@@ -235,6 +235,12 @@ impl UserContext {
         self.state.lock().errors
     }
 
+    /// Waits until the context's work item is idle (benchmark).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+    pub(crate) fn wait_idle(&self) {
+        self.work.flush();
+    }
+
     fn is_closing(&self) -> bool {
         self.closing.load(Relaxed) != 0
     }
@@ -654,6 +660,44 @@ impl FaultPath {
         // Queued under the budget lock, so that `shutdown` (which sets `dead` under it, then
         // drains the workqueue) never sees a work queued after it began. `Err`: the work is
         // already queued, and will take this entry.
+        let _ = sh.wq.enqueue(ctx.clone());
+        drop(b);
+        drop(st);
+        let mut s = sh.stats.lock();
+        if pending > s.peak_pending {
+            s.peak_pending = pending;
+        }
+        Ok(())
+    }
+
+    /// Hands `entries` to `ctx` as one run, with one queueing of its work (the benchmark's
+    /// runs): each entry is looked up as [`Self::try_push`] does and must belong to `ctx`.
+    ///
+    /// Returns `EINVAL` for an entry of another context or a closing `ctx`, `EBUSY` when the
+    /// entries do not fit in the bound now, `ENOMEM`.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+    pub(crate) fn push_run(&self, ctx: &Arc<UserContext>, entries: &[DsaEvlEntry]) -> Result {
+        for e in entries {
+            match self.find(e.header.pasid(), e.header.info.wq_idx()) {
+                Some(c) if Arc::ptr_eq(&c, ctx) => {}
+                _ => return Err(EINVAL),
+            }
+        }
+        let sh = &*self.shared;
+        let mut st = ctx.state.lock();
+        if ctx.is_closing() {
+            return Err(EINVAL);
+        }
+        st.queue.reserve(entries.len(), GFP_KERNEL)?;
+        let mut b = sh.budget.lock();
+        if b.dead || b.pending + entries.len() > b.max {
+            return Err(EBUSY);
+        }
+        b.pending += entries.len();
+        let pending = b.pending as u64;
+        for e in entries {
+            let _ = st.queue.push_within_capacity(*e);
+        }
         let _ = sh.wq.enqueue(ctx.clone());
         drop(b);
         drop(st);

@@ -13,6 +13,9 @@ pub(crate) struct RidxdModule {
     _pci: driver::Registration<pci::Adapter<crate::pci_drv::RidxdPciDriver>>,
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _sims: KVec<crate::sim_drv::SimInstance>,
+    /// The fault path's benchmark, `bench` in the debugfs root (model builds only).
+    #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+    _bench: Option<crate::bench::BenchFile>,
     /// The `dsa` bus and its drivers; registered before the devices are probed, gone after.
     _bus: BusSlot,
     /// `/sys/kernel/debug/ridxd`; after the devices, whose directories are inside it.
@@ -49,6 +52,11 @@ impl kernel::InPlaceModule for RidxdModule {
                 &root,
             )
         };
+        // Without it the module works; only the benchmark is missing (and says so).
+        #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+        let bench = crate::bench::create(&root)
+            .inspect_err(|e| pr_warn!("no fault-path benchmark: {:?}\n", e))
+            .ok();
         #[cfg(not(CONFIG_INTEL_IDXD_RUST_SIM))]
         if dsa1 + dsa2 != 0 {
             pr_warn!("sim_dsa1/sim_dsa2 ignored: built without CONFIG_INTEL_IDXD_RUST_SIM\n");
@@ -59,6 +67,8 @@ impl kernel::InPlaceModule for RidxdModule {
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
             #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
             _sims: sims?,
+            #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+            _bench: bench,
             _debugfs: root,
             _farewell: Farewell,
         })

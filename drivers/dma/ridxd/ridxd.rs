@@ -6,6 +6,8 @@
 //! the modules below. See `Documentation/driver-api/ridxd.rst`.
 
 mod admin;
+#[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
+mod bench;
 mod caps;
 mod cdev;
 mod cmd;

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The fault path's benchmark (model builds, `CONFIG_INTEL_IDXD_RUST_SIM`): what a CR fix-up
+//! costs, measured against the bare minimum a fix-up must do, in the same run.
+//!
+//! `/sys/kernel/debug/ridxd/bench` (root only, as all of debugfs). Writing a command runs it
+//! in the writer's process, whose address space plays the process whose CRs are fixed up, on
+//! a fault path of the benchmark's own (no device is involved: entries are made up, as the
+//! event log would yield them). Reading gives the figures so far, one per line; the user
+//! program `ridxd_bench` (`tools/testing/selftests/drivers/dma/ridxd/`) drives it.
+//!
+//! ```text
+//! fixup ADDR PAGES      ADDR: PAGES present, writable pages of the writer (CRs land there)
+//!     limit_ns N        mmget_not_zero() + kthread_use_mm() + a 32-byte copy to a present
+//!                       page, per fix-up, in a kernel thread: what any fix-up must cost
+//!     run<K>_ns N ratio R   a run of K (1, 16, 1024) entries of one context: from handing the
+//!                       entries over to the last status byte written, per CR, and its ratio
+//!                       to limit_ns
+//!     contexts<C>_per_s N   fix-ups per second of one context in runs of 16, with C (1, 100,
+//!                       10000) contexts registered
+//! procs-reset           forget the processes' counts
+//! proc ADDR PAGES MS    fix-ups for MS ms in runs of 16, for the writer's own context
+//! procs-report P        procs<P>_per_s N: the fix-ups of the `proc` runs since procs-reset,
+//!                       per second of their common span
+//! reset                 forget every figure
+//! ```
+//!
+//! Errors: `EINVAL` for an unknown command or bad numbers (nothing is run), `ESRCH` when the
+//! writer has no address space, the fault path's `ENOMEM`; a CR that could not be written
+//! (pages not present or not writable) makes the command fail with `EFAULT`.
+
+use crate::{
+    fault::{FaultPath, UserContext},
+    hw::{status, DsaEvlEntry, EvlInfo},
+};
+use kernel::{
+    debugfs::{Dir, File},
+    mm::Mm,
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::CString,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc, Completion, Mutex,
+    },
+    time::{Delta, Instant, Monotonic},
+    uaccess::{nofault, UserPtr, UserSliceReader},
+    workqueue,
+};
+
+/// The benchmark's debugfs file; removed when dropped.
+pub(crate) struct BenchFile {
+    _file: Pin<KBox<File<Arc<Bench>>>>,
+}
+
+/// Creates `bench` under `root`.
+///
+/// Returns `ENOMEM` when the benchmark's fault path or the file cannot be allocated.
+pub(crate) fn create(root: &Dir) -> Result<BenchFile> {
+    let bench = Arc::pin_init(
+        try_pin_init!(Bench {
+            path: FaultPath::new()?,
+            report <- new_mutex!(KVec::new(), "ridxd::bench::report"),
+            procs <- new_mutex!(Procs::default(), "ridxd::bench::procs"),
+            next_pasid: Atomic::new(1),
+        }),
+        GFP_KERNEL,
+    )?;
+    let file = KBox::pin_init(
+        root.read_write_callback_file(
+            c"bench",
+            bench,
+            &|b: &Arc<Bench>, f| {
+                let r = b.report.lock();
+                f.write_str(core::str::from_utf8(&r).unwrap_or("?\n"))
+            },
+            &|b: &Arc<Bench>, r| b.command(r),
+        ),
+        GFP_KERNEL,
+    )?;
+    Ok(BenchFile { _file: file })
+}
+
+/// Totals of the `proc` runs since `procs-reset`.
+#[derive(Default)]
+struct Procs {
+    fixups: u64,
+    first_start: Option<Instant<Monotonic>>,
+    last_end: Option<Instant<Monotonic>>,
+}
+
+#[pin_data]
+pub(crate) struct Bench {
+    path: Arc<FaultPath>,
+    /// The figures, as text.
+    #[pin]
+    report: Mutex<KVec<u8>>,
+    #[pin]
+    procs: Mutex<Procs>,
+    /// PASIDs for the benchmark's contexts (its own fault path: no device's PASIDs).
+    next_pasid: Atomic<u32>,
+}
+
+/// The WQ index the benchmark's contexts use.
+const WQ: u8 = 0;
+/// CR slots per page (32-byte records).
+const SLOTS_PER_PAGE: usize = PAGE_SIZE / 32;
+/// Entries measured per figure.
+const ENTRIES: usize = 16384;
+
+/// Parses a decimal or `0x` hexadecimal number.
+fn number(s: &str) -> Result<u64> {
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).map_err(|_| EINVAL),
+        None => s.parse::<u64>().map_err(|_| EINVAL),
+    }
+}
+
+/// The user memory the CRs go to: `pages` pages at `addr`.
+#[derive(Clone, Copy)]
+struct Slots {
+    addr: u64,
+    pages: usize,
+}
+
+impl Slots {
+    fn parse(addr: Option<&str>, pages: Option<&str>) -> Result<Self> {
+        let addr = number(addr.ok_or(EINVAL)?)?;
+        let pages = number(pages.ok_or(EINVAL)?)? as usize;
+        if addr % PAGE_SIZE as u64 != 0 || pages == 0 || pages > 1 << 20 {
+            return Err(EINVAL);
+        }
+        Ok(Self { addr, pages })
+    }
+
+    /// The address of slot `i` (wrapping around the pages).
+    fn at(&self, i: usize) -> u64 {
+        self.addr + ((i % (self.pages * SLOTS_PER_PAGE)) * 32) as u64
+    }
+}
+
+/// A CR-fault entry for `pasid` on [`WQ`] with its CR at `addr`.
+fn entry(pasid: u32, addr: u64) -> DsaEvlEntry {
+    let mut e = DsaEvlEntry::default();
+    let info = EvlInfo::zeroed()
+        .with_error(status::CRA_XLAT)
+        .with_wq_idx(WQ);
+    e.header.info = info.try_with_pasid(u64::from(pasid)).unwrap_or(info);
+    e.header.fault_addr = addr;
+    e.cr.status = status::SUCCESS;
+    e.cr.bytes_completed = 32;
+    e
+}
+
+/// Nanoseconds of `d`.
+fn ns(d: Delta) -> u64 {
+    d.as_nanos().max(0) as u64
+}
+
+impl Bench {
+    fn command(&self, r: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 128];
+        let n = r.len();
+        if n == 0 || n >= buf.len() {
+            return Err(EINVAL);
+        }
+        r.read_slice(&mut buf[..n])?;
+        let line = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+        let mut words = line.split_ascii_whitespace();
+        match words.next().ok_or(EINVAL)? {
+            "fixup" => {
+                let slots = Slots::parse(words.next(), words.next())?;
+                self.fixup(slots)
+            }
+            "procs-reset" => {
+                *self.procs.lock() = Procs::default();
+                Ok(())
+            }
+            "proc" => {
+                let slots = Slots::parse(words.next(), words.next())?;
+                let ms = number(words.next().ok_or(EINVAL)?)?;
+                if ms == 0 || ms > 60_000 {
+                    return Err(EINVAL);
+                }
+                self.proc_run(slots, Delta::from_millis(ms as i64))
+            }
+            "procs-report" => {
+                let p = number(words.next().ok_or(EINVAL)?)?;
+                let pr = self.procs.lock();
+                let span = match (pr.first_start, pr.last_end) {
+                    (Some(a), Some(b)) => ns(b - a),
+                    _ => return Err(EINVAL),
+                };
+                let per_s = pr.fixups * 1_000_000_000 / span.max(1);
+                drop(pr);
+                self.say(fmt!("procs{}_per_s {}\n", p, per_s))
+            }
+            "reset" => {
+                self.report.lock().clear();
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Appends a line to the report (and the kernel log).
+    fn say(&self, args: core::fmt::Arguments<'_>) -> Result {
+        let s = CString::try_from_fmt(args)?;
+        pr_info!("bench: {}", s.to_str().unwrap_or("?\n"));
+        self.report
+            .lock()
+            .extend_from_slice(s.to_bytes(), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The writer's address space.
+    fn caller_mm() -> Result<ARef<Mm>> {
+        let task = kernel::current!();
+        let mm = task.mm().ok_or(ESRCH)?;
+        let mm: &Mm = mm;
+        Ok(ARef::from(mm))
+    }
+
+    fn new_ctx(&self, mm: &Mm) -> Result<Arc<UserContext>> {
+        let pasid = self.next_pasid.fetch_add(1, Relaxed) & 0xfffff;
+        self.path.add_ctx(pasid.max(1), WQ, mm)
+    }
+
+    /// Hands `entries` to `ctx` as one run and waits until its work has handled them.
+    fn one_run(&self, ctx: &Arc<UserContext>, entries: &[DsaEvlEntry]) -> Result {
+        self.path.push_run(ctx, entries)?;
+        ctx.wait_idle();
+        Ok(())
+    }
+
+    fn fixup(&self, slots: Slots) -> Result {
+        let mm = Self::caller_mm()?;
+        let limit = limit_ns(&mm, slots)?;
+        self.say(fmt!("limit_ns {}\n", limit))?;
+        let ctx = self.new_ctx(&mm)?;
+        let res = (|| -> Result {
+            let mut entries = KVec::with_capacity(1024, GFP_KERNEL)?;
+            for i in 0..1024 {
+                entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
+            }
+            for k in [1usize, 16, 1024] {
+                let before = ctx.counters().cr_faults;
+                let t0 = Instant::<Monotonic>::now();
+                for _ in 0..ENTRIES / k {
+                    self.one_run(&ctx, &entries[..k])?;
+                }
+                let per = ns(Instant::<Monotonic>::now() - t0) / ENTRIES as u64;
+                if ctx.counters().cr_faults - before != ENTRIES as u64 {
+                    return Err(EFAULT);
+                }
+                let ratio = per * 100 / limit.max(1);
+                self.say(fmt!(
+                    "run{}_ns {} ratio {}.{:02}\n",
+                    k,
+                    per,
+                    ratio / 100,
+                    ratio % 100
+                ))?;
+            }
+            Ok(())
+        })();
+        self.path.remove_ctx(&ctx);
+        res?;
+        for c in [1usize, 100, 10_000] {
+            let per_s = self.with_contexts(&mm, slots, c)?;
+            self.say(fmt!("contexts{}_per_s {}\n", c, per_s))?;
+        }
+        Ok(())
+    }
+
+    /// Fix-ups per second of one context in runs of 16, with `c` contexts registered in all.
+    fn with_contexts(&self, mm: &Mm, slots: Slots, c: usize) -> Result<u64> {
+        let mut idle = KVec::with_capacity(c - 1, GFP_KERNEL)?;
+        let res = (|| -> Result<u64> {
+            for _ in 1..c {
+                idle.push(self.new_ctx(mm)?, GFP_KERNEL)?;
+            }
+            let ctx = self.new_ctx(mm)?;
+            let r = (|| -> Result<u64> {
+                let mut entries = KVec::with_capacity(16, GFP_KERNEL)?;
+                for i in 0..16 {
+                    entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
+                }
+                let t0 = Instant::<Monotonic>::now();
+                for _ in 0..ENTRIES / 16 {
+                    self.one_run(&ctx, &entries)?;
+                }
+                let t = ns(Instant::<Monotonic>::now() - t0);
+                if ctx.counters().cr_faults != ENTRIES as u64 {
+                    return Err(EFAULT);
+                }
+                Ok(ENTRIES as u64 * 1_000_000_000 / t.max(1))
+            })();
+            self.path.remove_ctx(&ctx);
+            r
+        })();
+        for c in idle.iter() {
+            self.path.remove_ctx(c);
+        }
+        res
+    }
+
+    /// One process's share of `procs`: fix-ups in runs of 16 for `dur`.
+    fn proc_run(&self, slots: Slots, dur: Delta) -> Result {
+        let mm = Self::caller_mm()?;
+        let ctx = self.new_ctx(&mm)?;
+        let res = (|| -> Result<u64> {
+            let mut entries = KVec::with_capacity(16, GFP_KERNEL)?;
+            for i in 0..16 {
+                entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
+            }
+            let t0 = Instant::<Monotonic>::now();
+            let mut n = 0u64;
+            while Instant::<Monotonic>::now() - t0 < dur {
+                self.one_run(&ctx, &entries)?;
+                n += 16;
+            }
+            let t1 = Instant::<Monotonic>::now();
+            if ctx.counters().cr_faults != n {
+                return Err(EFAULT);
+            }
+            let mut pr = self.procs.lock();
+            pr.fixups += n;
+            pr.first_start = Some(match pr.first_start {
+                Some(s) if ns(t0 - s) == 0 => t0,
+                Some(s) => s,
+                None => t0,
+            });
+            pr.last_end = Some(match pr.last_end {
+                Some(e) if ns(t1 - e) > 0 => t1,
+                Some(e) => e,
+                None => t1,
+            });
+            Ok(n)
+        })();
+        self.path.remove_ctx(&ctx);
+        res.map(|_| ())
+    }
+}
+
+/// The bare cost of a fix-up, per fix-up, in ns: `mmget_not_zero()`, `kthread_use_mm()` and a
+/// 32-byte non-faulting copy into the present pages of `slots`, [`ENTRIES`] times, in a kernel
+/// thread (a work item: only a thread without an address space may adopt one).
+fn limit_ns(mm: &ARef<Mm>, slots: Slots) -> Result<u64> {
+    let done = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+    let result = Arc::new(Atomic::<i64>::new(-1), GFP_KERNEL)?;
+    let (mm2, done2, result2) = (mm.clone(), done.clone(), result.clone());
+    workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+        let rec = [0x5au8; 32];
+        let t0 = Instant::<Monotonic>::now();
+        let mut ok = true;
+        for i in 0..ENTRIES {
+            let Some(m) = mm2.mmget_not_zero() else {
+                ok = false;
+                break;
+            };
+            let addr = slots.at(i) as usize;
+            let copy = move || nofault::write(UserPtr::from_addr(addr), &rec);
+            if !matches!(m.kthread_use(copy), Ok(Ok(()))) {
+                ok = false;
+                break;
+            }
+        }
+        let t = ns(Instant::<Monotonic>::now() - t0) / ENTRIES as u64;
+        result2.store(if ok { t as i64 } else { -1 }, Relaxed);
+        done2.complete_all();
+    })?;
+    done.wait_for_completion();
+    match result.load(Relaxed) {
+        t if t >= 0 => Ok(t as u64),
+        _ => Err(EFAULT),
+    }
+}
