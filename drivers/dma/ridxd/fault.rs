@@ -10,16 +10,20 @@
 //!   `struct idxd_user_context`) keyed by PASID and WQ, holding a reference to its `mm` taken
 //!   at open (`mmgrab`). Nothing here asks the IOMMU for the mm
 //!   behind a PASID (that lookup was removed upstream).
-//! * Event-log processing queues each entry to its context, found by PASID and WQ in an
-//!   XArray ([`FaultPath::try_push`]); each context has its own work item, which handles the
-//!   entries queued so far as one run, in order: one `mmget_not_zero()` (a process that is
-//!   gone counts failures) and one `kthread_use_mm()` for the run, then per CR the body, a
-//!   write barrier, and the status byte, so that a reader that sees a non-zero status sees
-//!   the whole record. The writes never wait on a page fault ([`NowaitWriter`]): CR pages
-//!   that user space keeps from being faulted in (a `userfaultfd` nobody answers, a hung FUSE
-//!   daemon) cost a run at most [`FIXUP_BOUND`] and count as failures. Contexts' work items
-//!   run in parallel, so no process delays another's fix-ups, and a process's `close()` waits
-//!   for its own work item only.
+//! * Event-log processing hands each entry to its context, found by PASID and WQ in an
+//!   XArray ([`FaultPath::try_push`]). Consecutive entries of one context make a run, handled
+//!   in order: one `mmget_not_zero()` (a process that is gone counts failures) and one
+//!   `kthread_use_mm()` for the run, then per CR the body, a write barrier, and the status
+//!   byte, so that a reader that sees a non-zero status sees the whole record.
+//! * The drain's own thread (the misc interrupt's) handles a run itself when nothing of the
+//!   context is queued and every CR can be written without waiting: no work item is woken,
+//!   so a fix-up costs little more than the copy. Otherwise the run, from the first CR that
+//!   would wait, goes to the context's own work item, which may wait: the writes never wait
+//!   on a page fault ([`NowaitWriter`]), but CR pages that user space keeps from being faulted
+//!   in (a `userfaultfd` nobody answers, a hung FUSE daemon) are retried for at most
+//!   [`FIXUP_BOUND`] per run and then count as failures. Contexts' work items run in
+//!   parallel, so no process delays another's fix-ups, and a process's `close()` waits for
+//!   its own work item only.
 //! * Pending entries are bounded ([`PENDING_MAX`], over all contexts): beyond it the event log
 //!   is left undrained (back-pressure on the device) until fix-ups make room.
 //! * Batches (the C driver's semantics, `drivers/dma/idxd/irq.c`): a per-batch-id flag
@@ -87,6 +91,9 @@ struct NowaitWriter<'a> {
     mm: &'a MmWithUser,
     /// When the run began: the bound runs from here.
     start: Instant<Monotonic>,
+    /// Never sleep: a fault that would wait fails at once with `EAGAIN` (the drain's inline
+    /// fix-ups, which hand such an entry to the context's work item instead).
+    defer: bool,
 }
 
 impl CrWriter for NowaitWriter<'_> {
@@ -110,6 +117,9 @@ impl CrWriter for NowaitWriter<'_> {
                     }
                 }
                 FaultIn::WouldWait => {
+                    if self.defer {
+                        return Err(EAGAIN);
+                    }
                     if Instant::<Monotonic>::now() - self.start >= FIXUP_BOUND {
                         return Err(ETIMEDOUT);
                     }
@@ -195,8 +205,11 @@ struct CtxState {
     counters: CrCounters,
     /// Software errors attributed to the context.
     errors: u64,
-    /// Entries handed to the context and not handled yet, oldest first.
+    /// Entries handed to the context's work item and not handled yet, oldest first.
     queue: KVec<DsaEvlEntry>,
+    /// Entries of the context are being handled (by its work item, or inline by the drain):
+    /// new ones must queue behind them.
+    busy: bool,
     /// Per batch identifier, one bit: a sub-descriptor CR of the batch could not be written.
     /// (A batch's sub-descriptors and the batch descriptor carry the same PASID and WQ, so
     /// this is per context.)
@@ -254,17 +267,26 @@ impl UserContext {
     /// The work: handles the entries queued so far, as one run. Entries queued while it runs
     /// have queued the work again.
     fn run_pending(&self) {
-        let run = core::mem::take(&mut self.state.lock().queue);
-        if run.is_empty() {
-            return;
-        }
-        self.handle_run(&run);
+        let run = {
+            let mut st = self.state.lock();
+            if st.queue.is_empty() {
+                return;
+            }
+            st.busy = true;
+            core::mem::take(&mut st.queue)
+        };
+        self.handle_run(&run, false);
+        self.state.lock().busy = false;
         self.shared.release(run.len());
     }
 
     /// Handles a run of the context's entries, in order, with one `mmget_not_zero()` and one
     /// `kthread_use_mm()` for the whole run, and one [`FIXUP_BOUND`] for all its waits.
-    fn handle_run(&self, run: &[DsaEvlEntry]) {
+    ///
+    /// `inline` (the drain's own thread): nothing sleeps; at the first CR whose page cannot be
+    /// faulted in without waiting, or if this thread cannot adopt an address space, the run
+    /// stops. Returns how many entries were handled (all of them unless `inline`).
+    fn handle_run(&self, run: &[DsaEvlEntry], inline: bool) -> usize {
         let needs_mm = run.iter().any(|e| EvlKind::of(e) != EvlKind::Other);
         let mm = if needs_mm && !self.is_closing() {
             self.mm.mmget_not_zero()
@@ -272,30 +294,63 @@ impl UserContext {
             None
         };
         let Some(mm) = mm else {
-            // A process that is gone: its CRs cannot be written.
+            // No CR to write, or a process that is gone (its CRs cannot be written).
             for e in run {
                 self.handle(e, &mut |_, _| Err(ESRCH));
             }
-            return;
+            return run.len();
         };
-        self.shared.stats.lock().mm_uses += 1;
         let start = Instant::<Monotonic>::now();
         let done = mm.kthread_use(|| {
-            let mut w = NowaitWriter { mm: &mm, start };
+            let mut w = NowaitWriter {
+                mm: &mm,
+                start,
+                defer: inline,
+            };
+            let mut n = 0;
             for e in run {
-                self.handle(e, &mut |addr, cr| write_cr(&mut w, addr, cr.as_bytes()));
+                let copy = &mut |addr, cr: &CompletionRecord| match write_cr(
+                    &mut w,
+                    addr,
+                    cr.as_bytes(),
+                ) {
+                    // Only an inline run hands entries on; a work item's run counts it failed.
+                    Err(e) if e == EAGAIN && !inline => Err(EFAULT),
+                    r => r,
+                };
+                if self.handle(e, copy) == Handled::Deferred {
+                    break;
+                }
+                n += 1;
             }
+            n
         });
-        if done.is_err() {
-            // Not a kernel thread: cannot happen on a workqueue; count them, do not lose them.
-            for e in run {
-                self.handle(e, &mut |_, _| Err(EINVAL));
+        match done {
+            Ok(n) => {
+                self.shared.stats.lock().mm_uses += 1;
+                n
+            }
+            // This thread has an address space (a process draining the log at release).
+            Err(_) if inline => 0,
+            Err(_) => {
+                // Not a kernel thread: cannot happen on a workqueue; count them, lose none.
+                for e in run {
+                    self.handle(e, &mut |_, _| Err(EINVAL));
+                }
+                run.len()
             }
         }
     }
 
     /// Handles one entry per the rules in the module documentation; `copy` writes a CR.
-    fn handle(&self, e: &DsaEvlEntry, copy: &mut dyn FnMut(u64, &CompletionRecord) -> Result) {
+    ///
+    /// Returns [`Handled::Deferred`], having changed nothing, when `copy` fails with `EAGAIN`
+    /// (the CR could not be written without waiting).
+    fn handle(
+        &self,
+        e: &DsaEvlEntry,
+        copy: &mut dyn FnMut(u64, &CompletionRecord) -> Result,
+    ) -> Handled {
         let sh = &*self.shared;
         let kind = EvlKind::of(e);
         let h = &e.header;
@@ -306,9 +361,10 @@ impl UserContext {
             let mut s = sh.stats.lock();
             s.handled += 1;
             s.skipped += 1;
-            return;
+            return Handled::Done;
         }
         let mut cr = e.cr;
+        let mut was_failed = false;
         let write = match kind {
             EvlKind::CrFault => {
                 if h.info.batch() && h.desc.first_err_in_batch() {
@@ -318,6 +374,7 @@ impl UserContext {
             }
             EvlKind::BatchCr => {
                 let failed = st.batch_failed(id);
+                was_failed = failed;
                 if failed {
                     if cr.status_code() == status::SUCCESS {
                         cr.status = status::BATCH_FAIL;
@@ -334,15 +391,25 @@ impl UserContext {
                 drop(st);
                 sh.stats.lock().handled += 1;
                 sh.err_wait.notify_all();
-                return;
+                return Handled::Done;
             }
         };
         drop(st);
-        sh.stats.lock().handled += 1;
         if !write {
-            return;
+            sh.stats.lock().handled += 1;
+            return Handled::Done;
         }
-        let ok = copy(h.fault_addr, &cr).is_ok();
+        let res = copy(h.fault_addr, &cr);
+        if res == Err(EAGAIN) {
+            // Handed on: undo what this entry changed (clearing a batch's failure flag again
+            // when the entry is handled later is harmless).
+            if was_failed {
+                self.state.lock().set_batch_failed(id, true);
+            }
+            return Handled::Deferred;
+        }
+        sh.stats.lock().handled += 1;
+        let ok = res.is_ok();
         pr_debug!(
             "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
             h.pasid(),
@@ -366,7 +433,17 @@ impl UserContext {
         if !ok {
             sh.err_wait.notify_all();
         }
+        Handled::Done
     }
+}
+
+/// What [`UserContext::handle`] did with an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handled {
+    /// Handled: written, failed, skipped, or nothing to write.
+    Done,
+    /// Not handled: its CR could not be written without waiting; it goes to the work item.
+    Deferred,
 }
 
 /// Counters of a device's fault path.
@@ -389,6 +466,12 @@ pub(crate) struct FaultStats {
     /// Address-space adoptions (`mmget_not_zero()` + `kthread_use_mm()`): one per run of a
     /// context's entries, not one per entry.
     pub(crate) mm_uses: u64,
+    /// Entries the drain handled itself (inline, without waking a work item).
+    pub(crate) inline: u64,
+    /// Entries handed to their context's work item: the context had entries queued or being
+    /// handled, a CR page could not be faulted in without waiting, or the drain ran in a
+    /// process (at release) rather than a kernel thread.
+    pub(crate) deferred: u64,
 }
 
 /// Why [`FaultPath::try_push`] did not take an entry: [`PENDING_MAX`] entries are pending (or
@@ -446,7 +529,10 @@ fn key(pasid: u32, wq: u8) -> usize {
 /// it holds the event-log lock). `ctxs` (sleeping) serialises adding and removing contexts;
 /// `by_key` (the XArray's spinlock) is taken under it, and alone by lookups. A context's
 /// `state` (sleeping) is never taken under `by_key`; the shared `budget` spinlock is taken
-/// under a context's `state`; `stats` is a leaf.
+/// under a context's `state`; `stats` is a leaf. `inline` (sleeping) is the drain's: taken by
+/// [`Self::try_push`], [`Self::end_drain`], [`Self::wait_room`] and at shutdown, and held
+/// while the drain handles a run itself (contexts' `state`, `budget`, `stats` and the
+/// address space's mmap lock, only ever tried, are taken under it); work items never take it.
 #[pin_data]
 pub(crate) struct FaultPath {
     /// Every context, oldest first (for the per-WQ sums, and to rebuild a key's list).
@@ -456,8 +542,24 @@ pub(crate) struct FaultPath {
     /// shared WQ more than once has one per file.
     #[pin]
     by_key: XArray<KBox<KVec<Arc<UserContext>>>>,
+    /// The run the drain is collecting: consecutive entries of one context.
+    #[pin]
+    inline: Mutex<InlineRun>,
     shared: Arc<Shared>,
 }
+
+/// Consecutive entries of one context collected by [`FaultPath::try_push`], handled as one
+/// run when another context's entry comes, [`INLINE_RUN_MAX`] are collected, or the drain ends.
+struct InlineRun {
+    ctx: Option<Arc<UserContext>>,
+    /// The entries (counted as pending); the vector keeps its memory from run to run.
+    entries: KVec<DsaEvlEntry>,
+    /// The last [`FaultPath::try_push`] could not allocate.
+    nomem: bool,
+}
+
+/// Most entries of one context collected before they are handled: 4 KiB.
+const INLINE_RUN_MAX: usize = 64;
 
 impl FaultPath {
     /// A fault path with its own workqueue, holding at most [`PENDING_MAX`] entries.
@@ -487,6 +589,10 @@ impl FaultPath {
             try_pin_init!(Self {
                 ctxs <- new_mutex!(KVec::new(), "ridxd::fault::ctxs"),
                 by_key <- XArray::new(AllocKind::Alloc),
+                inline <- new_mutex!(
+                    InlineRun { ctx: None, entries: KVec::new(), nomem: false },
+                    "ridxd::fault::inline"
+                ),
                 shared,
             }),
             GFP_KERNEL,
@@ -513,6 +619,7 @@ impl FaultPath {
                         counters: CrCounters::default(),
                         errors: 0,
                         queue: KVec::new(),
+                        busy: false,
                         batch_fail: [0; 4],
                     },
                     "ridxd::fault::ctx"
@@ -625,49 +732,104 @@ impl FaultPath {
         let sh = &*self.shared;
         let h = &e.header;
         let Some(ctx) = self.find(h.pasid(), h.info.wq_idx()) else {
-            let mut s = sh.stats.lock();
-            s.no_ctx += 1;
+            sh.stats.lock().no_ctx += 1;
             return Ok(());
         };
-        let mut st = ctx.state.lock();
         if ctx.is_closing() {
-            drop(st);
             sh.stats.lock().skipped += 1;
             return Ok(());
         }
-        if st.queue.reserve(1, GFP_KERNEL).is_err() {
-            drop(st);
+        let mut run = self.inline.lock();
+        let other = run.ctx.as_ref().is_some_and(|c| !Arc::ptr_eq(c, &ctx));
+        if other || run.entries.len() >= INLINE_RUN_MAX {
+            self.flush_run(&mut run);
+        }
+        if run.entries.reserve(1, GFP_KERNEL).is_err() {
+            run.nomem = true;
+            drop(run);
             sh.stats.lock().backpressure += 1;
             return Err(Full);
         }
         let mut b = sh.budget.lock();
         if b.dead {
             drop(b);
-            drop(st);
+            drop(run);
             sh.stats.lock().lost += 1;
             return Ok(());
         }
         if b.pending >= b.max {
             drop(b);
-            drop(st);
+            drop(run);
             sh.stats.lock().backpressure += 1;
             return Err(Full);
         }
         b.pending += 1;
         let pending = b.pending as u64;
-        // Reserved above, under the same lock.
-        let _ = st.queue.push_within_capacity(*e);
-        // Queued under the budget lock, so that `shutdown` (which sets `dead` under it, then
-        // drains the workqueue) never sees a work queued after it began. `Err`: the work is
-        // already queued, and will take this entry.
-        let _ = sh.wq.enqueue(ctx.clone());
         drop(b);
-        drop(st);
+        // Reserved above, under the same lock.
+        let _ = run.entries.push_within_capacity(*e);
+        run.ctx = Some(ctx);
+        drop(run);
         let mut s = sh.stats.lock();
         if pending > s.peak_pending {
             s.peak_pending = pending;
         }
         Ok(())
+    }
+
+    /// Handles the entries [`Self::try_push`] collected: the drain calls it when it has
+    /// handed over every entry it found (and [`Self::wait_room`] before it waits).
+    pub(crate) fn end_drain(&self) {
+        let mut run = self.inline.lock();
+        self.flush_run(&mut run);
+    }
+
+    /// Handles the collected run of one context: inline, in the calling thread, when nothing
+    /// of the context is queued or being handled and its CRs can be written without waiting;
+    /// what cannot be goes to the context's work item, behind what it has.
+    fn flush_run(&self, run: &mut InlineRun) {
+        let Some(ctx) = run.ctx.take() else {
+            return;
+        };
+        let sh = &*self.shared;
+        let mut st = ctx.state.lock();
+        let done = if st.busy || !st.queue.is_empty() || ctx.is_closing() {
+            0
+        } else {
+            st.busy = true;
+            drop(st);
+            let n = ctx.handle_run(&run.entries, true);
+            st = ctx.state.lock();
+            st.busy = false;
+            n
+        };
+        let rest = &run.entries[done..];
+        if !rest.is_empty() {
+            while st.queue.extend_from_slice(rest, GFP_KERNEL).is_err() {
+                // No memory: wait for some rather than drop entries.
+                drop(st);
+                sh.stats.lock().backpressure += 1;
+                fsleep(Delta::from_millis(1));
+                st = ctx.state.lock();
+            }
+            // Queued under the budget lock, so that `shutdown` (which sets `dead` under it,
+            // then drains the workqueue) never sees a work queued after it began. `Err`: the
+            // work is already queued, and will take these entries.
+            let b = sh.budget.lock();
+            if !b.dead {
+                let _ = sh.wq.enqueue(ctx.clone());
+            }
+            drop(b);
+        }
+        drop(st);
+        let mut s = sh.stats.lock();
+        s.inline += done as u64;
+        s.deferred += rest.len() as u64;
+        drop(s);
+        run.entries.clear();
+        if done != 0 {
+            sh.release(done);
+        }
     }
 
     /// Hands `entries` to `ctx` as one run, with one queueing of its work (the benchmark's
@@ -708,25 +870,28 @@ impl FaultPath {
         Ok(())
     }
 
-    /// Waits until an entry could be taken: until fewer than [`PENDING_MAX`] entries are
-    /// pending, or for 1 ms if that is already so (the last [`Self::try_push`] found no
-    /// memory). Returns `false` once the fault path is shut down. May sleep; the wait ends
-    /// because contexts' work items run, which wait on nothing of the caller's.
+    /// Waits until an entry could be taken: handles the collected run first
+    /// ([`Self::end_drain`]), then waits until fewer than [`PENDING_MAX`] entries are pending,
+    /// or for 1 ms if the last [`Self::try_push`] found no memory. Returns `false` once the
+    /// fault path is shut down. May sleep; the wait ends because contexts' work items run,
+    /// which wait on nothing of the caller's.
     pub(crate) fn wait_room(&self) -> bool {
+        let nomem = {
+            let mut run = self.inline.lock();
+            self.flush_run(&mut run);
+            core::mem::take(&mut run.nomem)
+        };
         let sh = &*self.shared;
         let mut b = sh.budget.lock();
-        if b.dead {
-            return false;
+        while b.pending >= b.max && !b.dead {
+            sh.room.wait(&mut b);
         }
-        if b.pending >= b.max {
-            while b.pending >= b.max && !b.dead {
-                sh.room.wait(&mut b);
-            }
-            return !b.dead;
-        }
+        let alive = !b.dead;
         drop(b);
-        fsleep(Delta::from_millis(1));
-        true
+        if nomem && alive {
+            fsleep(Delta::from_millis(1));
+        }
+        alive
     }
 
     /// Sets the most entries pending at once to `max` instead of [`PENDING_MAX`] (tests use
@@ -751,9 +916,11 @@ impl FaultPath {
         }
     }
 
-    /// Waits until every entry queued so far has been handled.
+    /// Waits until every entry pushed so far has been handled (the collected run first, as at
+    /// the end of a drain).
     #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn flush(&self) {
+        self.end_drain();
         self.shared.wq.flush();
     }
 
@@ -771,6 +938,13 @@ impl FaultPath {
     /// work; after this no work of the fault path is pending or running. Must not be called
     /// from a context's work.
     pub(crate) fn shutdown(&self) {
+        {
+            // Nothing is collected outside a drain, which always ends with `end_drain`.
+            let mut run = self.inline.lock();
+            self.shared.stats.lock().lost += run.entries.len() as u64;
+            run.entries.clear();
+            run.ctx = None;
+        }
         self.shared.budget.lock().dead = true;
         self.shared.room.notify_all();
         self.shared.wq.drain();

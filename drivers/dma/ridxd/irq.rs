@@ -268,6 +268,8 @@ impl MiscIrq {
         // Back-pressure: with the fault path full, the ring is left undrained (the device
         // waits for room) until fix-ups make room.
         let n = evl::drain(ctx.io, ring, take, || ctx.faults.wait_room());
+        // The last run of entries the fault path collected: written now, by this thread.
+        ctx.faults.end_drain();
         let c = &self.counters;
         c.evl_entries.add(u64::from(n), Relaxed);
         c.evl_cr.add(cr, Relaxed);
