@@ -287,6 +287,13 @@ impl UserContext {
     /// faulted in without waiting, or if this thread cannot adopt an address space, the run
     /// stops. Returns how many entries were handled (all of them unless `inline`).
     fn handle_run(&self, run: &[DsaEvlEntry], inline: bool) -> usize {
+        let mut t = Tally::default();
+        let n = self.handle_run_tally(run, inline, &mut t);
+        self.settle(&t);
+        n
+    }
+
+    fn handle_run_tally(&self, run: &[DsaEvlEntry], inline: bool, t: &mut Tally) -> usize {
         let needs_mm = run.iter().any(|e| EvlKind::of(e) != EvlKind::Other);
         let mm = if needs_mm && !self.is_closing() {
             self.mm.mmget_not_zero()
@@ -296,7 +303,7 @@ impl UserContext {
         let Some(mm) = mm else {
             // No CR to write, or a process that is gone (its CRs cannot be written).
             for e in run {
-                self.handle(e, &mut |_, _| Err(ESRCH));
+                self.handle(e, &mut |_, _| Err(ESRCH), t);
             }
             return run.len();
         };
@@ -318,7 +325,7 @@ impl UserContext {
                     Err(e) if e == EAGAIN && !inline => Err(EFAULT),
                     r => r,
                 };
-                if self.handle(e, copy) == Handled::Deferred {
+                if self.handle(e, copy, t) == Handled::Deferred {
                     break;
                 }
                 n += 1;
@@ -335,7 +342,7 @@ impl UserContext {
             Err(_) => {
                 // Not a kernel thread: cannot happen on a workqueue; count them, lose none.
                 for e in run {
-                    self.handle(e, &mut |_, _| Err(EINVAL));
+                    self.handle(e, &mut |_, _| Err(EINVAL), t);
                 }
                 run.len()
             }
@@ -350,29 +357,28 @@ impl UserContext {
         &self,
         e: &DsaEvlEntry,
         copy: &mut dyn FnMut(u64, &CompletionRecord) -> Result,
+        t: &mut Tally,
     ) -> Handled {
-        let sh = &*self.shared;
         let kind = EvlKind::of(e);
         let h = &e.header;
         let id = h.info.batch_id();
-        let mut st = self.state.lock();
         if self.is_closing() {
-            drop(st);
-            let mut s = sh.stats.lock();
-            s.handled += 1;
-            s.skipped += 1;
+            t.handled += 1;
+            t.skipped += 1;
             return Handled::Done;
         }
         let mut cr = e.cr;
         let mut was_failed = false;
+        // The context's lock only for a batch's bookkeeping: a run's plain CRs take no lock.
         let write = match kind {
             EvlKind::CrFault => {
                 if h.info.batch() && h.desc.first_err_in_batch() {
-                    st.set_batch_failed(id, false);
+                    self.state.lock().set_batch_failed(id, false);
                 }
                 true
             }
             EvlKind::BatchCr => {
+                let mut st = self.state.lock();
                 let failed = st.batch_failed(id);
                 was_failed = failed;
                 if failed {
@@ -387,16 +393,13 @@ impl UserContext {
             // Written only when the drain asked for a CR (idxd drops it otherwise).
             EvlKind::DrainCr => h.desc.rcr(),
             EvlKind::Other => {
-                st.errors += 1;
-                drop(st);
-                sh.stats.lock().handled += 1;
-                sh.err_wait.notify_all();
+                t.errors += 1;
+                t.handled += 1;
                 return Handled::Done;
             }
         };
-        drop(st);
         if !write {
-            sh.stats.lock().handled += 1;
+            t.handled += 1;
             return Handled::Done;
         }
         let res = copy(h.fault_addr, &cr);
@@ -408,7 +411,7 @@ impl UserContext {
             }
             return Handled::Deferred;
         }
-        sh.stats.lock().handled += 1;
+        t.handled += 1;
         let ok = res.is_ok();
         pr_debug!(
             "cr fix-up: pasid {:#x} wq {} addr {:#x} status {:#x} result {}: {}\n",
@@ -419,22 +422,46 @@ impl UserContext {
             cr.result,
             if ok { "written" } else { "failed" }
         );
-        let mut st = self.state.lock();
         if ok {
-            st.counters.cr_faults += 1;
+            t.cr_faults += 1;
         } else {
-            st.counters.cr_fault_failures += 1;
-            st.errors += 1;
+            t.failures += 1;
+            t.errors += 1;
             if kind == EvlKind::CrFault && h.info.batch() {
-                st.set_batch_failed(id, true);
+                self.state.lock().set_batch_failed(id, true);
             }
-        }
-        drop(st);
-        if !ok {
-            sh.err_wait.notify_all();
         }
         Handled::Done
     }
+
+    /// Adds a run's tally to the context's counters and the fault path's, and wakes pollers if
+    /// it has errors: one lock of each per run, not per entry.
+    fn settle(&self, t: &Tally) {
+        if t.cr_faults != 0 || t.failures != 0 || t.errors != 0 {
+            let mut st = self.state.lock();
+            st.counters.cr_faults += t.cr_faults;
+            st.counters.cr_fault_failures += t.failures;
+            st.errors += t.errors;
+        }
+        if t.handled != 0 || t.skipped != 0 {
+            let mut s = self.shared.stats.lock();
+            s.handled += t.handled;
+            s.skipped += t.skipped;
+        }
+        if t.errors != 0 {
+            self.shared.err_wait.notify_all();
+        }
+    }
+}
+
+/// What a run's entries did, added to the counters once per run ([`UserContext::settle`]).
+#[derive(Default)]
+struct Tally {
+    cr_faults: u64,
+    failures: u64,
+    errors: u64,
+    handled: u64,
+    skipped: u64,
 }
 
 /// What [`UserContext::handle`] did with an entry.
@@ -499,6 +526,10 @@ struct Shared {
 
 struct Budget {
     pending: usize,
+    /// Most entries pending at once so far.
+    peak: usize,
+    /// Threads waiting in [`FaultPath::wait_room`] (only they need waking).
+    waiting: usize,
     /// Most entries pending at once: [`PENDING_MAX`], or less in tests.
     max: usize,
     /// The device is going away: nothing more is taken.
@@ -510,8 +541,11 @@ impl Shared {
     fn release(&self, n: usize) {
         let mut b = self.budget.lock();
         b.pending -= n;
+        let waiting = b.waiting != 0;
         drop(b);
-        self.room.notify_all();
+        if waiting {
+            self.room.notify_all();
+        }
     }
 }
 
@@ -575,7 +609,7 @@ impl FaultPath {
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
                 budget <- new_spinlock!(
-                    Budget { pending: 0, max: PENDING_MAX, dead: false },
+                    Budget { pending: 0, peak: 0, waiting: 0, max: PENDING_MAX, dead: false },
                     "ridxd::fault::budget"
                 ),
                 room <- new_condvar!("ridxd::fault::room"),
@@ -731,17 +765,34 @@ impl FaultPath {
     pub(crate) fn try_push(&self, e: &DsaEvlEntry) -> Result<(), Full> {
         let sh = &*self.shared;
         let h = &e.header;
-        let Some(ctx) = self.find(h.pasid(), h.info.wq_idx()) else {
-            sh.stats.lock().no_ctx += 1;
-            return Ok(());
-        };
-        if ctx.is_closing() {
-            sh.stats.lock().skipped += 1;
-            return Ok(());
-        }
+        let (pasid, wq) = (h.pasid(), h.info.wq_idx());
         let mut run = self.inline.lock();
-        let other = run.ctx.as_ref().is_some_and(|c| !Arc::ptr_eq(c, &ctx));
-        if other || run.entries.len() >= INLINE_RUN_MAX {
+        // The context of the run being collected, if the entry is of it (no lookup).
+        let same = run
+            .ctx
+            .as_ref()
+            .filter(|c| c.pasid == pasid && c.wq == wq && !c.is_closing())
+            .cloned();
+        let ctx = match same {
+            Some(c) => c,
+            None => {
+                let Some(ctx) = self.find(pasid, wq) else {
+                    drop(run);
+                    sh.stats.lock().no_ctx += 1;
+                    return Ok(());
+                };
+                if ctx.is_closing() {
+                    drop(run);
+                    sh.stats.lock().skipped += 1;
+                    return Ok(());
+                }
+                if run.ctx.is_some() {
+                    self.flush_run(&mut run);
+                }
+                ctx
+            }
+        };
+        if run.entries.len() >= INLINE_RUN_MAX {
             self.flush_run(&mut run);
         }
         if run.entries.reserve(1, GFP_KERNEL).is_err() {
@@ -764,16 +815,13 @@ impl FaultPath {
             return Err(Full);
         }
         b.pending += 1;
-        let pending = b.pending as u64;
+        if b.pending > b.peak {
+            b.peak = b.pending;
+        }
         drop(b);
         // Reserved above, under the same lock.
         let _ = run.entries.push_within_capacity(*e);
         run.ctx = Some(ctx);
-        drop(run);
-        let mut s = sh.stats.lock();
-        if pending > s.peak_pending {
-            s.peak_pending = pending;
-        }
         Ok(())
     }
 
@@ -856,17 +904,15 @@ impl FaultPath {
             return Err(EBUSY);
         }
         b.pending += entries.len();
-        let pending = b.pending as u64;
+        if b.pending > b.peak {
+            b.peak = b.pending;
+        }
         for e in entries {
             let _ = st.queue.push_within_capacity(*e);
         }
         let _ = sh.wq.enqueue(ctx.clone());
         drop(b);
         drop(st);
-        let mut s = sh.stats.lock();
-        if pending > s.peak_pending {
-            s.peak_pending = pending;
-        }
         Ok(())
     }
 
@@ -884,7 +930,9 @@ impl FaultPath {
         let sh = &*self.shared;
         let mut b = sh.budget.lock();
         while b.pending >= b.max && !b.dead {
+            b.waiting += 1;
             sh.room.wait(&mut b);
+            b.waiting -= 1;
         }
         let alive = !b.dead;
         drop(b);
@@ -931,7 +979,10 @@ impl FaultPath {
 
     /// The fault path's counters.
     pub(crate) fn stats(&self) -> FaultStats {
-        *self.shared.stats.lock()
+        let peak = self.shared.budget.lock().peak as u64;
+        let mut s = *self.shared.stats.lock();
+        s.peak_pending = peak;
+        s
     }
 
     /// Stops taking entries, wakes a drain waiting for room, and waits for the contexts'
