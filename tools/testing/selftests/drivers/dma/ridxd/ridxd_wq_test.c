@@ -7,6 +7,7 @@
  * Expects ridxd loaded with a DSA 2.0 model device as dsa1 (sim_dsa1=1 sim_dsa2=1) in the
  * default configuration: wq1.0 dedicated, wq1.1 shared. RIDXD_DEV overrides "1".
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -561,6 +562,51 @@ TEST_F(wq, batch_list_unreadable)
  * Documentation/ABI/testing/debugfs-driver-ridxd). idxd counts every CRA_XLAT and
  * BATCH_EVL_ERR entry in cr_faults, written or not; ridxd does not.
  */
+/*
+ * A CR in a MAP_SHARED tmpfs mapping, in the page past the file's end: the process itself
+ * would get SIGBUS there. The driver's fix-up cannot fault it in either: one failure, no
+ * record counted, the file neither grown nor written; and a CR in the file's own page works.
+ */
+TEST_F(wq, cr_past_eof_of_shared_tmpfs)
+{
+	char *src = self->buf + 4096, *dst = self->buf + 2 * 4096, *map;
+	struct dsa_completion_record rec;
+	struct dsa_hw_desc d;
+	struct stat st;
+	long faults0, fails0;
+	int mfd;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fault reaches the driver");
+	mfd = memfd_create("ridxd-cr", MFD_CLOEXEC);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 4096));
+	map = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+
+	memmove_desc(&d, src, dst, 64, map + 4096);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+	EXPECT_EQ(faults0, wq_attr(variant->wq, -1, "cr_faults"));
+	ASSERT_EQ(0, fstat(mfd, &st));
+	EXPECT_EQ(4096, st.st_size);
+
+	/*
+	 * The file's own page, never touched: the driver writes that CR (into the page cache).
+	 * The record is read with pread(), not through the mapping: a read fault would map the
+	 * shared page writable, and the device would then write the CR itself.
+	 */
+	memmove_desc(&d, src, dst, 64, map);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(faults0 + 1, wq_attr_wait(variant->wq, -1, "cr_faults", faults0 + 1));
+	ASSERT_EQ(sizeof(rec), pread(mfd, &rec, sizeof(rec), 0));
+	EXPECT_EQ(DSA_COMP_SUCCESS, rec.status);
+	munmap(map, 2 * 4096);
+	close(mfd);
+}
+
 TEST_F(wq, unwritable_records_count_as_failures)
 {
 	struct dsa_hw_desc *list = (void *)self->buf, b, d;
