@@ -275,25 +275,24 @@ impl UserContext {
             st.busy = true;
             core::mem::take(&mut st.queue)
         };
-        self.handle_run(&run, false);
-        self.state.lock().busy = false;
+        let mut t = Tally::default();
+        self.handle_run(&run, false, &mut t);
+        let mut st = self.state.lock();
+        st.busy = false;
+        t.add_to_ctx(&mut st);
+        drop(st);
+        self.settle_stats(&t);
         self.shared.release(run.len());
     }
 
     /// Handles a run of the context's entries, in order, with one `mmget_not_zero()` and one
-    /// `kthread_use_mm()` for the whole run, and one [`FIXUP_BOUND`] for all its waits.
+    /// `kthread_use_mm()` for the whole run, and one [`FIXUP_BOUND`] for all its waits; what
+    /// the entries did goes into `t`.
     ///
     /// `inline` (the drain's own thread): nothing sleeps; at the first CR whose page cannot be
     /// faulted in without waiting, or if this thread cannot adopt an address space, the run
     /// stops. Returns how many entries were handled (all of them unless `inline`).
-    fn handle_run(&self, run: &[DsaEvlEntry], inline: bool) -> usize {
-        let mut t = Tally::default();
-        let n = self.handle_run_tally(run, inline, &mut t);
-        self.settle(&t);
-        n
-    }
-
-    fn handle_run_tally(&self, run: &[DsaEvlEntry], inline: bool, t: &mut Tally) -> usize {
+    fn handle_run(&self, run: &[DsaEvlEntry], inline: bool, t: &mut Tally) -> usize {
         let needs_mm = run.iter().any(|e| EvlKind::of(e) != EvlKind::Other);
         let mm = if needs_mm && !self.is_closing() {
             self.mm.mmget_not_zero()
@@ -334,7 +333,7 @@ impl UserContext {
         });
         match done {
             Ok(n) => {
-                self.shared.stats.lock().mm_uses += 1;
+                t.mm_uses += 1;
                 n
             }
             // This thread has an address space (a process draining the log at release).
@@ -434,27 +433,18 @@ impl UserContext {
         Handled::Done
     }
 
-    /// Adds a run's tally to the context's counters and the fault path's, and wakes pollers if
-    /// it has errors: one lock of each per run, not per entry.
-    fn settle(&self, t: &Tally) {
-        if t.cr_faults != 0 || t.failures != 0 || t.errors != 0 {
-            let mut st = self.state.lock();
-            st.counters.cr_faults += t.cr_faults;
-            st.counters.cr_fault_failures += t.failures;
-            st.errors += t.errors;
-        }
-        if t.handled != 0 || t.skipped != 0 {
-            let mut s = self.shared.stats.lock();
-            s.handled += t.handled;
-            s.skipped += t.skipped;
-        }
+    /// Adds a run's tally to the fault path's statistics (its caller adds it to the context's
+    /// counters, under the lock it takes anyway) and wakes pollers if the run had errors: one
+    /// lock of each per run, not per entry.
+    fn settle_stats(&self, t: &Tally) {
+        t.add_to_stats(&mut self.shared.stats.lock());
         if t.errors != 0 {
             self.shared.err_wait.notify_all();
         }
     }
 }
 
-/// What a run's entries did, added to the counters once per run ([`UserContext::settle`]).
+/// What a run's entries did, added to the counters once per run.
 #[derive(Default)]
 struct Tally {
     cr_faults: u64,
@@ -462,6 +452,25 @@ struct Tally {
     errors: u64,
     handled: u64,
     skipped: u64,
+    mm_uses: u64,
+    inline: u64,
+    deferred: u64,
+}
+
+impl Tally {
+    fn add_to_ctx(&self, st: &mut CtxState) {
+        st.counters.cr_faults += self.cr_faults;
+        st.counters.cr_fault_failures += self.failures;
+        st.errors += self.errors;
+    }
+
+    fn add_to_stats(&self, s: &mut FaultStats) {
+        s.handled += self.handled;
+        s.skipped += self.skipped;
+        s.mm_uses += self.mm_uses;
+        s.inline += self.inline;
+        s.deferred += self.deferred;
+    }
 }
 
 /// What [`UserContext::handle`] did with an entry.
@@ -840,18 +849,22 @@ impl FaultPath {
             return;
         };
         let sh = &*self.shared;
+        let mut t = Tally::default();
         let mut st = ctx.state.lock();
         let done = if st.busy || !st.queue.is_empty() || ctx.is_closing() {
             0
         } else {
             st.busy = true;
             drop(st);
-            let n = ctx.handle_run(&run.entries, true);
+            let n = ctx.handle_run(&run.entries, true, &mut t);
             st = ctx.state.lock();
             st.busy = false;
+            t.add_to_ctx(&mut st);
             n
         };
+        t.inline = done as u64;
         let rest = &run.entries[done..];
+        t.deferred = rest.len() as u64;
         if !rest.is_empty() {
             while st.queue.extend_from_slice(rest, GFP_KERNEL).is_err() {
                 // No memory: wait for some rather than drop entries.
@@ -870,10 +883,7 @@ impl FaultPath {
             drop(b);
         }
         drop(st);
-        let mut s = sh.stats.lock();
-        s.inline += done as u64;
-        s.deferred += rest.len() as u64;
-        drop(s);
+        ctx.settle_stats(&t);
         run.entries.clear();
         if done != 0 {
             sh.release(done);
