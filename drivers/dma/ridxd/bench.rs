@@ -6,7 +6,8 @@
 //! `/sys/kernel/debug/ridxd/bench` (root only, as all of debugfs). Writing a command runs it
 //! in the writer's process, whose address space plays the process whose CRs are fixed up, on
 //! a fault path of the benchmark's own (no device is involved: entries are made up, as the
-//! event log would yield them). Reading gives the figures so far, one per line; the user
+//! event log would yield them). Reading gives the figures so far, one per line, each measured
+//! five times and printed as "median (min..max)" (TCG guests are noisy); the user
 //! program `ridxd_bench` (`tools/testing/selftests/drivers/dma/ridxd/`) drives it.
 //!
 //! ```text
@@ -158,6 +159,46 @@ fn entry(pasid: u32, addr: u64) -> DsaEvlEntry {
     e
 }
 
+/// `n` CR-fault entries for `pasid`, their CRs in successive slots.
+fn entries_for(pasid: u32, slots: Slots, n: usize) -> Result<KVec<DsaEvlEntry>> {
+    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in 0..n {
+        v.push(entry(pasid, slots.at(i)), GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// How many times each figure is measured.
+const RUNS: usize = 5;
+
+/// A figure measured [`RUNS`] times: printed as "median (min..max)".
+#[derive(Clone, Copy)]
+struct Spread {
+    median: u64,
+    min: u64,
+    max: u64,
+}
+
+impl kernel::fmt::Display for Spread {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        write!(f, "{} ({}..{})", self.median, self.min, self.max)
+    }
+}
+
+/// Measures `f` [`RUNS`] times (TCG guests are noisy): median, min and max.
+fn spread(mut f: impl FnMut() -> Result<u64>) -> Result<Spread> {
+    let mut v = [0u64; RUNS];
+    for x in v.iter_mut() {
+        *x = f()?;
+    }
+    v.sort_unstable();
+    Ok(Spread {
+        median: v[RUNS / 2],
+        min: v[0],
+        max: v[RUNS - 1],
+    })
+}
+
 /// Nanoseconds of `d`.
 fn ns(d: Delta) -> u64 {
     d.as_nanos().max(0) as u64
@@ -241,21 +282,21 @@ impl Bench {
 
     fn fixup(&self, slots: Slots) -> Result {
         let mm = Self::caller_mm()?;
-        let limit = limit_ns(&mm, slots)?;
+        let limit = spread(|| limit_ns(&mm, slots))?;
         self.say(fmt!("limit_ns {}\n", limit))?;
         let ctx = self.new_ctx(&mm)?;
         let res = (|| -> Result {
-            let mut entries = KVec::with_capacity(1024, GFP_KERNEL)?;
-            for i in 0..1024 {
-                entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
-            }
+            let entries = entries_for(ctx.pasid(), slots, 1024)?;
             for k in [1usize, 16, 1024] {
-                let before = ctx.counters().cr_faults;
-                let per = drained(&self.path, &entries, k, ENTRIES)? / ENTRIES as u64;
-                if ctx.counters().cr_faults - before != ENTRIES as u64 {
-                    return Err(EFAULT);
-                }
-                let ratio = per * 100 / limit.max(1);
+                let per = spread(|| {
+                    let before = ctx.counters().cr_faults;
+                    let per = drained(&self.path, &entries, k, ENTRIES)? / ENTRIES as u64;
+                    if ctx.counters().cr_faults - before != ENTRIES as u64 {
+                        return Err(EFAULT);
+                    }
+                    Ok(per)
+                })?;
+                let ratio = per.median * 100 / limit.median.max(1);
                 self.say(fmt!(
                     "run{}_ns {} ratio {}.{:02}\n",
                     k,
@@ -265,16 +306,19 @@ impl Bench {
                 ))?;
             }
             for k in [1usize, 16, 1024] {
-                let before = ctx.counters().cr_faults;
-                let t0 = Instant::<Monotonic>::now();
-                for _ in 0..ENTRIES / k {
-                    self.one_run(&ctx, &entries[..k])?;
-                }
-                let per = ns(Instant::<Monotonic>::now() - t0) / ENTRIES as u64;
-                if ctx.counters().cr_faults - before != ENTRIES as u64 {
-                    return Err(EFAULT);
-                }
-                let ratio = per * 100 / limit.max(1);
+                let per = spread(|| {
+                    let before = ctx.counters().cr_faults;
+                    let t0 = Instant::<Monotonic>::now();
+                    for _ in 0..ENTRIES / k {
+                        self.one_run(&ctx, &entries[..k])?;
+                    }
+                    let per = ns(Instant::<Monotonic>::now() - t0) / ENTRIES as u64;
+                    if ctx.counters().cr_faults - before != ENTRIES as u64 {
+                        return Err(EFAULT);
+                    }
+                    Ok(per)
+                })?;
+                let ratio = per.median * 100 / limit.median.max(1);
                 self.say(fmt!(
                     "queued_run{}_ns {} ratio {}.{:02}\n",
                     k,
@@ -295,23 +339,23 @@ impl Bench {
     }
 
     /// Fix-ups per second of one context in runs of 16, with `c` contexts registered in all.
-    fn with_contexts(&self, mm: &Mm, slots: Slots, c: usize) -> Result<u64> {
+    fn with_contexts(&self, mm: &Mm, slots: Slots, c: usize) -> Result<Spread> {
         let mut idle = KVec::with_capacity(c - 1, GFP_KERNEL)?;
-        let res = (|| -> Result<u64> {
+        let res = (|| -> Result<Spread> {
             for _ in 1..c {
                 idle.push(self.new_ctx(mm)?, GFP_KERNEL)?;
             }
             let ctx = self.new_ctx(mm)?;
-            let r = (|| -> Result<u64> {
-                let mut entries = KVec::with_capacity(16, GFP_KERNEL)?;
-                for i in 0..16 {
-                    entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
-                }
-                let t = drained(&self.path, &entries, 16, ENTRIES)?;
-                if ctx.counters().cr_faults != ENTRIES as u64 {
-                    return Err(EFAULT);
-                }
-                Ok(ENTRIES as u64 * 1_000_000_000 / t.max(1))
+            let r = (|| -> Result<Spread> {
+                let entries = entries_for(ctx.pasid(), slots, 16)?;
+                spread(|| {
+                    let before = ctx.counters().cr_faults;
+                    let t = drained(&self.path, &entries, 16, ENTRIES)?;
+                    if ctx.counters().cr_faults - before != ENTRIES as u64 {
+                        return Err(EFAULT);
+                    }
+                    Ok(ENTRIES as u64 * 1_000_000_000 / t.max(1))
+                })
             })();
             self.path.remove_ctx(&ctx);
             r
@@ -327,10 +371,7 @@ impl Bench {
         let mm = Self::caller_mm()?;
         let ctx = self.new_ctx(&mm)?;
         let res = (|| -> Result<u64> {
-            let mut entries = KVec::with_capacity(16, GFP_KERNEL)?;
-            for i in 0..16 {
-                entries.push(entry(ctx.pasid(), slots.at(i)), GFP_KERNEL)?;
-            }
+            let entries = entries_for(ctx.pasid(), slots, 16)?;
             let t0 = Instant::<Monotonic>::now();
             let mut n = 0u64;
             while Instant::<Monotonic>::now() - t0 < dur {
