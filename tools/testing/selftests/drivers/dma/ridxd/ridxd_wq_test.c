@@ -1009,6 +1009,30 @@ TEST_F(wq, cr_in_unanswered_userfault_page)
 	munmap(res, 4096);
 }
 
+/*
+ * The body of a child process that opens WQ WQ, submits 64 memmoves whose CRs are in pages
+ * never touched (CR faults with PRS off), says so on READY and waits to be killed.
+ */
+static void __attribute__((noreturn)) child_with_faults_in_flight(int wq, int ready)
+{
+	int fd = wq_open(wq);
+	char *crs = map_pages(64), *data = map_pages(2);
+	struct dsa_hw_desc d;
+
+	if (fd < 0 || !crs || !data)
+		_exit(1);
+	memset(data, 1, 2 * 4096);
+	for (int i = 0; i < 64; i++) {
+		memmove_desc(&d, data, data + 4096, 2048, crs + i * 4096);
+		if (write(fd, &d, sizeof(d)) != sizeof(d) && errno != EAGAIN)
+			_exit(1);
+	}
+	if (write(ready, "x", 1) != 1)
+		_exit(1);
+	pause();
+	_exit(0);
+}
+
 TEST_F(wq, killed_with_faults_pending)
 {
 	int pipefd[2], status;
@@ -1022,21 +1046,7 @@ TEST_F(wq, killed_with_faults_pending)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = wq_open(variant->wq);
-		char *crs = map_pages(64), *data = map_pages(2);
-
-		if (fd < 0 || !crs || !data)
-			_exit(1);
-		memset(data, 1, 2 * 4096);
-		for (int i = 0; i < 64; i++) {
-			memmove_desc(&d, data, data + 4096, 2048, crs + i * 4096);
-			if (write(fd, &d, sizeof(d)) != sizeof(d) && errno != EAGAIN)
-				_exit(1);
-		}
-		if (write(pipefd[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
+		child_with_faults_in_flight(variant->wq, pipefd[1]);
 	}
 	close(pipefd[1]);
 	{
@@ -1082,21 +1092,7 @@ TEST_F(wq, sixteen_killed_with_faults_pending)
 		pids[p] = fork();
 		ASSERT_LE(0, pids[p]);
 		if (pids[p] == 0) {
-			int fd = wq_open(variant->wq);
-			char *crs = map_pages(64), *data = map_pages(2);
-
-			if (fd < 0 || !crs || !data)
-				_exit(1);
-			memset(data, 1, 2 * 4096);
-			for (int i = 0; i < 64; i++) {
-				memmove_desc(&d, data, data + 4096, 2048, crs + i * 4096);
-				if (write(fd, &d, sizeof(d)) != sizeof(d) && errno != EAGAIN)
-					_exit(1);
-			}
-			if (write(pipefd[1], "x", 1) != 1)
-				_exit(1);
-			pause();
-			_exit(0);
+			child_with_faults_in_flight(variant->wq, pipefd[1]);
 		}
 	}
 	close(pipefd[1]);
