@@ -918,11 +918,72 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
  */
 #define UFFD_TRAPS 32
 
-TEST_F(wq, cr_in_unanswered_userfault_page)
+/*
+ * UFFD_TRAPS pages registered with a new userfaultfd (missing mode), whose faults nobody
+ * answers; *UFFD is the userfaultfd, or -1 (errno set) when there is none, and NULL is
+ * returned then or when the pages cannot be had.
+ */
+static char *uffd_trap_pages(int *uffd)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg;
-	struct uffdio_zeropage zp;
+	char *trap;
+
+	*uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (*uffd < 0 || ioctl(*uffd, UFFDIO_API, &api))
+		return NULL;
+	trap = mmap(NULL, UFFD_TRAPS * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (trap == MAP_FAILED)
+		return NULL;
+	reg.range.start = (uintptr_t)trap;
+	reg.range.len = UFFD_TRAPS * 4096;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(*uffd, UFFDIO_REGISTER, &reg)) {
+		munmap(trap, UFFD_TRAPS * 4096);
+		return NULL;
+	}
+	return trap;
+}
+
+/* Submits UFFD_TRAPS memmoves on FD whose CRs are in the pages of TRAP; 0, or -1. */
+static int submit_trapped(int fd, char *buf, char *trap)
+{
+	struct dsa_hw_desc d;
+
+	for (int i = 0; i < UFFD_TRAPS; i++) {
+		int tries = 0;
+
+		memmove_desc(&d, buf, buf + 4096, 64, trap + i * 4096);
+		while (write(fd, &d, sizeof(d)) != sizeof(d)) {
+			if (errno != EAGAIN || tries++ > 1000)
+				return -1;
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Answers every fault of TRAP with a zero page, after which it can be read: 0 if no CR was
+ * written in any of its pages.
+ */
+static int trap_untouched(int uffd, char *trap)
+{
+	struct uffdio_zeropage zp = {
+		.range = { .start = (uintptr_t)trap, .len = UFFD_TRAPS * 4096 },
+	};
+
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zp))
+		return -1;
+	for (int i = 0; i < UFFD_TRAPS; i++)
+		if (((struct dsa_completion_record *)(trap + i * 4096))->status)
+			return -1;
+	return 0;
+}
+
+TEST_F(wq, cr_in_unanswered_userfault_page)
+{
 	struct dsa_hw_desc d;
 	struct timespec t0, t1;
 	char *trap;
@@ -932,30 +993,16 @@ TEST_F(wq, cr_in_unanswered_userfault_page)
 
 	if (!variant->prs_disable || variant->wq != 1)
 		SKIP(return, "needs a shared WQ with PRS off (two processes, CR faults)");
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	trap = uffd_trap_pages(&uffd);
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	trap = mmap(NULL, UFFD_TRAPS * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, trap);
-	reg.range.start = (uintptr_t)trap;
-	reg.range.len = UFFD_TRAPS * 4096;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_NE(NULL, trap);
 	res = map_results();
 	ASSERT_NE(NULL, res);
 	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
 	faults0 = wq_attr(variant->wq, -1, "cr_faults");
 
-	for (int i = 0; i < UFFD_TRAPS; i++) {
-		int tries = 0;
-
-		memmove_desc(&d, self->buf, self->buf + 4096, 64, trap + i * 4096);
-		while (write(self->fd, &d, sizeof(d)) != sizeof(d) && errno == EAGAIN &&
-		       tries++ < 1000)
-			usleep(1000);
-		ASSERT_GT(1000, tries) TH_LOG("descriptor %d: %s", i, strerror(errno));
-	}
+	ASSERT_EQ(0, submit_trapped(self->fd, self->buf, trap)) TH_LOG("%s", strerror(errno));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -997,16 +1044,53 @@ TEST_F(wq, cr_in_unanswered_userfault_page)
 	self->fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	EXPECT_GT(1000, ms_between(&t0, &t1)) TH_LOG("close() took %ld ms", ms_between(&t0, &t1));
-	/* Nothing was written there: answered now, the page reads as zeroes. */
-	zp.range.start = (uintptr_t)trap;
-	zp.range.len = UFFD_TRAPS * 4096;
-	zp.mode = 0;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
-	for (int i = 0; i < UFFD_TRAPS; i++)
-		EXPECT_EQ(0, ((struct dsa_completion_record *)(trap + i * 4096))->status);
+	/* Nothing was written there: answered now, the pages read as zeroes. */
+	EXPECT_EQ(0, trap_untouched(uffd, trap));
 	close(uffd);
 	munmap(trap, UFFD_TRAPS * 4096);
 	munmap(res, 4096);
+}
+
+/*
+ * The WQ is disabled while this process's CRs wait on unanswered userfaults: the disable
+ * (which revokes the open file: its PASID is drained and released, its fix-ups waited for)
+ * finishes within a second, the file answers ENODEV, nothing is written in the trap pages,
+ * and the re-enabled WQ works for a new opener.
+ */
+TEST_F(wq, disable_with_userfault_crs_pending)
+{
+	char *src = self->buf, *dst = self->buf + 4096, rel[32];
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	struct timespec t0, t1;
+	struct dsa_hw_desc d;
+	char *trap;
+	int uffd, fd2;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fault reaches the driver");
+	trap = uffd_trap_pages(&uffd);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_NE(NULL, trap);
+	ASSERT_EQ(0, submit_trapped(self->fd, self->buf, trap)) TH_LOG("%s", strerror(errno));
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, attr_write(rel, "0"));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GT(1000, ms_between(&t0, &t1)) TH_LOG("disable took %ld ms", ms_between(&t0, &t1));
+	memmove_desc(&d, src, dst, 64, cr);
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, attr_write(rel, "1"));
+	EXPECT_EQ(0, trap_untouched(uffd, trap));
+	fd2 = wq_open(variant->wq);
+	ASSERT_LE(0, fd2) TH_LOG("open: %s", strerror(errno));
+	memset(cr, 0, sizeof(*cr));
+	ASSERT_EQ(sizeof(d), write(fd2, &d, sizeof(d)));
+	EXPECT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	close(fd2);
+	close(uffd);
+	munmap(trap, UFFD_TRAPS * 4096);
 }
 
 /*
