@@ -96,6 +96,7 @@ struct Procs {
     last_end: Option<Instant<Monotonic>>,
 }
 
+/// The benchmark's state: its own fault path, the figures so far, and the `proc` totals.
 #[pin_data]
 pub(crate) struct Bench {
     path: Arc<FaultPath>,
@@ -260,6 +261,20 @@ impl Bench {
         Ok(())
     }
 
+    /// Reports the cost per CR of runs of `k` entries, `<name><k>_ns`, and its ratio to the
+    /// limit's median.
+    fn say_per_cr(&self, name: &str, k: usize, per: Spread, limit: Spread) -> Result {
+        let ratio = per.median * 100 / limit.median.max(1);
+        self.say(fmt!(
+            "{}{}_ns {} ratio {}.{:02}\n",
+            name,
+            k,
+            per,
+            ratio / 100,
+            ratio % 100
+        ))
+    }
+
     /// The writer's address space.
     fn caller_mm() -> Result<ARef<Mm>> {
         let task = kernel::current!();
@@ -296,14 +311,7 @@ impl Bench {
                     }
                     Ok(per)
                 })?;
-                let ratio = per.median * 100 / limit.median.max(1);
-                self.say(fmt!(
-                    "run{}_ns {} ratio {}.{:02}\n",
-                    k,
-                    per,
-                    ratio / 100,
-                    ratio % 100
-                ))?;
+                self.say_per_cr("run", k, per, limit)?;
             }
             for k in [1usize, 16, 1024] {
                 let per = spread(|| {
@@ -318,14 +326,7 @@ impl Bench {
                     }
                     Ok(per)
                 })?;
-                let ratio = per.median * 100 / limit.median.max(1);
-                self.say(fmt!(
-                    "queued_run{}_ns {} ratio {}.{:02}\n",
-                    k,
-                    per,
-                    ratio / 100,
-                    ratio % 100
-                ))?;
+                self.say_per_cr("queued_run", k, per, limit)?;
             }
             Ok(())
         })();

@@ -136,8 +136,7 @@ pub(crate) fn drain(
 ) -> u32 {
     io.write32(regs::EVLSTATUS_HI, regs::EVLSTATUS_INT_PENDING_HI);
     let st = regs::EvlStatus::from_raw(io.read64(off::EVLSTATUS));
-    let start = st.head().get() as u32;
-    let mut head = start;
+    let mut head = st.head().get() as u32;
     let tail = st.tail().get() as u32;
     if head >= ring.size() || tail >= ring.size() {
         // Not a state the device can be in with this ring; leave it for a reset.

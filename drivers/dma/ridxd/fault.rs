@@ -50,7 +50,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         barrier::{smp_mb, Write},
         poll::PollCondVar,
-        Arc, CondVar, Mutex, SpinLock,
+        Arc, CondVar, Mutex, MutexGuard, SpinLock,
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
     transmute::AsBytes,
@@ -180,8 +180,9 @@ pub(crate) struct UserContext {
     mm: ARef<Mm>,
     shared: Arc<Shared>,
     /// Non-zero once the context is going away: its entries are skipped. Set under `state`'s
-    /// lock (so that [`FaultPath::try_push`], which reads it under that lock, queues nothing
-    /// after it); read without the lock only to pick a context for an entry.
+    /// lock, so that a run checked under that lock before it is handled inline is not handled
+    /// after it; every entry is checked again when it is handled. Read without the lock to
+    /// pick a context for an entry.
     closing: Atomic<u32>,
     #[pin]
     state: Mutex<CtxState>,
@@ -570,7 +571,8 @@ fn key(pasid: u32, wq: u8) -> usize {
 ///
 /// All are taken after the device's locks (the misc interrupt's handler pushes entries while
 /// it holds the event-log lock). `ctxs` (sleeping) serialises adding and removing contexts;
-/// `by_key` (the XArray's spinlock) is taken under it, and alone by lookups. A context's
+/// `by_key` (the XArray's spinlock) is taken under it, and by lookups (under `inline` in the
+/// drain). A context's
 /// `state` (sleeping) is never taken under `by_key`; the shared `budget` spinlock is taken
 /// under a context's `state`; `stats` is a leaf. `inline` (sleeping) is the drain's: taken by
 /// [`Self::try_push`], [`Self::end_drain`], [`Self::wait_room`] and at shutdown, and held
@@ -765,9 +767,11 @@ impl FaultPath {
         found
     }
 
-    /// Queues an event-log entry to its context's work: CR-carrying entries are written,
-    /// others are attributed to the context as software errors. An entry with no context, or
-    /// whose context is closing, is counted and dropped at once.
+    /// Hands an event-log entry to its context: consecutive entries of one context are
+    /// collected as a run, handled when another context's entry comes, 64 are collected, or
+    /// the drain ends ([`Self::end_drain`]). CR-carrying entries are written, others are
+    /// attributed to the context as software errors. An entry with no context, or whose
+    /// context is closing, is counted and dropped at once.
     ///
     /// Returns [`Full`] when [`PENDING_MAX`] entries are pending (or no memory could be had):
     /// the entry was not taken. Must be called in process context (it may allocate).
@@ -866,21 +870,7 @@ impl FaultPath {
         let rest = &run.entries[done..];
         t.deferred = rest.len() as u64;
         if !rest.is_empty() {
-            while st.queue.extend_from_slice(rest, GFP_KERNEL).is_err() {
-                // No memory: wait for some rather than drop entries.
-                drop(st);
-                sh.stats.lock().backpressure += 1;
-                fsleep(Delta::from_millis(1));
-                st = ctx.state.lock();
-            }
-            // Queued under the budget lock, so that `shutdown` (which sets `dead` under it,
-            // then drains the workqueue) never sees a work queued after it began. `Err`: the
-            // work is already queued, and will take these entries.
-            let b = sh.budget.lock();
-            if !b.dead {
-                let _ = sh.wq.enqueue(ctx.clone());
-            }
-            drop(b);
+            st = self.queue_to_work(&ctx, st, rest);
         }
         drop(st);
         ctx.settle_stats(&t);
@@ -890,11 +880,38 @@ impl FaultPath {
         }
     }
 
+    /// Appends `entries` (already counted as pending) to `ctx`'s queue, behind what it has, and
+    /// queues its work item. `st` is `ctx`'s state, locked; it is given back locked (it is
+    /// dropped while waiting for memory: entries are not dropped for the lack of it).
+    fn queue_to_work<'a>(
+        &self,
+        ctx: &'a Arc<UserContext>,
+        mut st: MutexGuard<'a, CtxState>,
+        entries: &[DsaEvlEntry],
+    ) -> MutexGuard<'a, CtxState> {
+        let sh = &*self.shared;
+        while st.queue.extend_from_slice(entries, GFP_KERNEL).is_err() {
+            drop(st);
+            sh.stats.lock().backpressure += 1;
+            fsleep(Delta::from_millis(1));
+            st = ctx.state.lock();
+        }
+        // Queued under the budget lock, so that `shutdown` (which sets `dead` under it, then
+        // drains the workqueue) never sees a work queued after it began. `Err`: the work is
+        // already queued, and will take these entries.
+        let b = sh.budget.lock();
+        if !b.dead {
+            let _ = sh.wq.enqueue(ctx.clone());
+        }
+        drop(b);
+        st
+    }
+
     /// Hands `entries` to `ctx` as one run, with one queueing of its work (the benchmark's
     /// runs): each entry is looked up as [`Self::try_push`] does and must belong to `ctx`.
     ///
     /// Returns `EINVAL` for an entry of another context or a closing `ctx`, `EBUSY` when the
-    /// entries do not fit in the bound now, `ENOMEM`.
+    /// entries do not fit in the bound now.
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     pub(crate) fn push_run(&self, ctx: &Arc<UserContext>, entries: &[DsaEvlEntry]) -> Result {
         for e in entries {
@@ -903,13 +920,11 @@ impl FaultPath {
                 _ => return Err(EINVAL),
             }
         }
-        let sh = &*self.shared;
-        let mut st = ctx.state.lock();
+        let st = ctx.state.lock();
         if ctx.is_closing() {
             return Err(EINVAL);
         }
-        st.queue.reserve(entries.len(), GFP_KERNEL)?;
-        let mut b = sh.budget.lock();
+        let mut b = self.shared.budget.lock();
         if b.dead || b.pending + entries.len() > b.max {
             return Err(EBUSY);
         }
@@ -917,12 +932,8 @@ impl FaultPath {
         if b.pending > b.peak {
             b.peak = b.pending;
         }
-        for e in entries {
-            let _ = st.queue.push_within_capacity(*e);
-        }
-        let _ = sh.wq.enqueue(ctx.clone());
         drop(b);
-        drop(st);
+        drop(self.queue_to_work(ctx, st, entries));
         Ok(())
     }
 
