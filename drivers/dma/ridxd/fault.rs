@@ -295,8 +295,12 @@ impl UserContext {
     /// stops. Returns how many entries were handled (all of them unless `inline`).
     fn handle_run(&self, run: &[DsaEvlEntry], inline: bool, t: &mut Tally) -> usize {
         let needs_mm = run.iter().any(|e| EvlKind::of(e) != EvlKind::Other);
+        // Dropped with mmput_async(): if the process exits meanwhile, this reference is its
+        // address space's last user, and tearing it down (exit_mmap, which takes the mmap lock)
+        // must not happen here, where the drain holds its own locks (lockdep found it
+        // closing the cycle inline -> mmap_lock in the debug guest).
         let mm = if needs_mm && !self.is_closing() {
-            self.mm.mmget_not_zero()
+            self.mm.mmget_not_zero().map(MmWithUser::into_mmput_async)
         } else {
             None
         };
