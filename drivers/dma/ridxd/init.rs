@@ -48,7 +48,7 @@ impl kernel::InPlaceModule for RidxdModule {
             crate::sim_drv::create(
                 dsa1,
                 dsa2,
-                crate::module_parameters::auto_config.value(),
+                crate::module_parameters::sim_auto_config.value(),
                 &root,
             )
         };

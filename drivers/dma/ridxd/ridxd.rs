@@ -53,8 +53,12 @@ module! {
             description: "How long model devices' interrupts take to arrive, in ms (fault injection; also in debugfs)",
         },
         auto_config: bool {
+            default: false,
+            description: "Give configurable PCI devices the default configuration and enable them at probe (default: left disabled for accel-config, as idxd leaves them)",
+        },
+        sim_auto_config: bool {
             default: true,
-            description: "Give devices (PCI and model) the default configuration and enable them at probe",
+            description: "Give model devices the default configuration and enable them at creation (CONFIG_INTEL_IDXD_RUST_SIM)",
         },
     },
 }

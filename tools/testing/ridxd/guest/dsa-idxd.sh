@@ -4,7 +4,24 @@
 # "ridxd-dev dsa-vm" in a guest with two devices: dsa0 = intel-dsa,version=2.0 and
 # dsa1 = intel-dsa,version=1.0 (tools/testing/ridxd/qemu/dsa-vm.sh).  TAP through
 # tap.sh, as tests.sh.
+#
+# The same checks then run with ridxd instead (dsa-ridxd.sh sets DSA_DRIVER=ridxd and sources
+# this file): what differs between the two runs is which modules are loaded, where the CLI of
+# accel-config runs (accfg.sh: it wants a /sys/module/idxd), the debugfs event-log file, and
+# the one message idxd prints about ENQCMD.
 . /ridxd/tap.sh
+DRV=${DSA_DRIVER:-idxd}
+case $DRV in
+idxd)
+	accfg() { accel-config "$@"; }
+	EVL_FILE=/sys/kernel/debug/idxd/dsa0/event_log
+	;;
+ridxd)
+	accfg() { /ridxd/accfg.sh "$@"; }
+	EVL_FILE=/sys/kernel/debug/ridxd/dsa0/event_log
+	;;
+*) echo "DSA_DRIVER: idxd or ridxd, not $DRV" >&2; exit 1 ;;
+esac
 
 D=/sys/bus/dsa/devices
 reads() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
@@ -20,9 +37,9 @@ dsa_pci_count() {
 # Kernel messages of level warning or worse (raw levels 0-4) logged after the mark $1 (a line
 # written to /dev/kmsg), except the one idxd prints at load on a CPU without ENQCMD (TCG has
 # none: see Documentation/driver-api/ridxd-qemu-dsa.rst).
-kmark() { echo "dsa-idxd: mark $1" >/dev/kmsg; }
+kmark() { echo "dsa-$DRV: mark $1" >/dev/kmsg; }
 new_warnings() {
-	dmesg -r | sed -n "/dsa-idxd: mark $1\$/,\$p" | grep -E '^<[0-4]>' |
+	dmesg -r | sed -n "/dsa-$DRV: mark $1\$/,\$p" | grep -E '^<[0-4]>' |
 		grep -v 'Platform does not have ENQCMD(S) support'
 }
 no_new_warnings() {
@@ -36,14 +53,21 @@ ktap_print_header
 tap_check "two intel-dsa PCI devices (8086:0b25)" dsa_pci_count
 tap_check "the CPU has MOVDIR64B" grep -qw movdir64b /proc/cpuinfo
 kmark probe
-tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
-tap_check "insmod idxd" insmod /lib/modules/idxd.ko
+if [ "$DRV" = idxd ]; then
+	tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
+	tap_check "insmod idxd" insmod /lib/modules/idxd.ko
+else
+	tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
+fi
 sleep 1
 tap_check "dsa0 probed" test -d $D/dsa0
 tap_check "dsa1 probed" test -d $D/dsa1
+# A configurable device with no configuration is left disabled at probe, for accel-config.
+tap_check "dsa0 is disabled after probe" reads $D/dsa0/state disabled
+tap_check "dsa1 is disabled after probe" reads $D/dsa1/state disabled
 tap_check "dsa0 is DSA 2.0" reads $D/dsa0/version 0x200
 tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
-tap_check "no idxd error or warning at probe" no_new_warnings probe
+tap_check "no $DRV error or warning at probe" no_new_warnings probe
 tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
 tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
 # The IOMMU driver enabled ATS (ATS control at 0x106, bit 15) and PASID (PASID control at
@@ -59,7 +83,7 @@ tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_si
 tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
 
 lists_both() {
-	out=$(accel-config list -i 2>&1)
+	out=$(accfg list -i 2>&1)
 	echo "$out" | grep -q '"dev":"dsa0"' && echo "$out" | grep -q '"dev":"dsa1"' && return 0
 	echo "$out" | sed 's/^/# /'
 	return 1
@@ -110,7 +134,7 @@ write_config() {
 
 load_config() {
 	write_config "$1"
-	out=$(accel-config load-config -c "/tmp/$1.conf" -e 2>&1) && return 0
+	out=$(accfg load-config -c "/tmp/$1.conf" -e 2>&1) && return 0
 	echo "$out" | sed 's/^/# /'
 	return 1
 }
@@ -148,7 +172,7 @@ EVL_CASES="1a.0=0,0,0,0:0,0,0,0:0,1,0,0
 6d.0=0,0,1,2:1,0,0,0:0,1,0,0:0,0,0,0
 6d.1=0,0,1,2:1,0,0,0:0,1,1,0:0,0,0,0"
 evl_tail() {
-	sed -n 's/^Event Log head [0-9]* tail \([0-9]*\) .*/\1/p' /sys/kernel/debug/idxd/dsa0/event_log
+	sed -nE 's/^(Event Log )?head [0-9]+ tail ([0-9]+) .*/\2/p' "$EVL_FILE"
 }
 # evl_case PATTERN EXPECTED-ENTRIES
 evl_case() {
@@ -188,7 +212,7 @@ for dev in dsa0 dsa1; do
 	tap_check "$dev: device enabled" reads $D/$dev/state enabled
 	tap_check "$dev: wq$n.0 enabled" reads $D/wq$n.0/state enabled
 	tap_check "$dev: /dev/dsa/wq$n.0 exists" test -c /dev/dsa/wq$n.0
-	tap_check "$dev: no idxd error or warning at enable" no_new_warnings "$dev-enable"
+	tap_check "$dev: no $DRV error or warning at enable" no_new_warnings "$dev-enable"
 	for op in 0x0 0x3 0x4 0x5 0x6; do
 		for len in 1 4096 65536 1048576; do
 			[ $op = 0x0 ] && [ $len != 4096 ] && continue
@@ -206,10 +230,10 @@ for dev in dsa0 dsa1; do
 		dsatest $dev -o 0x3 -n 64 -l 4096
 	[ $dev = dsa0 ] && evl_cases
 	kmark "$dev-disable"
-	tap_check "$dev: accel-config disable-wq" accel-config disable-wq $dev/wq$n.0
-	tap_check "$dev: accel-config disable-device" accel-config disable-device $dev
+	tap_check "$dev: accel-config disable-wq" accfg disable-wq $dev/wq$n.0
+	tap_check "$dev: accel-config disable-device" accfg disable-device $dev
 	tap_check "$dev: device disabled" reads $D/$dev/state disabled
-	tap_check "$dev: no idxd error or warning at disable" no_new_warnings "$dev-disable"
+	tap_check "$dev: no $DRV error or warning at disable" no_new_warnings "$dev-disable"
 done
 
 # Register-level refusals of the device, behind the driver's back on dsa1 (DSA 1.0) while it
@@ -254,8 +278,8 @@ tap_check "dsa1 regs: Enable WQ with a bad index fails with 0x02" cmd_status 6 9
 tap_check "dsa1 regs: an enabled WQ's WQCFG ignores writes" wqcfg_locked
 tap_check "dsa1: dsa_test -o 0x3 -l 4096 after all that" dsatest dsa1 -o 0x3 -l 4096
 kmark final
-tap_check "dsa1: accel-config disable-wq" accel-config disable-wq dsa1/wq1.0
-tap_check "dsa1: accel-config disable-device" accel-config disable-device dsa1
+tap_check "dsa1: accel-config disable-wq" accfg disable-wq dsa1/wq1.0
+tap_check "dsa1: accel-config disable-device" accfg disable-device dsa1
 no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
 tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
 tap_check "no error or warning at the end" no_new_warnings final

@@ -39,12 +39,21 @@ dsa_vm_run() {
 	return $rc
 }
 
-# dsa_guest_tests: the check in "ridxd-dev test" (after the guest kernel is built): accel-config,
-# then guest/dsa-idxd.sh in the normal guest kernel, its TAP lines counted.
+# dsa_guest_tests: the checks in "ridxd-dev test" (after the guest kernel is built): accel-config,
+# then guest/dsa-idxd.sh (the C idxd driver) and guest/dsa-ridxd.sh (the same checks with
+# ridxd's PCI path) in the normal guest kernel, their TAP lines counted.
 dsa_guest_tests() {
 	local rc=0
 	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
-	phase guest-tests-dsa dsa_vm_run guest dsa-idxd.sh || rc=1
+	dsa_guest_run idxd || rc=1
+	dsa_guest_run ridxd || rc=1
+	return $rc
+}
+
+# dsa_guest_run DRIVER: one intel-dsa guest running guest/dsa-DRIVER.sh, counted.
+dsa_guest_run() {
+	local rc=0 s=dsa-$1.sh
+	phase "guest-tests-dsa-$1" dsa_vm_run guest "$s" || rc=1
 	# A boot that never reached the init script ran no test: once in about ten boots a guest
 	# of this QEMU hung at early boot (after "mtrr: corrected configuration", before any
 	# driver). Such a boot, and only such a boot, is tried once more, and said so.
@@ -52,9 +61,9 @@ dsa_guest_tests() {
 		echo "!!! the intel-dsa guest hung before its init ran (log: $VM_LOG); booting it once more" >&2
 		cp "$VM_LOG" "$VM_LOG.hung"
 		rc=0
-		phase guest-tests-dsa-retry dsa_vm_run guest dsa-idxd.sh || rc=1
+		phase "guest-tests-dsa-$1-retry" dsa_vm_run guest "$s" || rc=1
 	fi
 	add_totals "$(tap_totals "$VM_LOG")"
-	[ "$rc" = 0 ] || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "!!! intel-dsa guest run failed" >&2; }
+	[ "$rc" = 0 ] || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "!!! intel-dsa guest run ($s) failed" >&2; }
 	return $rc
 }
