@@ -9,7 +9,8 @@
 //!   (`EBUSY`).
 //! * `write` takes whole 64-byte descriptors, checks each (CR address 32-byte aligned, `priv`
 //!   clear: `EINVAL`), forces its PASID to the file's and submits it; it returns the bytes of
-//!   the descriptors accepted (`EAGAIN` if a shared WQ took none). A process other than the
+//!   the descriptors accepted (`EAGAIN` if a shared WQ took none after `enqcmds_retries`
+//!   more tries; all go to the WQ's limited portal, as idxd's do). A process other than the
 //!   opener gets `EPERM` (upstream's rule for passed file descriptors).
 //!   A batch descriptor is refused (`EINVAL`) on a DSA 1.0 device where user submission is
 //!   not safe (INTEL-SA-01084): the driver cannot check the descriptors a batch points to.
@@ -582,6 +583,13 @@ impl MiscDevice for WqFile {
         if len == 0 || len % Descriptor::SIZE != 0 {
             return Err(EINVAL);
         }
+        // A shared WQ's "retry" answer is tried again this often (idxd's `enqcmds_retries`).
+        let retries = if this.shared {
+            let wq = this.uwq.wq;
+            this.uwq.dsa.with_config(|c| c.wqs[wq].enqcmds_retries)
+        } else {
+            0
+        };
         let mut done = 0;
         while done < len {
             let mut raw = [0u8; Descriptor::SIZE];
@@ -602,7 +610,16 @@ impl MiscDevice for WqFile {
             // the submission, and no later one starts.
             let st = this.link.state.lock();
             let r = if matches!(*st, FileState::Live(_)) {
-                this.uwq.dsa.io().submit(this.uwq.wq, this.shared, &d)
+                let io = this.uwq.dsa.io();
+                let mut r = io.submit(this.uwq.wq, this.shared, &d);
+                for _ in 0..retries {
+                    if r != Err(EAGAIN) {
+                        break;
+                    }
+                    core::hint::spin_loop();
+                    r = io.submit(this.uwq.wq, this.shared, &d);
+                }
+                r
             } else {
                 Err(ENODEV)
             };

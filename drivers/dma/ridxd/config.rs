@@ -36,7 +36,25 @@ use kernel::{num::Bounded, prelude::*};
 /// Default event-log size in entries [`IDXD_EVL_SIZE_MIN`].
 pub(crate) const EVL_SIZE_DEFAULT: u32 = EVL_SIZE_MIN;
 
+/// A new WQ's maximum batch size shift: 32 descriptors [`WQ_DEFAULT_MAX_BATCH` in idxd.h],
+/// or the device's maximum if smaller.
+const WQ_DEFAULT_MAX_BATCH_SHIFT: u32 = 5;
+
+/// A new WQ's maximum transfer size shift: 2 MiB [`WQ_DEFAULT_MAX_XFER` in idxd.h], or the
+/// device's maximum if smaller.
+const WQ_DEFAULT_MAX_XFER_SHIFT: u32 = 21;
+
+/// How often a shared WQ's submission is tried again when the WQ answers "retry", by default
+/// [`IDXD_ENQCMDS_RETRIES` in idxd.h], and at most [`IDXD_ENQCMDS_MAX_RETRIES`].
+pub(crate) const ENQCMDS_RETRIES_DEFAULT: u32 = 32;
+/// See [`ENQCMDS_RETRIES_DEFAULT`].
+pub(crate) const ENQCMDS_RETRIES_MAX: u32 = 64;
+
 /// One WQ's configuration and state.
+///
+/// A new WQ reads as idxd's does (`idxd_setup_wqs()`, `idxd_wq_disable_cleanup()`): shared
+/// (no dedicated flag), priority 0, 32-descriptor batches, 2 MiB transfers, 32 ENQCMDS
+/// retries.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WqConfig {
     /// Mode.
@@ -58,6 +76,9 @@ pub(crate) struct WqConfig {
     pub(crate) max_xfer_shift: u32,
     /// Maximum batch size shift.
     pub(crate) max_batch_shift: u32,
+    /// Times a `write()` submission to this shared WQ is tried again on "retry" (idxd's
+    /// `enqcmds_retries`), 0..=[`ENQCMDS_RETRIES_MAX`].
+    pub(crate) enqcmds_retries: u32,
     /// Group, if assigned.
     pub(crate) group: Option<usize>,
     /// PASID of a dedicated WQ (set while a process has it open).
@@ -135,15 +156,18 @@ impl Config {
         for _ in 0..caps.num_wqs() {
             wqs.push(
                 WqConfig {
-                    mode: WqMode::Dedicated,
+                    mode: WqMode::Shared,
                     size: 0,
-                    priority: 1,
+                    priority: 0,
                     threshold: 0,
                     block_on_fault: false,
                     ats_disable: false,
                     prs_disable: false,
-                    max_xfer_shift: caps.gencap.max_xfer_shift().get() as u32,
-                    max_batch_shift: caps.gencap.max_batch_shift().get() as u32,
+                    max_xfer_shift: WQ_DEFAULT_MAX_XFER_SHIFT
+                        .min(caps.gencap.max_xfer_shift().get() as u32),
+                    max_batch_shift: WQ_DEFAULT_MAX_BATCH_SHIFT
+                        .min(caps.gencap.max_batch_shift().get() as u32),
+                    enqcmds_retries: ENQCMDS_RETRIES_DEFAULT,
                     group: None,
                     pasid: None,
                     enabled: false,
@@ -289,7 +313,9 @@ impl Config {
         Ok(())
     }
 
-    /// Sets WQ `wq`'s mode. `EOPNOTSUPP` when WQCAP lacks it, and the errors of a WQ change.
+    /// Sets WQ `wq`'s mode; a WQ made dedicated loses its threshold (idxd's
+    /// `wq_mode_store()`). `EOPNOTSUPP` when WQCAP lacks the mode, and the errors of a WQ
+    /// change.
     pub(crate) fn set_wq_mode(&mut self, wq: usize, mode: WqMode) -> Result {
         let ok = match mode {
             WqMode::Dedicated => self.caps.wqcap.dedicated_mode(),
@@ -300,6 +326,9 @@ impl Config {
             return Err(EOPNOTSUPP);
         }
         w.mode = mode;
+        if mode == WqMode::Dedicated {
+            w.threshold = 0;
+        }
         Ok(())
     }
 
@@ -342,6 +371,19 @@ impl Config {
             return Err(EINVAL);
         }
         w.threshold = threshold;
+        Ok(())
+    }
+
+    /// Sets shared WQ `wq`'s `write()` retries; more than [`ENQCMDS_RETRIES_MAX`] is taken as
+    /// that. As in idxd, also while the WQ is enabled: each `write()` takes the value anew.
+    ///
+    /// `EOPNOTSUPP` on a dedicated WQ (idxd's answer), `EINVAL` for a WQ that does not exist.
+    pub(crate) fn set_enqcmds_retries(&mut self, wq: usize, retries: u32) -> Result {
+        let w = self.wqs.get_mut(wq).ok_or(EINVAL)?;
+        if w.mode == WqMode::Dedicated {
+            return Err(EOPNOTSUPP);
+        }
+        w.enqcmds_retries = retries.min(ENQCMDS_RETRIES_MAX);
         Ok(())
     }
 

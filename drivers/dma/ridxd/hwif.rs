@@ -83,11 +83,13 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// software, not memory) or the device is gone; `EINVAL` for a VMA that is not one page.
     fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result;
 
-    /// Submits `desc` to WQ `wq`'s portal: MOVDIR64B to a dedicated WQ (the WQ's PASID
-    /// applies), ENQCMDS to a shared one (the descriptor's PASID applies).
+    /// Submits `desc` to WQ `wq`'s limited portal, once: MOVDIR64B to a dedicated WQ (the
+    /// WQ's PASID applies), ENQCMDS to a shared one (the descriptor's PASID applies). The
+    /// limited portal is the one user submissions go through (idxd's `idxd_wq_portal_addr()`
+    /// and its portal `mmap`): a shared WQ's threshold applies there.
     ///
-    /// Returns `EAGAIN` when a shared WQ does not accept it ("retry"), `EOPNOTSUPP` where the
-    /// portals cannot be written.
+    /// Returns `EAGAIN` when a shared WQ does not accept it ("retry"; the caller may try
+    /// again), `EOPNOTSUPP` where the portals cannot be written.
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result;
 }
 

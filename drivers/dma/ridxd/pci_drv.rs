@@ -182,19 +182,17 @@ impl DeviceBus for PciIo {
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
         let cmd = portal::Command(desc.as_bytes().try_into().map_err(|_| EINVAL)?);
         let portals = self.portals.try_access().ok_or(ENODEV)?;
-        // Kernel submissions go to the WQ's unlimited portal.
-        let off = portal_offset(wq, false);
+        // Submissions on behalf of user space go to the WQ's limited portal, as idxd's do, so
+        // that a shared WQ's threshold holds for write() users too.
+        let off = portal_offset(wq, true);
         if !shared {
             return portal::movdir64b(&*portals, off, &cmd);
         }
-        // ENQCMDS: retried a few times on "retry", as idxd does (`enqcmds_retries`, 32).
-        for _ in 0..=32 {
-            if portal::enqcmds(&*portals, off, &cmd)? {
-                return Ok(());
-            }
-            core::hint::spin_loop();
+        if portal::enqcmds(&*portals, off, &cmd)? {
+            Ok(())
+        } else {
+            Err(EAGAIN)
         }
-        Err(EAGAIN)
     }
 }
 

@@ -33,7 +33,7 @@ use crate::{
     config::{GroupConfig, GroupFlag, WqMode},
     device::DsaDevice,
     fault::UserContext,
-    regs::off,
+    regs::{off, Major},
 };
 use core::fmt::Write;
 use kernel::{
@@ -651,19 +651,41 @@ fn read256(dsa: &DsaDevice, base: usize) -> [u64; 4] {
     ]
 }
 
+/// `max_read_buffers` (and its old name `max_tokens`): GRPCAP's total read buffers.
+fn max_read_buffers_show(n: &DsaNode, e: &mut Emit<'_>) -> Result {
+    let t = dev_of(n)?.dsa.caps().grpcap.total_rdbufs().get();
+    e.line(format_args!("{t}"))
+}
+
+/// `read_buffer_limit` (and `token_limit`): GENCFG.rdbuf_limit, programmed at enable.
+fn read_buffer_limit_show(n: &DsaNode, e: &mut Emit<'_>) -> Result {
+    let v = dev_of(n)?.dsa.with_config(|c| c.rdbuf_limit.get());
+    e.line(format_args!("{v}"))
+}
+
+/// Sets `read_buffer_limit` (needs GRPCAP.rdbuf_limit; see [`Config::set_rdbuf_limit`]).
+fn read_buffer_limit_store(n: &DsaNode, input: &[u8]) -> Result {
+    let v = parse_u64(input)?;
+    dev_of(n)?.dsa.with_config(|c| c.set_rdbuf_limit(v))
+}
+
+/// OPCAP as user space may use it: without BATCH (opcode 1) on a DSA 1.0 device where user
+/// submission is not safe, whose `write()` refuses batches (idxd's `op_cap_show_common()`).
+fn user_opcap(dsa: &DsaDevice) -> [u64; 4] {
+    let mut q = read256(dsa, off::OPCAP);
+    if dsa.caps().major == Major::Dsa1 && !dsa.io().user_submission_safe() {
+        q[0] &= !(1u64 << crate::hw::opcode::BATCH);
+    }
+    q
+}
+
 /// The device's attributes [`dsa_device_attributes` in idxd's sysfs.c].
-static DEVICE_ATTRS: [Attribute<DsaNode>; 21] = [
+static DEVICE_ATTRS: [Attribute<DsaNode>; 22] = [
     Attribute {
         // GENCFG.rdbuf_limit, programmed at enable; needs GRPCAP.rdbuf_limit to change.
         name: c"read_buffer_limit",
-        show: |n, e| {
-            let v = dev_of(n)?.dsa.with_config(|c| c.rdbuf_limit.get());
-            e.line(format_args!("{v}"))
-        },
-        store: Some(|n, input| {
-            let v = parse_u64(input)?;
-            dev_of(n)?.dsa.with_config(|c| c.set_rdbuf_limit(v))
-        }),
+        show: read_buffer_limit_show,
+        store: Some(read_buffer_limit_store),
         visible: None,
     },
     Attribute {
@@ -732,7 +754,7 @@ static DEVICE_ATTRS: [Attribute<DsaNode>; 21] = [
     Attribute {
         name: c"op_cap",
         show: |n, e| {
-            emit_bitmap(e, &read256(&dev_of(n)?.dsa, off::OPCAP), ",");
+            emit_bitmap(e, &user_opcap(&dev_of(n)?.dsa), ",");
             Ok(())
         },
         store: None,
@@ -759,11 +781,21 @@ static DEVICE_ATTRS: [Attribute<DsaNode>; 21] = [
     },
     Attribute {
         name: c"max_read_buffers",
-        show: |n, e| {
-            let t = dev_of(n)?.dsa.caps().grpcap.total_rdbufs().get();
-            e.line(format_args!("{t}"))
-        },
+        show: max_read_buffers_show,
         store: None,
+        visible: None,
+    },
+    // The deprecated names idxd keeps for read buffers (older accel-config reads them).
+    Attribute {
+        name: c"max_tokens",
+        show: max_read_buffers_show,
+        store: None,
+        visible: None,
+    },
+    Attribute {
+        name: c"token_limit",
+        show: read_buffer_limit_show,
+        store: Some(read_buffer_limit_store),
         visible: None,
     },
     Attribute {
@@ -827,16 +859,6 @@ static DEVICE_ATTRS: [Attribute<DsaNode>; 21] = [
                 .map(|w| d.dsa.faults().wq_counters(w as u8).1)
                 .sum();
             e.line(format_args!("{sum}"))
-        },
-        store: None,
-        visible: None,
-    },
-    Attribute {
-        name: c"ims_size",
-        show: |n, e| {
-            // No IMS support: idxd shows `max_ims_mult * 256` of GENCAP.
-            let m = dev_of(n)?.dsa.caps().gencap.max_ims_mult().get();
-            e.line(format_args!("{}", m * 256))
         },
         store: None,
         visible: None,
@@ -1081,16 +1103,23 @@ static WQ_ATTRS: [Attribute<DsaNode>; 21] = [
         visible: None,
     },
     Attribute {
-        // Submissions are not retried by the driver.
+        // How often write() tries a descriptor again when the shared WQ answers "retry".
         name: c"enqcmds_retries",
         show: |n, e| {
             let w = wq_of(n)?;
-            if w.shared.dsa.with_config(|c| c.wqs[w.wq].mode) == WqMode::Dedicated {
+            let (mode, r) = w.shared.dsa.with_config(|c| {
+                let wq = &c.wqs[w.wq];
+                (wq.mode, wq.enqcmds_retries)
+            });
+            if mode == WqMode::Dedicated {
                 return Err(EOPNOTSUPP);
             }
-            e.line(format_args!("0"))
+            e.line(format_args!("{r}"))
         },
-        store: None,
+        store: Some(|n, i| {
+            let v = parse_u32(i)?;
+            wq_set(n, |c, w| c.set_enqcmds_retries(w, v))
+        }),
         visible: None,
     },
     Attribute {
@@ -1114,7 +1143,7 @@ static WQ_ATTRS: [Attribute<DsaNode>; 21] = [
         name: c"op_config",
         show: |n, e| {
             let w = wq_of(n)?;
-            emit_bitmap(e, &read256(&w.shared.dsa, off::OPCAP), ",");
+            emit_bitmap(e, &user_opcap(&w.shared.dsa), ",");
             Ok(())
         },
         store: None,
@@ -1149,7 +1178,10 @@ fn group_members(n: &DsaNode, e: &mut Emit<'_>, engines: bool) -> Result {
         let sep = if k == 0 { "" } else { " " };
         let _ = write!(e, "{sep}{prefix}{}.{m}", d.index);
     }
-    let _ = e.write_str("\n");
+    // A group without members reads empty, without a newline, as in idxd.
+    if !members.is_empty() {
+        let _ = e.write_str("\n");
+    }
     Ok(())
 }
 
@@ -1174,9 +1206,9 @@ fn has_progress_limit(n: &DsaNode) -> bool {
     part_of(n).is_ok_and(|p| p.shared.dsa.caps().grpcap.progress_limit())
 }
 
-/// The group's attributes [`idxd_group_attributes` in idxd's sysfs.c, without the deprecated
-/// `tokens_*`/`use_token_limit` names].
-static GROUP_ATTRS: [Attribute<DsaNode>; 9] = [
+/// The group's attributes [`idxd_group_attributes` in idxd's sysfs.c], with its deprecated
+/// names `tokens_reserved`, `tokens_allowed` and `use_token_limit` for the read-buffer ones.
+static GROUP_ATTRS: [Attribute<DsaNode>; 12] = [
     Attribute {
         name: c"engines",
         show: |n, e| group_members(n, e, true),
@@ -1217,6 +1249,24 @@ static GROUP_ATTRS: [Attribute<DsaNode>; 9] = [
         name: c"read_buffers_allowed",
         show: |n, e| group_show(n, e, |g| g.rdbufs_allowed.get()),
         store: Some(|n, i| group_set(n, GroupFlag::ReadBuffersAllowed, i)),
+        visible: None,
+    },
+    Attribute {
+        name: c"tokens_reserved",
+        show: |n, e| group_show(n, e, |g| g.rdbufs_reserved.get()),
+        store: Some(|n, i| group_set(n, GroupFlag::ReadBuffersReserved, i)),
+        visible: None,
+    },
+    Attribute {
+        name: c"tokens_allowed",
+        show: |n, e| group_show(n, e, |g| g.rdbufs_allowed.get()),
+        store: Some(|n, i| group_set(n, GroupFlag::ReadBuffersAllowed, i)),
+        visible: None,
+    },
+    Attribute {
+        name: c"use_token_limit",
+        show: |n, e| group_show(n, e, |g| u64::from(g.use_rdbuf_limit)),
+        store: Some(|n, i| group_set(n, GroupFlag::UseReadBufferLimit, i)),
         visible: None,
     },
     Attribute {

@@ -10,6 +10,7 @@ mod tests {
     use crate::{
         caps::Caps,
         cmd as command,
+        config::WqMode,
         device::test_hooks,
         hw::{opcode, Descriptor},
         hwif::DeviceIo,
@@ -101,6 +102,11 @@ mod tests {
         assert!(d2.with_config(|c| c.set_wq_threshold(1, 17)) == Err(EINVAL));
         assert!(d2.with_config(|c| c.set_wq_threshold(1, 0)) == Err(EINVAL));
         d2.with_config(|c| c.set_wq_threshold(1, 12))?;
+        // A shared WQ made dedicated forgets its threshold (idxd's `wq_mode_store()`).
+        d2.with_config(|c| c.set_wq_mode(1, WqMode::Dedicated))?;
+        assert_eq!(d2.with_config(|c| c.wqs[1].threshold), 0);
+        d2.with_config(|c| c.set_wq_mode(1, WqMode::Shared))?;
+        d2.with_config(|c| c.set_wq_threshold(1, 12))?;
         assert!(d2.with_config(|c| c.set_max_transfer_size(0, 3000)) == Err(EINVAL));
         assert!(d2.with_config(|c| c.set_max_transfer_size(0, 4 << 20)) == Err(EINVAL));
         d2.with_config(|c| c.set_max_transfer_size(0, 4096))?;
@@ -178,6 +184,26 @@ mod tests {
         fn write32(&self, _off: usize, _val: u32) {}
 
         fn write64(&self, _off: usize, _val: u64) {}
+    }
+
+    /// A WQ nobody configured reads as idxd's (`idxd_setup_wqs()`): shared, priority 0,
+    /// 32-descriptor batches (the model allows 1024), 32 ENQCMDS retries, which take values up
+    /// to 64 (more is 64) on a shared WQ only.
+    #[test]
+    fn new_wqs_read_as_idxds() -> Result {
+        let s = SimInstance::new(127, Generation::Dsa2, false, None)?;
+        let d = s.inst().dsa();
+        let w = d.with_config(|c| c.wqs[3]);
+        assert!(w.mode == WqMode::Shared);
+        assert_eq!(w.priority, 0);
+        assert_eq!(w.max_batch_shift, 5);
+        assert_eq!(w.max_xfer_shift, 21);
+        assert_eq!(w.enqcmds_retries, 32);
+        d.with_config(|c| c.set_enqcmds_retries(3, 100))?;
+        assert_eq!(d.with_config(|c| c.wqs[3].enqcmds_retries), 64);
+        d.with_config(|c| c.set_wq_mode(3, WqMode::Dedicated))?;
+        assert!(d.with_config(|c| c.set_enqcmds_retries(3, 1)) == Err(EOPNOTSUPP));
+        Ok(())
     }
 
     /// A WQ size whose sum with the others does not fit in 32 bits is refused like any size
