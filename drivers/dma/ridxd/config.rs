@@ -434,9 +434,10 @@ impl Config {
     }
 
     /// The ready-to-use configuration: one group with every engine, WQ 0 a dedicated and WQ 1
-    /// a shared user WQ of 16 entries each (when the device has them), the shared one with
-    /// threshold 16 (a shared WQ needs one: idxd does not enable it with 0).
-    pub(crate) fn set_default(&mut self) -> Result {
+    /// a shared user WQ of 16 entries each (when the device has them, and for the shared one,
+    /// when `shared` says shared WQs can be used), the shared one with threshold 16 (a shared
+    /// WQ needs one: idxd does not enable it with 0).
+    pub(crate) fn set_default(&mut self, shared: bool) -> Result {
         for e in 0..self.engines.len() {
             self.set_engine_group(e, Some(0))?;
         }
@@ -445,7 +446,7 @@ impl Config {
             self.set_wq_size(0, 16)?;
             self.set_wq_group(0, Some(0))?;
         }
-        if self.wqs.len() > 1 && self.caps.wqcap.shared_mode() {
+        if self.wqs.len() > 1 && self.caps.wqcap.shared_mode() && shared {
             self.set_wq_mode(1, WqMode::Shared)?;
             self.set_wq_size(1, 16)?;
             self.set_wq_threshold(1, 16)?;

@@ -75,6 +75,13 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// whose sub-descriptors the driver cannot check.
     fn user_submission_safe(&self) -> bool;
 
+    /// Whether shared WQs can be used: the driver submits `write()` descriptors to them with
+    /// ENQCMDS, and user programs would use ENQCMD, so a PCI device needs a CPU with
+    /// `X86_FEATURE_ENQCMD` (idxd's `wq_shared_supported()`: `support_enqcmd`, cleared at
+    /// load on CPUs without it). Without it a configured shared WQ is refused at Enable
+    /// Device and at WQ enable, as idxd refuses it (`IDXD_SCMD_WQ_NO_SWQ_SUPPORT`).
+    fn shared_wq_supported(&self) -> bool;
+
     /// Maps WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page, idxd's
     /// `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`) into `vma` (one page), for
     /// direct submission from user space.

@@ -111,7 +111,8 @@ impl Instance {
         }
         let default = how.default_config && inst.dsa.caps().configurable();
         if default {
-            if let Err(e) = inst.dsa.with_config(|c| c.set_default()) {
+            let shared = inst.dsa.io().shared_wq_supported();
+            if let Err(e) = inst.dsa.with_config(|c| c.set_default(shared)) {
                 dev_warn!(dev, "default configuration failed ({:?})\n", e);
             }
         }

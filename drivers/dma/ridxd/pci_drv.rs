@@ -172,6 +172,10 @@ impl DeviceBus for PciIo {
         self.user_submission_safe
     }
 
+    fn shared_wq_supported(&self) -> bool {
+        portal::has_enqcmd()
+    }
+
     fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result {
         self.gate.with(|dev| {
             let pdev: &pci::Device<Bound> = dev.try_into()?;

@@ -134,6 +134,11 @@ impl DeviceBus for SimIo {
         false
     }
 
+    fn shared_wq_supported(&self) -> bool {
+        // The model's portals are calls, whatever the CPU implements.
+        true
+    }
+
     fn map_portal(&self, _wq: usize, _vma: &VmaNew) -> Result {
         // The model's portals are calls into the model, not a page of memory.
         Err(ENODEV)

@@ -143,6 +143,7 @@ const SCMD_WQ_NO_GRP: u32 = 0x8003_0000;
 const SCMD_WQ_NO_NAME: u32 = 0x8004_0000;
 const SCMD_WQ_NO_THRESH: u32 = 0x8006_0000;
 const SCMD_CDEV_ERR: u32 = 0x800b_0000;
+const SCMD_WQ_NO_SWQ_SUPPORT: u32 = 0x800c_0000;
 const SCMD_WQ_NONE_CONFIGURED: u32 = 0x800d_0000;
 const SCMD_WQ_NO_SIZE: u32 = 0x800e_0000;
 const SCMD_WQ_NO_DRV_NAME: u32 = 0x8020_0000;
@@ -182,17 +183,35 @@ impl BusOps for DsaBus {
 impl DevNode {
     /// Enables the device (`idxd` bound): refused (`ENXIO`, `cmd_status`
     /// `IDXD_SCMD_WQ_NONE_CONFIGURED`) when no WQ is configured, as idxd does, so that a new
-    /// device without a configuration stays unbound; else [`DsaDevice::enable`]'s errors.
+    /// device without a configuration stays unbound; refused (`ENXIO`, warned,
+    /// `IDXD_SCMD_WQ_NO_SWQ_SUPPORT`) when a WQ in a group is shared and shared WQs cannot be
+    /// used ([`DeviceBus::shared_wq_supported`], idxd's `idxd_wqs_setup()`); else
+    /// [`DsaDevice::enable`]'s errors.
+    ///
+    /// [`DeviceBus::shared_wq_supported`]: crate::hwif::DeviceBus::shared_wq_supported
     fn probe(&self) -> Result {
         let s = &self.0;
         if !s.ready.load(Relaxed) {
             return Err(ENXIO);
         }
-        let configured = s
-            .dsa
-            .with_config(|c| c.wqs.iter().any(|w| w.size != 0 && w.group.is_some()));
+        let (configured, shared) = s.dsa.with_config(|c| {
+            (
+                c.wqs.iter().any(|w| w.size != 0 && w.group.is_some()),
+                c.wqs
+                    .iter()
+                    .any(|w| w.group.is_some() && w.mode == WqMode::Shared),
+            )
+        });
         if s.dsa.caps().configurable() && !configured {
             s.cmd_status.store(SCMD_WQ_NONE_CONFIGURED, Relaxed);
+            return Err(ENXIO);
+        }
+        if shared && !s.dsa.io().shared_wq_supported() {
+            s.cmd_status.store(SCMD_WQ_NO_SWQ_SUPPORT, Relaxed);
+            pr_warn!(
+                "dsa{}: a shared WQ is configured, but this CPU has no ENQCMD to submit to it\n",
+                s.index
+            );
             return Err(ENXIO);
         }
         if let Err(e) = s.dsa.enable() {
@@ -221,7 +240,8 @@ impl WqNode {
     /// Enables the WQ as a user WQ (`user` bound), with idxd's checks, each refusal setting the
     /// device's `cmd_status`: the device must be enabled (`ENXIO`), the WQ's `driver_name`
     /// "user" (`ENODEV`), its `name` set, its size and group set, a shared WQ's threshold
-    /// non-zero (`EINVAL`). Then [`UserWqs::enable_wq`]'s errors.
+    /// non-zero (`EINVAL`), shared WQs usable at all (`ENXIO`, see [`DevNode::probe`]). Then
+    /// [`UserWqs::enable_wq`]'s errors.
     fn probe(&self, dev: &Device) -> Result {
         let s = &self.shared;
         if !s.ready.load(Relaxed) {
@@ -253,6 +273,9 @@ impl WqNode {
         }
         if group.is_none() {
             return Err(fail(SCMD_WQ_NO_GRP, EINVAL));
+        }
+        if mode == WqMode::Shared && !s.dsa.io().shared_wq_supported() {
+            return Err(fail(SCMD_WQ_NO_SWQ_SUPPORT, ENXIO));
         }
         // Every submission to the limited portal of a shared WQ with threshold 0 is refused.
         if mode == WqMode::Shared && threshold == 0 {
