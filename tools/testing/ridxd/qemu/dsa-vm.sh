@@ -40,13 +40,16 @@ dsa_vm_run() {
 }
 
 # dsa_guest_tests: the checks in "ridxd-dev test" (after the guest kernel is built): accel-config,
-# then guest/dsa-idxd.sh (the C idxd driver) and guest/dsa-ridxd.sh (the same checks with
-# ridxd's PCI path) in the normal guest kernel, their TAP lines counted.
+# then guest/dsa-idxd.sh (the C idxd driver), guest/dsa-ridxd.sh (the same checks with
+# ridxd's PCI path) and guest/dsa-compare.sh (the same configuration under both drivers in one
+# boot: accel-config's view and every sysfs attribute compared) in the normal guest kernel,
+# their TAP lines counted.
 dsa_guest_tests() {
 	local rc=0
 	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
 	dsa_guest_run idxd || rc=1
 	dsa_guest_run ridxd || rc=1
+	dsa_guest_run compare || rc=1
 	return $rc
 }
 

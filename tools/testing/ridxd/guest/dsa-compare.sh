@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0
+# The C idxd driver as the reference for ridxd's user-visible ABI, on the same intel-dsa devices
+# in one boot: the same configuration is loaded with accel-config under idxd, then under
+# ridxd, and what accel-config lists and saves, and every attribute of every node on the dsa
+# bus, are compared.
+. /ridxd/tap.sh
+D=/sys/bus/dsa/devices
+
+# One configuration for both devices: two groups, two dedicated WQs in the first (PRS off on
+# the second on the DSA 2.0 device), one in the second.  No shared WQ: TCG has no ENQCMD, and
+# both drivers refuse to enable a device with a shared WQ then (checked below).
+conf_dev() {
+	n=$1 prs=$2 mode=${3:-dedicated} thr=""
+	[ "$mode" = shared ] && thr='"threshold":8,' 
+	cat <<-EOF
+	  {
+	    "dev":"dsa$n",
+	    "groups":[
+	      {
+	        "dev":"group$n.0",
+	        "grouped_workqueues":[
+	          { "dev":"wq$n.0", "mode":"dedicated", "size":16, "group_id":0, "priority":10,
+	            "block_on_fault":0, "type":"user", "driver_name":"user", "name":"app$n.0" },
+	          { "dev":"wq$n.1", "mode":"$mode", "size":32, "group_id":0, "priority":5,
+	            "block_on_fault":0, $prs $thr "type":"user",
+	            "driver_name":"user", "name":"app$n.1" }
+	        ],
+	        "grouped_engines":[
+	          { "dev":"engine$n.0", "group_id":0 }, { "dev":"engine$n.1", "group_id":0 }
+	        ]
+	      },
+	      {
+	        "dev":"group$n.1",
+	        "grouped_workqueues":[
+	          { "dev":"wq$n.2", "mode":"dedicated", "size":8, "group_id":1, "priority":1,
+	            "block_on_fault":0, "type":"user", "driver_name":"user", "name":"app$n.2" }
+	        ],
+	        "grouped_engines":[
+	          { "dev":"engine$n.2", "group_id":1 }
+	        ]
+	      }
+	    ]
+	  }
+	EOF
+}
+{ echo "["; conf_dev 0 '"prs_disable":1,'; echo ","; conf_dev 1 ""; echo "]"; } >/tmp/both.conf
+{ echo "["; conf_dev 1 "" shared; echo "]"; } >/tmp/shared.conf
+
+# snapshot NAME: accel-config list -i, save-config, and NODE/ATTR=VALUE for every readable
+# attribute of every dsa bus node, into /tmp/NAME.*, with what may differ made equal: the char
+# devices' major (ridxd's are misc devices) and minor numbers; ridxd's WQs also have
+# cr_faults and cr_fault_failures, and its dsa!wq<D>.<W> nodes no dev (the char device is
+# the misc device of that name: Documentation/ABI/testing/sysfs-driver-ridxd).
+snapshot() {
+	accfg list -i 2>&1 | sed -E 's/"cdev_major":[0-9]+/"cdev_major":M/; s/"cdev_minor":[0-9]+/"cdev_minor":N/' \
+		>/tmp/$1.list || return 1
+	accfg save-config -s /tmp/$1.saved >/dev/null 2>&1 || return 1
+	for node in $D/*; do
+		for f in "$node"/*; do
+			[ -f "$f" ] && [ -r "$f" ] || continue
+			case ${f##*/} in uevent|cr_faults|cr_fault_failures) continue ;; esac
+			case ${node##*/}/${f##*/} in dsa!wq*/dev) continue ;; esac
+			printf '%s/%s=%s|\n' "${node##*/}" "${f##*/}" "$(cat "$f" 2>&1)"
+		done
+	done | sed -E 's,^(dsa[0-9]+/cdev_major)=[0-9]+,\1=M,; s,^(wq[0-9.]+/cdev_minor)=[0-9]+,\1=N,' |
+		sort >/tmp/$1.attrs
+}
+
+show_out() {
+	out=$("$@" 2>&1) && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+
+# same WHAT: /tmp/idxd.WHAT and /tmp/ridxd.WHAT are the same (else the diff is printed).
+same() {
+	diff -u /tmp/idxd.$1 /tmp/ridxd.$1 >/tmp/$1.diff && return 0
+	head -n 60 /tmp/$1.diff | sed 's/^/# /'
+	return 1
+}
+
+# refused_shared: load-config -e of a shared WQ fails, the device stays disabled, and its
+# cmd_status reads IDXD_SCMD_WQ_NO_SWQ_SUPPORT.
+refused_shared() {
+	accfg load-config -c /tmp/shared.conf -e >/dev/null 2>&1 && { echo "# loaded"; return 1; }
+	st=$(cat $D/dsa1/state) cs=$(cat $D/dsa1/cmd_status)
+	echo "# dsa1: state $st, cmd_status $cs"
+	[ "$st" = disabled ] && [ "$cs" = 0x800c0000 ]
+}
+
+ktap_print_header
+tap_check "the CPU has no ENQCMD (TCG)" sh -c '! grep -qw enqcmd /proc/cpuinfo'
+accfg() { accel-config "$@"; }
+tap_check "idxd: insmod idxd_bus, idxd" sh -c 'insmod /lib/modules/idxd_bus.ko && insmod /lib/modules/idxd.ko'
+tap_check "idxd: refuses a shared WQ without ENQCMD" refused_shared
+tap_check "idxd: load-config -e" show_out accfg load-config -c /tmp/both.conf -e
+tap_check "idxd: snapshot" snapshot idxd
+tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'
+tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
+
+accfg() { /ridxd/accfg.sh "$@"; }
+tap_check "ridxd: insmod ridxd" insmod /lib/modules/ridxd.ko
+tap_check "ridxd: refuses a shared WQ without ENQCMD" refused_shared
+tap_check "ridxd: load-config -e" show_out accfg load-config -c /tmp/both.conf -e
+tap_check "ridxd: snapshot" snapshot ridxd
+tap_check "accel-config list -i: the same under idxd and ridxd" same list
+tap_check "accel-config save-config: the same under idxd and ridxd" same saved
+tap_check "every attribute on the dsa bus: the same under idxd and ridxd" same attrs
+tap_check "ridxd: disable both devices" sh -c '/ridxd/accfg.sh disable-device dsa0 && /ridxd/accfg.sh disable-device dsa1'
+tap_check "ridxd: rmmod ridxd" rmmod ridxd
+ktap_set_plan "$((KTAP_TESTNO - 1))"
+ktap_finished
