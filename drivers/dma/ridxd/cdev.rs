@@ -139,9 +139,18 @@ struct Live {
     bond: KBox<dyn SvaBond>,
     ctx: Arc<UserContext>,
     shared: bool,
+}
+
+/// An open file's portal mappings, apart from its [`FileState`]: `mmap` runs with the
+/// caller's `mmap_lock` held, and the state lock is held where the device's locks are taken
+/// (and through them `iommu_sva_bind_device()`, which takes an `mmap_lock`), so `mmap` must
+/// not take it.
+struct PortalState {
+    /// The file was revoked: no new mapping.
+    revoked: bool,
     /// The portal mappings of the WQ's files, once one was mapped: revocation takes them
     /// away (a later access gets `SIGBUS`).
-    portal: Option<InodeMappings>,
+    mappings: Option<InodeMappings>,
 }
 
 /// Where an open file is in its life.
@@ -161,10 +170,14 @@ enum FileState {
 ///
 /// `state` (sleeping) is taken before the device's locks: it is held while `open` programs a
 /// dedicated WQ's PASID and while `write` submits. The WQ's `files` list is taken before it.
+/// `portal` is taken after `state` (revocation) and under the caller's `mmap_lock` (`mmap`);
+/// nothing else is taken under it but the inode's `i_mmap_rwsem` (`unmap_mapping_range()`).
 #[pin_data]
 struct FileLink {
     #[pin]
     state: Mutex<FileState>,
+    #[pin]
+    portal: Mutex<PortalState>,
 }
 
 impl FileLink {
@@ -400,9 +413,12 @@ impl UserWq {
             if let FileState::Live(_) = *st {
                 if let FileState::Live(l) = core::mem::replace(&mut *st, FileState::Gone) {
                     revoked_dedicated |= !l.shared;
-                    if let Some(m) = &l.portal {
+                    let mut portal = f.portal.lock();
+                    portal.revoked = true;
+                    if let Some(m) = &portal.mappings {
                         m.unmap_all();
                     }
+                    drop(portal);
                     *st = FileState::Revoked(l);
                 }
             }
@@ -563,12 +579,12 @@ impl MiscDevice for WqFile {
             return Err(EINVAL);
         }
         // Held while mapping: a revocation waits, then takes this mapping away too.
-        let mut st = this.link.state.lock();
-        let FileState::Live(live) = &mut *st else {
+        let mut portal = this.link.portal.lock();
+        if portal.revoked {
             return Err(ENODEV);
-        };
-        if live.portal.is_none() {
-            live.portal = Some(InodeMappings::of(file)?);
+        }
+        if portal.mappings.is_none() {
+            portal.mappings = Some(InodeMappings::of(file)?);
         }
         // The model has no portal page: ENODEV.
         dsa.io().map_portal(this.uwq.wq, vma)
@@ -649,6 +665,13 @@ impl WqFile {
             let link = Arc::pin_init(
                 pin_init!(FileLink {
                     state <- new_mutex!(FileState::Gone, "ridxd::cdev::file_link"),
+                    portal <- new_mutex!(
+                        PortalState {
+                            revoked: false,
+                            mappings: None,
+                        },
+                        "ridxd::cdev::file_portal"
+                    ),
                 }),
                 GFP_KERNEL,
             )?;
@@ -689,12 +712,7 @@ impl WqFile {
                 return Err(e);
             }
         }
-        *st = FileState::Live(Live {
-            bond,
-            ctx,
-            shared,
-            portal: None,
-        });
+        *st = FileState::Live(Live { bond, ctx, shared });
         drop(st);
         Ok(file)
     }
