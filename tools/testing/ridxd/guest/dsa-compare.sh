@@ -88,21 +88,64 @@ refused_shared() {
 	[ "$st" = disabled ] && [ "$cs" = 0x800c0000 ]
 }
 
+# Figures, each driver on the same device and workload (TCG: the ratio is what counts), printed
+# as "BENCH" lines (ridxd-dev shows them in its summary).  now_ns: CLOCK_MONOTONIC in ns
+# (busybox date has no %N).
+now_ns() { sed -n 's/^now at \([0-9]*\) nsecs/\1/p' /proc/timer_list; }
+# timed VAR CMD...: runs CMD, adds its wall time in ns to VAR; fails as CMD fails.
+timed() {
+	_v=$1
+	shift
+	_s=$(now_ns)
+	"$@"
+	_rc=$?
+	eval "$_v=\$((\${$_v:-0} + $(now_ns) - _s))"
+	return $_rc
+}
+# A batch of 32 memmoves on dsa0's wq0.1 (PRS off) whose CRs all fault (dsa_test -e, as in
+# dsa-idxd.sh's event-log cases): 33 CRs the driver writes, the batch's included.
+BENCH_PAT=0,0,0,0
+for _i in $(seq 32); do BENCH_PAT=$BENCH_PAT:0,1,0,0; done
+BENCH_RUNS=10
+evl_tail() {
+	sed -nE 's/^(Event Log )?head [0-9]+ tail ([0-9]+) .*/\2/p' "/sys/kernel/debug/$1/dsa0/event_log"
+}
+# bench_crs DRIVER: BENCH_RUNS such batches; the CR fix-ups per second, counted by the
+# event log's tail.
+bench_crs() {
+	n=0 ns=0
+	for _r in $(seq $BENCH_RUNS); do
+		t0=$(evl_tail $1)
+		timed ns dsa_test -w 0 -d dsa0/wq0.1 -o 1 -b 3 -f 0x8 -c 32 -e "$BENCH_PAT" -t 5000 \
+			>/tmp/bench.out 2>&1 </dev/null || { tail -n 5 /tmp/bench.out | sed 's/^/# /'; return 1; }
+		n=$((n + ($(evl_tail $1) - t0 + 64) % 64))
+	done
+	[ "$n" = $((33 * BENCH_RUNS)) ] || { echo "# $n event-log entries, not $((33 * BENCH_RUNS))"; return 1; }
+	echo "BENCH $1: CR fix-ups (dsa_test, 10 batches of 32 faulting CRs + the batch's): $n in $((ns / 1000000)) ms, $((n * 1000000000 / ns))/s"
+}
+
 ktap_print_header
 tap_check "the CPU has no ENQCMD (TCG)" sh -c '! grep -qw enqcmd /proc/cpuinfo'
 accfg() { accel-config "$@"; }
-tap_check "idxd: insmod idxd_bus, idxd" sh -c 'insmod /lib/modules/idxd_bus.ko && insmod /lib/modules/idxd.ko'
+probe_idxd=0 enable_idxd=0 probe_ridxd=0 enable_ridxd=0
+tap_check "idxd: insmod idxd_bus, idxd" timed probe_idxd sh -c 'insmod /lib/modules/idxd_bus.ko && insmod /lib/modules/idxd.ko'
 tap_check "idxd: refuses a shared WQ without ENQCMD" refused_shared
-tap_check "idxd: load-config -e" show_out accfg load-config -c /tmp/both.conf -e
+tap_check "idxd: load-config -e" timed enable_idxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "idxd: snapshot" snapshot idxd
+tap_check "idxd: CR fix-ups measured" bench_crs idxd
 tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
 
 accfg() { /ridxd/accfg.sh "$@"; }
-tap_check "ridxd: insmod ridxd" insmod /lib/modules/ridxd.ko
+tap_check "ridxd: insmod ridxd" timed probe_ridxd insmod /lib/modules/ridxd.ko
 tap_check "ridxd: refuses a shared WQ without ENQCMD" refused_shared
-tap_check "ridxd: load-config -e" show_out accfg load-config -c /tmp/both.conf -e
+tap_check "ridxd: load-config -e" timed enable_ridxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "ridxd: snapshot" snapshot ridxd
+tap_check "ridxd: CR fix-ups measured" bench_crs ridxd
+for d in idxd ridxd; do
+	eval "p=\$probe_$d e=\$enable_$d"
+	echo "BENCH $d: probe (insmod, two devices) $((p / 1000000)) ms, load-config -e of both $((e / 1000000)) ms"
+done
 tap_check "accel-config list -i: the same under idxd and ridxd" same list
 tap_check "accel-config save-config: the same under idxd and ridxd" same saved
 tap_check "every attribute on the dsa bus: the same under idxd and ridxd" same attrs

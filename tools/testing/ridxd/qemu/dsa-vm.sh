@@ -75,6 +75,8 @@ dsa_guest_run() {
 		phase "$p-retry" dsa_vm_run "$v" "$s" || rc=1
 	fi
 	add_totals "$(tap_totals "$VM_LOG")"
+	# dsa-compare.sh's figures (idxd and ridxd side by side), for the summary.
+	[ "$2" = compare ] && DSA_BENCH_FIGURES=$(sed -n 's/^BENCH //p' "$VM_LOG")
 	[ "$rc" = 0 ] || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "!!! intel-dsa guest run ($s) failed" >&2; }
 	return $rc
 }
