@@ -148,54 +148,63 @@ pub(crate) struct Config {
     caps: Caps,
 }
 
+impl WqConfig {
+    /// A WQ nobody configured (see [`WqConfig`]).
+    fn new(caps: &Caps) -> Self {
+        WqConfig {
+            mode: WqMode::Shared,
+            size: 0,
+            priority: 0,
+            threshold: 0,
+            block_on_fault: false,
+            ats_disable: false,
+            prs_disable: false,
+            max_xfer_shift: WQ_DEFAULT_MAX_XFER_SHIFT
+                .min(caps.gencap.max_xfer_shift().get() as u32),
+            max_batch_shift: WQ_DEFAULT_MAX_BATCH_SHIFT
+                .min(caps.gencap.max_batch_shift().get() as u32),
+            enqcmds_retries: ENQCMDS_RETRIES_DEFAULT,
+            group: None,
+            pasid: None,
+            enabled: false,
+        }
+    }
+}
+
+impl GroupConfig {
+    /// idxd's defaults (`idxd_setup_groups()`, `idxd_groups_clear_state()`): traffic classes
+    /// 1 on DSA 1.0/2.0 (the only versions this driver knows), all read buffers allowed.
+    ///
+    /// `EINVAL` for a GRPCAP total that does not fit the flags' 8 bits.
+    fn new(caps: &Caps) -> Result<Self> {
+        let total = caps.grpcap.total_rdbufs().get();
+        Ok(GroupConfig {
+            tc_a: Bounded::<u64, 3>::new::<1>(),
+            tc_b: Bounded::<u64, 3>::new::<1>(),
+            use_rdbuf_limit: false,
+            rdbufs_reserved: Bounded::<u64, 8>::new::<0>(),
+            rdbufs_allowed: Bounded::try_new(total).ok_or(EINVAL)?,
+            desc_progress_limit: Bounded::<u64, 2>::new::<0>(),
+            batch_progress_limit: Bounded::<u64, 2>::new::<0>(),
+        })
+    }
+}
+
 /// Changes return the errno each method documents and change nothing on error.
 impl Config {
     /// The reset configuration of a device with `caps`: nothing assigned, WQs unconfigured.
     pub(crate) fn new(caps: &Caps) -> Result<Self> {
         let mut wqs = KVec::with_capacity(caps.num_wqs(), GFP_KERNEL)?;
         for _ in 0..caps.num_wqs() {
-            wqs.push(
-                WqConfig {
-                    mode: WqMode::Shared,
-                    size: 0,
-                    priority: 0,
-                    threshold: 0,
-                    block_on_fault: false,
-                    ats_disable: false,
-                    prs_disable: false,
-                    max_xfer_shift: WQ_DEFAULT_MAX_XFER_SHIFT
-                        .min(caps.gencap.max_xfer_shift().get() as u32),
-                    max_batch_shift: WQ_DEFAULT_MAX_BATCH_SHIFT
-                        .min(caps.gencap.max_batch_shift().get() as u32),
-                    enqcmds_retries: ENQCMDS_RETRIES_DEFAULT,
-                    group: None,
-                    pasid: None,
-                    enabled: false,
-                },
-                GFP_KERNEL,
-            )?;
+            wqs.push(WqConfig::new(caps), GFP_KERNEL)?;
         }
         let mut engines = KVec::with_capacity(caps.num_engines(), GFP_KERNEL)?;
         for _ in 0..caps.num_engines() {
             engines.push(None, GFP_KERNEL)?;
         }
-        // idxd's defaults (`idxd_setup_groups`): traffic classes 1 on DSA 1.0/2.0 (the only
-        // versions this driver knows), all read buffers allowed.
-        let total = caps.grpcap.total_rdbufs().get();
         let mut groups = KVec::with_capacity(caps.num_groups(), GFP_KERNEL)?;
         for _ in 0..caps.num_groups() {
-            groups.push(
-                GroupConfig {
-                    tc_a: Bounded::<u64, 3>::new::<1>(),
-                    tc_b: Bounded::<u64, 3>::new::<1>(),
-                    use_rdbuf_limit: false,
-                    rdbufs_reserved: Bounded::<u64, 8>::new::<0>(),
-                    rdbufs_allowed: Bounded::try_new(total).ok_or(EINVAL)?,
-                    desc_progress_limit: Bounded::<u64, 2>::new::<0>(),
-                    batch_progress_limit: Bounded::<u64, 2>::new::<0>(),
-                },
-                GFP_KERNEL,
-            )?;
+            groups.push(GroupConfig::new(caps)?, GFP_KERNEL)?;
         }
         Ok(Self {
             wqs,
@@ -433,8 +442,34 @@ impl Config {
         Ok(())
     }
 
+    /// Forgets the configuration of a disabled, configurable device, as idxd does when it
+    /// disables one (`idxd_device_clear_state()`): every WQ reads as one nobody configured,
+    /// every group has its default flags and no engine. The event-log size and the
+    /// read-buffer limit stay. Does nothing on a device that is not configurable, is enabled,
+    /// or did not stop ([`Config::stuck`]).
+    pub(crate) fn clear_state(&mut self) {
+        if !self.caps.configurable() || self.enabled || self.stuck {
+            return;
+        }
+        let caps = self.caps;
+        for w in self.wqs.iter_mut() {
+            if !w.enabled {
+                *w = WqConfig::new(&caps);
+            }
+        }
+        for e in self.engines.iter_mut() {
+            *e = None;
+        }
+        for g in self.groups.iter_mut() {
+            // `new` succeeded for these same capabilities in `Config::new`.
+            if let Ok(fresh) = GroupConfig::new(&caps) {
+                *g = fresh;
+            }
+        }
+    }
+
     /// The ready-to-use configuration: one group with every engine, WQ 0 a dedicated and WQ 1
-    /// a shared user WQ of 16 entries each (when the device has them, and for the shared one,
+    /// a shared user WQ of 16 entries each, priority 1 (when the device has them, and for the shared one,
     /// when `shared` says shared WQs can be used), the shared one with threshold 16 (a shared
     /// WQ needs one: idxd does not enable it with 0).
     pub(crate) fn set_default(&mut self, shared: bool) -> Result {
@@ -443,11 +478,13 @@ impl Config {
         }
         if !self.wqs.is_empty() {
             self.set_wq_mode(0, WqMode::Dedicated)?;
+            self.set_wq_priority(0, 1)?;
             self.set_wq_size(0, 16)?;
             self.set_wq_group(0, Some(0))?;
         }
         if self.wqs.len() > 1 && self.caps.wqcap.shared_mode() && shared {
             self.set_wq_mode(1, WqMode::Shared)?;
+            self.set_wq_priority(1, 1)?;
             self.set_wq_size(1, 16)?;
             self.set_wq_threshold(1, 16)?;
             self.set_wq_group(1, Some(0))?;

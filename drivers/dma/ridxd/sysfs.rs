@@ -225,7 +225,12 @@ impl DevNode {
         Ok(())
     }
 
-    /// Disables the device (`idxd` unbound): its WQs are unbound first.
+    /// Disables the device (`idxd` unbound): its WQs are unbound first. A configurable
+    /// device then forgets its configuration, WQ names included (not their type and driver
+    /// name), as idxd's does ([`Config::clear_state`]), so that the next configuration loaded
+    /// is exactly what it says.
+    ///
+    /// [`Config::clear_state`]: crate::config::Config::clear_state
     fn remove(&self) {
         let s = &self.0;
         s.bound.store(false, Relaxed);
@@ -233,6 +238,19 @@ impl DevNode {
             w.unbind();
         }
         let _ = s.user.disable_device();
+        let cleared = s.dsa.with_config(|c| {
+            c.clear_state();
+            c.wqs.iter().all(|w| w.size == 0)
+        });
+        if cleared {
+            for n in s.wqs.lock().iter() {
+                // An empty name needs no memory beyond its NUL; should even that fail, the
+                // name stays, which only keeps what was there.
+                if let (DsaNode::Wq(w), Ok(empty)) = (n.data(), CString::try_from(c"")) {
+                    w.meta.lock().name = empty;
+                }
+            }
+        }
     }
 }
 
@@ -297,12 +315,17 @@ impl WqNode {
         Ok(())
     }
 
-    /// Disables the WQ (`user` unbound): its char device goes, its open files are revoked.
+    /// Disables the WQ (`user` unbound): its char device goes, its open files are revoked,
+    /// and its `type` is `none` again (idxd's `idxd_user_drv_remove()`).
     fn remove(&self) {
         let s = &self.shared;
         let _ = s.user.disable_wq(self.wq);
         s.user.set_file_parent(self.wq, None);
-        let cdev = self.meta.lock().cdev.take();
+        let cdev = {
+            let mut m = self.meta.lock();
+            m.wq_type = WqType::None;
+            m.cdev.take()
+        };
         drop(cdev);
     }
 }
@@ -499,6 +522,11 @@ impl Tree {
     /// The `group<D>.<g>` node.
     pub(crate) fn group_node(&self, g: usize) -> &Node<DsaBus> {
         &self.parts[g]
+    }
+
+    /// The `engine<D>.<e>` node (the engines follow the groups in `parts`).
+    pub(crate) fn engine_node(&self, e: usize) -> &Node<DsaBus> {
+        &self.parts[self.shared.dsa.caps().num_groups() + e]
     }
 }
 

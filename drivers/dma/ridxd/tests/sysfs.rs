@@ -34,6 +34,40 @@ mod tests {
         got.is_ok_and(|g| g.to_bytes() == want)
     }
 
+    /// Whether the disabled device of `s` has forgotten its configuration, as idxd's do
+    /// (`idxd_device_clear_state()`): WQs 0 and 1 unconfigured, nameless and of type `none`
+    /// (their `driver_name` stays), no engine in a group (whose list is then empty, no newline).
+    fn forgotten(s: &SimInstance) -> bool {
+        let t = s.inst().sysfs();
+        (0..2).all(|w| {
+            is(wq_attr(s, w, c"size"), b"0\n")
+                && is(wq_attr(s, w, c"group_id"), b"-1\n")
+                && is(wq_attr(s, w, c"name"), b"\n")
+                && is(wq_attr(s, w, c"type"), b"none\n")
+                && is(wq_attr(s, w, c"driver_name"), b"user\n")
+                && is(wq_attr(s, w, c"mode"), b"shared\n")
+        }) && is(read_attr(t.engine_node(0), c"group_id"), b"-1\n")
+            && is(read_attr(t.group_node(0), c"engines"), b"")
+    }
+
+    /// Gives the disabled device of `s` the driver's default configuration through its
+    /// attributes, as an administrator would after a disable: every engine in group 0, WQ 0
+    /// dedicated and WQ 1 shared (threshold 16), 16 entries each, priority 1, both named.
+    fn configure_by_hand(s: &SimInstance) -> Result {
+        let t = s.inst().sysfs();
+        for e in 0..s.inst().dsa().caps().num_engines() {
+            write_attr(t.engine_node(e), c"group_id", b"0\n")?;
+        }
+        for (w, mode) in [(0, &b"dedicated\n"[..]), (1, &b"shared\n"[..])] {
+            wq_write(s, w, c"mode", mode)?;
+            wq_write(s, w, c"size", b"16\n")?;
+            wq_write(s, w, c"priority", b"1\n")?;
+            wq_write(s, w, c"group_id", b"0\n")?;
+            wq_write(s, w, c"name", b"ridxd\n")?;
+        }
+        wq_write(s, 1, c"threshold", b"16\n")
+    }
+
     #[test]
     fn default_configuration_binds_the_device_and_its_wqs() -> Result {
         let s = SimInstance::new(300, Generation::Dsa2, true, None)?;
@@ -88,6 +122,13 @@ mod tests {
         // A WQ does not bind while the device is unbound (IDXD_SCMD_DEV_NOT_ENABLED).
         assert_eq!(t.with_wq_node(0, |n| n.attach()), Ok(false));
         assert!(is(dev_attr(&s, c"cmd_status"), b"0x80000020\n"));
+        // The device forgot its configuration: it does not bind again until it has one
+        // (IDXD_SCMD_WQ_NONE_CONFIGURED).
+        assert!(forgotten(&s));
+        assert!(is(dev_attr(&s, c"event_log_size"), b"64\n"));
+        assert_eq!(t.device_node().attach(), Ok(false));
+        assert!(is(dev_attr(&s, c"cmd_status"), b"0x800d0000\n"));
+        configure_by_hand(&s)?;
         // Binding the device again enables it; its WQs stay unbound until bound themselves.
         assert_eq!(t.device_node().attach(), Ok(true));
         assert!(is(dev_attr(&s, c"state"), b"enabled\n"));
@@ -118,7 +159,10 @@ mod tests {
         assert_eq!(wq_write(&s, 2, c"size", b"8\n"), Err(EPERM));
         assert_eq!(wq_write(&s, 2, c"group_id", b"0\n"), Err(EPERM));
         assert!(is(wq_attr(&s, 2, c"size"), b"0\n"));
+        // Each disable forgets the configuration, WQ 2's name with it (configure_by_hand).
         t.device_node().unbind();
+        configure_by_hand(&s)?;
+        wq_write(&s, 2, c"name", b"app\n")?;
         wq_write(&s, 2, c"size", b"8\n")?;
         wq_write(&s, 2, c"mode", b"shared\n")?;
         assert_eq!(t.device_node().attach(), Ok(true));
@@ -126,6 +170,9 @@ mod tests {
         // IDXD_SCMD_WQ_NO_GRP.
         assert!(is(dev_attr(&s, c"cmd_status"), b"0x80030000\n"));
         t.device_node().unbind();
+        configure_by_hand(&s)?;
+        wq_write(&s, 2, c"name", b"app\n")?;
+        wq_write(&s, 2, c"size", b"8\n")?;
         wq_write(&s, 2, c"group_id", b"0\n")?;
         assert_eq!(t.device_node().attach(), Ok(true));
         assert_eq!(attach(2), Ok(false));
@@ -158,6 +205,7 @@ mod tests {
         s.inst().sysfs().device_node().unbind();
         assert_eq!(wq_write(&s, 2, c"size", b"129\n"), Err(EINVAL));
         assert!(is(wq_attr(&s, 2, c"size"), b"0\n"));
+        configure_by_hand(&s)?;
         assert_eq!(s.inst().sysfs().device_node().attach(), Ok(true));
         assert_eq!(s.inst().sysfs().with_wq_node(0, |n| n.attach()), Ok(true));
         assert_eq!(wq_write(&s, 2, c"mode", b"both\n"), Err(EINVAL));
@@ -219,6 +267,7 @@ mod tests {
         // While enabled: EPERM, as idxd.
         assert_eq!(write_attr(g0, c"read_buffers_reserved", b"1\n"), Err(EPERM));
         t.device_node().unbind();
+        configure_by_hand(&s)?;
         // Traffic classes are fixed on DSA 1.0/2.0; no device read-buffer limit.
         assert_eq!(write_attr(g0, c"traffic_class_a", b"2\n"), Err(EPERM));
         assert_eq!(write_attr(g0, c"use_read_buffer_limit", b"1\n"), Err(EPERM));

@@ -115,14 +115,17 @@ tap_check "refused: a WQ larger than the device" \
 tap_check "refused: threshold 0 on a shared WQ" \
 	accfg_refused $D/wq1.1/threshold 8 config-wq dsa1/wq1.1 --threshold=0
 tap_check "accel-config enable-wq dsa1/wq1.1" show_out accfg enable-wq dsa1/wq1.1
+# A disabled device has forgotten its configuration, as under idxd: enable-device is refused
+# (cmd_status IDXD_SCMD_WQ_NONE_CONFIGURED) until a configuration is loaded again.
 cycled() {
 	show_out accfg disable-device dsa1 && [ "$(cat $D/dsa1/state)" = disabled ] &&
-		show_out accfg enable-device dsa1 && [ "$(cat $D/dsa1/state)" = enabled ] &&
-		[ "$(cat $D/wq1.1/state)" = disabled ] &&
-		show_out accfg enable-wq dsa1/wq1.0 && show_out accfg enable-wq dsa1/wq1.1 &&
-		[ "$(cat $D/wq1.1/state)" = enabled ] && [ -c /dev/dsa/wq1.0 ] && [ -c /dev/dsa/wq1.1 ]
+		[ "$(cat $D/wq1.1/size)" = 0 ] && ! accfg enable-device dsa1 >/dev/null 2>&1 &&
+		[ "$(cat $D/dsa1/cmd_status)" = 0x800d0000 ] &&
+		show_out accfg load-config -c /tmp/two-groups.conf -e &&
+		[ "$(cat $D/dsa1/state)" = enabled ] && [ "$(cat $D/wq1.1/state)" = enabled ] &&
+		[ -c /dev/dsa/wq1.0 ] && [ -c /dev/dsa/wq1.1 ]
 }
-tap_check "accel-config disable-device, enable-device, enable-wq of both WQs" cycled
+tap_check "accel-config disable-device forgets the configuration; enable-device refused; load-config -e" cycled
 tap_check "refused: PRS settings on DSA 1.0 (dsa0)" \
 	accfg_refused $D/wq0.2/prs_disable absent config-wq dsa0/wq0.2 --prs-disable=1
 # accel-config writes read_buffer_limit, and traffic classes on DSA 2.0, from a saved

@@ -79,6 +79,13 @@ same() {
 	return 1
 }
 
+# same_off WHAT: as same, for the snapshots of the disabled devices.
+same_off() {
+	diff -u /tmp/idxd-off.$1 /tmp/ridxd-off.$1 >/tmp/$1-off.diff && return 0
+	head -n 60 /tmp/$1-off.diff | sed 's/^/# /'
+	return 1
+}
+
 # refused_shared: load-config -e of a shared WQ fails, the device stays disabled, and its
 # cmd_status reads IDXD_SCMD_WQ_NO_SWQ_SUPPORT.
 refused_shared() {
@@ -134,6 +141,7 @@ tap_check "idxd: load-config -e" timed enable_idxd show_out accfg load-config -c
 tap_check "idxd: snapshot" snapshot idxd
 tap_check "idxd: CR fix-ups measured" bench_crs idxd
 tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'
+tap_check "idxd: snapshot of the disabled devices" snapshot idxd-off
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
 
 accfg() { /ridxd/accfg.sh "$@"; }
@@ -150,6 +158,10 @@ tap_check "accel-config list -i: the same under idxd and ridxd" same list
 tap_check "accel-config save-config: the same under idxd and ridxd" same saved
 tap_check "every attribute on the dsa bus: the same under idxd and ridxd" same attrs
 tap_check "ridxd: disable both devices" sh -c '/ridxd/accfg.sh disable-device dsa0 && /ridxd/accfg.sh disable-device dsa1'
+tap_check "ridxd: snapshot of the disabled devices" snapshot ridxd-off
+# A disabled device has forgotten its configuration under both (idxd_device_clear_state()).
+tap_check "disabled: accel-config list -i the same" same_off list
+tap_check "disabled: every attribute the same" same_off attrs
 tap_check "ridxd: rmmod ridxd" rmmod ridxd
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished

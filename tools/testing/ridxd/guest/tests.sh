@@ -45,6 +45,25 @@ writes() { echo "$2" > "$1" 2>/dev/null; }
 refused() { ! echo "$2" > "$1" 2>/dev/null; }
 absent() { [ ! -e "$1" ]; }
 bound_to() { [ "$(basename "$(readlink "$1/driver")")" = "$2" ]; }
+# forgot_dsa1: a disabled dsa1 has forgotten its configuration, as idxd's devices do
+# (idxd_device_clear_state()): WQs unconfigured and nameless (driver_name stays), no engine in
+# a group; the event-log size stays.
+forgot_dsa1() {
+	[ "$(cat $D/wq1.0/size)" = 0 ] && [ "$(cat $D/wq1.1/size)" = 0 ] &&
+		[ "$(cat $D/wq1.0/group_id)" = -1 ] && [ "$(cat $D/engine1.0/group_id)" = -1 ] &&
+		[ -z "$(cat $D/wq1.0/name)" ] && [ "$(cat $D/wq1.0/driver_name)" = user ] &&
+		[ "$(cat $D/wq1.0/mode)" = shared ] && [ "$(cat $D/wq1.1/type)" = none ] &&
+		[ "$(cat $D/dsa1/event_log_size)" = "$1" ]
+}
+# dsa1_default: the default configuration (config.rs, set_default) again, by hand.
+dsa1_default() {
+	for e in 0 1 2 3; do echo 0 > $D/engine1.$e/group_id || return 1; done
+	echo dedicated > $D/wq1.0/mode && echo 16 > $D/wq1.0/size && echo 1 > $D/wq1.0/priority &&
+		echo 0 > $D/wq1.0/group_id && echo user > $D/wq1.0/driver_name &&
+		echo ridxd > $D/wq1.0/name && echo shared > $D/wq1.1/mode && echo 16 > $D/wq1.1/size &&
+		echo 1 > $D/wq1.1/priority && echo 16 > $D/wq1.1/threshold &&
+		echo 0 > $D/wq1.1/group_id && echo user > $D/wq1.1/driver_name && echo ridxd > $D/wq1.1/name
+}
 tap_check "dsa bus with drivers idxd and user" sh -c "[ -d $B/drivers/idxd ] && [ -d $B/drivers/user ]"
 tap_check "dsa1 is the DSA 2.0 model" reads $A/dsa1/device ridxd_sim1
 tap_check "dsa1 is below ridxd_sim1" sh -c "[ \$(basename \$(dirname \$(readlink -f $D/dsa1))) = ridxd_sim1 ]"
@@ -72,6 +91,8 @@ tap_check "event_log_size 63 refused" refused $D/dsa1/event_log_size 63
 tap_check "event_log_size 65536 refused" refused $D/dsa1/event_log_size 65536
 tap_check "event_log_size unchanged after refusals" reads $D/dsa1/event_log_size 64
 tap_check "event_log_size 256" writes $D/dsa1/event_log_size 256
+tap_check "dsa1 forgot its configuration, as idxd's devices do" forgot_dsa1 256
+tap_check "dsa1 given the default configuration again by hand" dsa1_default
 tap_check "prs_disable on a disabled WQ" writes $D/wq1.0/prs_disable 1
 tap_check "wq1.2 configured as a shared user WQ (no threshold)" sh -c "echo 8 > $D/wq1.2/size && echo 0 > $D/wq1.2/group_id && echo shared > $D/wq1.2/mode && echo user > $D/wq1.2/driver_name && echo app > $D/wq1.2/name"
 tap_check "enable dsa1 and wq1.0 (bind idxd, user)" sh -c "echo dsa1 > $B/drivers/idxd/bind && echo wq1.0 > $B/drivers/user/bind"
@@ -85,7 +106,14 @@ tap_check "max_transfer_size 3000 refused (not a power of two)" sh -c "echo wq1.
 tap_check "a shared WQ without threshold does not bind (cmd_status WQ_NO_THRESH)" sh -c "! echo wq1.2 > $B/drivers/user/bind 2>/dev/null && [ \$(cat $D/dsa1/cmd_status) = 0x80060000 ]"
 tap_check "it binds with threshold 8, and unbinds" sh -c "echo 8 > $D/wq1.2/threshold && echo wq1.2 > $B/drivers/user/bind && [ \$(cat $D/wq1.2/state) = enabled ] && [ \$(cat $D/dsa1/cmd_status) = 0x0 ] && echo wq1.2 > $D/wq1.2/driver/unbind"
 tap_check "a WQ's size does not change while the device is enabled" sh -c "! echo 4 > $D/wq1.2/size 2>/dev/null && [ \$(cat $D/wq1.2/size) = 8 ]"
-tap_check "wq1.2 unconfigured again (device unbound and bound)" sh -c "echo dsa1 > $D/dsa1/driver/unbind && echo 0 > $D/wq1.2/size && echo dsa1 > $B/drivers/idxd/bind && echo wq1.0 > $B/drivers/user/bind"
+# unbound_and_rebound: dsa1 disabled (wq1.2 forgotten with the rest), configured as by default
+# (wq1.0 with PRS off, as before), enabled, wq1.0 bound.
+unbound_and_rebound() {
+	echo dsa1 > $D/dsa1/driver/unbind && forgot_dsa1 256 && [ "$(cat $D/wq1.2/size)" = 0 ] &&
+		dsa1_default && echo 1 > $D/wq1.0/prs_disable && echo dsa1 > $B/drivers/idxd/bind &&
+		echo wq1.0 > $B/drivers/user/bind
+}
+tap_check "wq1.2 unconfigured again (device unbound, configured, bound)" unbound_and_rebound
 tap_check "a WQ whose driver_name is not user does not bind" sh -c "echo dmaengine > $D/wq1.1/driver_name && ! echo wq1.1 > $B/drivers/user/bind 2>/dev/null && echo user > $D/wq1.1/driver_name && echo wq1.1 > $B/drivers/user/bind"
 echo "# $(head -n1 $A/dsa1/event_log)"
 # accel-config (unmodified) through the same ABI, when the guest has it (ridxd-dev test builds

@@ -253,6 +253,40 @@ static int drop_cap(int cap)
 	return has_cap(cap) == 0 ? 0 : -1;
 }
 
+/*
+ * Gives the disabled device the driver's default configuration again (config.rs,
+ * set_default: every engine in group 0, WQ 0 dedicated and WQ 1 shared, 16 entries each):
+ * a disabled device has forgotten its configuration, as idxd's devices do. 0, or the first
+ * negative errno.
+ */
+static int default_config(void)
+{
+	static const char *const wq_attrs[][2] = {
+		{ "wq0/mode", "dedicated" }, { "wq0/priority", "1" }, { "wq0/size", "16" },
+		{ "wq0/group_id", "0" }, { "wq0/driver_name", "user" }, { "wq0/name", "ridxd" },
+		{ "wq1/mode", "shared" }, { "wq1/priority", "1" }, { "wq1/size", "16" },
+		{ "wq1/threshold", "16" }, { "wq1/group_id", "0" }, { "wq1/driver_name", "user" },
+		{ "wq1/name", "ridxd" },
+	};
+	long engines = attr_read("max_engines");
+	char path[160];
+	int rc;
+
+	for (long e = 0; e < engines; e++) {
+		snprintf(path, sizeof(path), RIDXD_SYSFS "/devices/engine%s.%ld/group_id",
+			 dev_index(), e);
+		rc = ridxd_write_file(path, "0");
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < sizeof(wq_attrs) / sizeof(wq_attrs[0]); i++) {
+		rc = attr_write(wq_attrs[i][0], wq_attrs[i][1]);
+		if (rc)
+			return rc;
+	}
+	return engines > 0 ? 0 : -EINVAL;
+}
+
 static void enable_wqs(void)
 {
 	attr_write("wq0/enable", "1");
@@ -729,7 +763,11 @@ TEST_F(wq, disabled_wq_revokes_its_open_files)
 	close(fd2);
 }
 
-/* Disabling the device revokes the files open on any of its WQs, as disabling the WQ does. */
+/*
+ * Disabling the device revokes the files open on any of its WQs, as disabling the WQ does,
+ * and the device forgets its configuration (as idxd's do): it is not enabled again until it
+ * has one.
+ */
 TEST_F(wq, disabled_device_revokes_its_open_files)
 {
 	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
@@ -739,6 +777,9 @@ TEST_F(wq, disabled_device_revokes_its_open_files)
 	ASSERT_EQ(0, attr_write("enable", "0"));
 	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
 	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, attr_read("wq0/size"));
+	EXPECT_EQ(-ENXIO, attr_write("enable", "1"));
+	ASSERT_EQ(0, default_config());
 	ASSERT_EQ(0, attr_write("enable", "1"));
 	enable_wqs();
 	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
