@@ -131,6 +131,17 @@ bench_crs() {
 	echo "BENCH $1: CR fix-ups (dsa_test, 10 batches of 32 faulting CRs + the batch's): $n in $((ns / 1000000)) ms, $((n * 1000000000 / ns))/s"
 }
 
+# bench_latency DRIVER: ridxd_bench's end-to-end latencies on dsa0's wq0.1 (dedicated, PRS
+# off), write() returning to the CR's status byte visible: no-ops whose CR page was never
+# touched (the device logs the CR, the driver writes it) and whose CR page is present.
+bench_latency() {
+	/ridxd/selftests/ridxd_bench 0 1 latency >/tmp/lat.out 2>&1 ||
+		{ tail -n 5 /tmp/lat.out | sed 's/^/# /'; return 1; }
+	sed -n -e "s/^latency_fault_us /BENCH $1: CR latency (us, ridxd_bench), CR page absent: /p" \
+		-e "s/^latency_present_us /BENCH $1: CR latency (us, ridxd_bench), CR page present: /p" \
+		/tmp/lat.out
+}
+
 ktap_print_header
 tap_check "the CPU has no ENQCMD (TCG)" sh -c '! grep -qw enqcmd /proc/cpuinfo'
 accfg() { accel-config "$@"; }
@@ -140,6 +151,7 @@ tap_check "idxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "idxd: load-config -e" timed enable_idxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "idxd: snapshot" snapshot idxd
 tap_check "idxd: CR fix-ups measured" bench_crs idxd
+tap_check "idxd: fix-up latency measured" bench_latency idxd
 tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'
 tap_check "idxd: snapshot of the disabled devices" snapshot idxd-off
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
@@ -150,6 +162,7 @@ tap_check "ridxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "ridxd: load-config -e" timed enable_ridxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "ridxd: snapshot" snapshot ridxd
 tap_check "ridxd: CR fix-ups measured" bench_crs ridxd
+tap_check "ridxd: fix-up latency measured" bench_latency ridxd
 for d in idxd ridxd; do
 	eval "p=\$probe_$d e=\$enable_$d"
 	echo "BENCH $d: probe (insmod, two devices) $((p / 1000000)) ms, load-config -e of both $((e / 1000000)) ms"

@@ -4,7 +4,11 @@
  * what it measured, one "name value ..." line per figure, and fails only when it could not
  * measure (or a CR was lost, written twice or wrongly).
  *
- *   ridxd_bench [DEV [WQ]]    defaults 1 1; WQ: a shared user WQ with PRS disabled
+ *   ridxd_bench [DEV [WQ [latency]]]   defaults 1 1; WQ: a user WQ with PRS disabled
+ *
+ * With "latency", only the end-to-end latencies (2.) are measured: they need nothing but the
+ * WQ's char device and write(), so they run under the C idxd driver as well (a dedicated WQ;
+ * guest/dsa-compare.sh runs them under both drivers on the same QEMU device).
  *
  * 1. The driver's in-kernel benchmark (/sys/kernel/debug/ridxd/bench, see
  *    drivers/dma/ridxd/bench.rs), with this process's pages as the CR memory: the bare limit
@@ -288,13 +292,18 @@ static int burst(int fd)
 int main(int argc, char **argv)
 {
 	char node[64];
-	int fd, rc = 0;
+	int fd, rc = 0, only_latency;
 
 	dev = argc > 1 ? argv[1] : "1";
 	wqs = argc > 2 ? argv[2] : "1";
 	wq = atoi(wqs);
+	only_latency = argc > 3 && !strcmp(argv[3], "latency");
+	if (argc > 4 || (argc > 3 && !only_latency)) {
+		fprintf(stderr, "usage: ridxd_bench [DEV [WQ [latency]]]\n");
+		return 2;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (kernel_figures()) {
+	if (!only_latency && kernel_figures()) {
 		fprintf(stderr, "ridxd_bench: the in-kernel benchmark failed\n");
 		rc = 1;
 	}
@@ -308,7 +317,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ridxd_bench: latency could not be measured\n");
 		rc = 1;
 	}
-	if (burst(fd)) {
+	if (!only_latency && burst(fd)) {
 		fprintf(stderr, "ridxd_bench: the burst lost, repeated or failed CRs\n");
 		rc = 1;
 	}
