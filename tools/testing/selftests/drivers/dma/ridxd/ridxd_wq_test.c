@@ -54,6 +54,76 @@ static int attr_write(const char *rel, const char *val)
 	return ridxd_attr_write(dev_index(), rel, val);
 }
 
+/*
+ * Whether the device is one of ridxd's model devices (its debugfs "device" names the faux
+ * device ridxd_sim<N>), not a PCI function (its "device" is the PCI address).
+ */
+static int model_device(void)
+{
+	char bus[64];
+
+	if (ridxd_attr_read_str(dev_index(), "device", bus, sizeof(bus)))
+		return 0;
+	return !strncmp(bus, "ridxd_sim", 9);
+}
+
+/*
+ * Whether shared WQs can be used: write() submits to them with ENQCMDS, so ridxd (as idxd)
+ * enables none where the CPU has no ENQCMD (TCG, for one); the model devices take them
+ * anyway (their portals are not the CPU's).
+ */
+static int shared_wqs_usable(void)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f;
+
+	if (model_device())
+		return 1;
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "flags", 5) && strstr(line, " enqcmd");
+	fclose(f);
+	return found;
+}
+
+/*
+ * Whether a page fault with PRS on is resolved by a page request: the model device resolves
+ * it itself; a PCI device needs the PCIe Page Request Interface, extended capability 0x13
+ * (PCIe base specification, "Page Request Extended Capability"), which the project's QEMU
+ * device does not have.
+ */
+static int prs_resolves_faults(void)
+{
+	unsigned char cfg[4096];
+	char bus[64], path[128];
+	unsigned int off = 0x100;
+	ssize_t n;
+	int fd;
+
+	if (model_device())
+		return 1;
+	if (ridxd_attr_read_str(dev_index(), "device", bus, sizeof(bus)))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bus);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cfg, sizeof(cfg));
+	close(fd);
+	for (int hops = 0; n == sizeof(cfg) && off >= 0x100 && off <= 0xffc && hops < 64; hops++) {
+		uint32_t h = cfg[off] | cfg[off + 1] << 8 | cfg[off + 2] << 16 |
+			     (uint32_t)cfg[off + 3] << 24;
+
+		if ((h & 0xffff) == 0x13)
+			return 1;
+		off = h >> 20;
+	}
+	return 0;
+}
+
 static long attr_read(const char *rel)
 {
 	return ridxd_attr_read(dev_index(), rel);
@@ -255,9 +325,9 @@ static int drop_cap(int cap)
 
 /*
  * Gives the disabled device the driver's default configuration again (config.rs,
- * set_default: every engine in group 0, WQ 0 dedicated and WQ 1 shared, 16 entries each):
- * a disabled device has forgotten its configuration, as idxd's devices do. 0, or the first
- * negative errno.
+ * set_default: every engine in group 0, WQ 0 dedicated and WQ 1 shared, 16 entries each;
+ * no shared WQ where shared WQs cannot be used): a disabled device has forgotten its
+ * configuration, as idxd's devices do. 0, or the first negative errno.
  */
 static int default_config(void)
 {
@@ -280,6 +350,8 @@ static int default_config(void)
 			return rc;
 	}
 	for (size_t i = 0; i < sizeof(wq_attrs) / sizeof(wq_attrs[0]); i++) {
+		if (!strncmp(wq_attrs[i][0], "wq1/", 4) && !shared_wqs_usable())
+			continue;
 		rc = attr_write(wq_attrs[i][0], wq_attrs[i][1]);
 		if (rc)
 			return rc;
@@ -345,6 +417,10 @@ FIXTURE_SETUP(wq)
 	snprintf(rel, sizeof(rel), "wq%d/prs_disable", variant->wq);
 	if (!has_attr(rel) && variant->prs_disable)
 		SKIP(return, "no per-WQ PRS disable on this device");
+	if (variant->wq == 1 && !shared_wqs_usable())
+		SKIP(return, "shared WQs need ENQCMD, which this CPU does not have");
+	if (!variant->prs_disable && !prs_resolves_faults())
+		SKIP(return, "PRS on needs the device's PRI capability, which it does not have");
 
 	/* prs_disable can change only while the WQ is disabled (it may be already). */
 	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
@@ -471,8 +547,8 @@ TEST_F(wq, batch_sub_cr_fault_fixed)
 	EXPECT_EQ(0, bcr->result);
 	EXPECT_EQ(2, bcr->bytes_completed); /* descs_completed in newer uapi headers */
 	/* The driver writes the sub-descriptor's CR before the batch's. */
+	/* bytes_completed counts only in a partial completion (accel-config's test/dsa.c). */
 	ASSERT_EQ(DSA_COMP_SUCCESS, mcr->status);
-	EXPECT_EQ(256, mcr->bytes_completed);
 	EXPECT_EQ(DSA_COMP_SUCCESS, ncr->status);
 	ASSERT_EQ(-1, first_diff(src, dst, 256));
 	ASSERT_EQ(-1, first_not(dst + 256, 0, 4096 - 256));
@@ -546,7 +622,6 @@ TEST_F(wq, batch_own_cr_fault_fixed)
 	EXPECT_EQ(0, bcr->result);
 	EXPECT_EQ(2, bcr->bytes_completed);
 	ASSERT_EQ(DSA_COMP_SUCCESS, mcr->status);
-	EXPECT_EQ(4096, mcr->bytes_completed);
 	EXPECT_EQ(DSA_COMP_SUCCESS, ncr->status);
 	ASSERT_EQ(-1, first_diff(src, dst, 4096));
 	EXPECT_EQ(want, wq_attr_wait(variant->wq, -1, "cr_faults", want));
@@ -708,7 +783,6 @@ TEST_F(wq, memmove_present_cr)
 	memmove_desc(&d, src, dst, 4096, cr);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
-	ASSERT_EQ(4096, cr->bytes_completed);
 	ASSERT_EQ(0, memcmp(src, dst, 4096));
 }
 
@@ -803,7 +877,6 @@ TEST_F(wq, memmove_cr_in_absent_pages)
 	memmove_desc(&d, src, dst, 512, fresh);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr((void *)fresh));
-	ASSERT_EQ(512, ((struct dsa_completion_record *)fresh)->bytes_completed);
 
 	memmove_desc(&d, src, dst + 1024, 256, dropped + 64);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
@@ -901,7 +974,6 @@ TEST_F(wq, reserved_opcode)
 	memmove_desc(&d, src, dst, 4096, (void *)cr);
 	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
 	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
-	EXPECT_EQ(4096, cr->bytes_completed);
 	ASSERT_EQ(-1, first_diff(src, dst, 4096));
 }
 
@@ -1626,21 +1698,22 @@ FIXTURE_SETUP(cycles) {}
 FIXTURE_TEARDOWN(cycles) {}
 
 /*
- * Opens and closes, alternating dedicated and shared WQ; nobody left behind. 10,000 of them,
- * or RIDXD_CYCLES (the debug guest runs fewer: with lockdep, KASAN and kmemleak and the
- * model's interrupts 1 ms late, 10,000 took 352 s there).
+ * Opens and closes, alternating dedicated and shared WQ (the dedicated one only where shared
+ * WQs cannot be used); nobody left behind. 10,000 of them, or RIDXD_CYCLES (the debug guest
+ * runs fewer: with lockdep, KASAN and kmemleak and the model's interrupts 1 ms late, 10,000
+ * took 352 s there).
  */
 TEST_F_TIMEOUT(cycles, open_close, 900)
 {
 	const char *env = getenv("RIDXD_CYCLES");
-	int n = env ? atoi(env) : 10000;
+	int n = env ? atoi(env) : 10000, wqs = shared_wqs_usable() ? 2 : 1;
 	struct timespec t0, t1;
 
 	ASSERT_LT(0, n);
 	enable_wqs();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < n; i++) {
-		int fd = wq_open(i & 1);
+		int fd = wq_open(i % wqs);
 
 		ASSERT_LE(0, fd) TH_LOG("cycle %d: %s", i, strerror(errno));
 		close(fd);
@@ -1649,7 +1722,8 @@ TEST_F_TIMEOUT(cycles, open_close, 900)
 	TH_LOG("%d open/close cycles in %.1f s", n,
 	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	EXPECT_EQ(0, attr_read("wq0/clients"));
-	EXPECT_EQ(0, attr_read("wq1/clients"));
+	if (wqs == 2)
+		EXPECT_EQ(0, attr_read("wq1/clients"));
 }
 
 TEST_HARNESS_MAIN
