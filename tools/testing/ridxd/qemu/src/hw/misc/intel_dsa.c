@@ -241,6 +241,8 @@ enum {
     ST_SUCCESS = 0x01,
     ST_SUCCESS_PRED = 0x02,
     ST_PAGE_FAULT_NOBOF = 0x03,
+    /* status bit 7: the faulting access was a write [U: DSA_COMP_STATUS_WRITE] */
+    ST_WRITE_FAULT = 0x80,
     ST_BATCH_FAIL = 0x05,
     ST_BATCH_PAGE_FAULT = 0x06,
     ST_BAD_OPCODE = 0x10,
@@ -718,7 +720,7 @@ static uint32_t wq_max_batch(IntelDSAState *s, int wq)
 /* Partial completion on a page fault [U: DSA_COMP_PAGE_FAULT_NOBOF]. */
 static void cr_fault(DSACR *cr, uint64_t addr, uint32_t done, bool write)
 {
-    cr->status = ST_PAGE_FAULT_NOBOF;
+    cr->status = ST_PAGE_FAULT_NOBOF | (write ? ST_WRITE_FAULT : 0);
     cr->bytes_completed = done;
     cr->fault_addr = addr;
     cr->fault_info = write ? 1 : 0;     /* bit 0: the access was a write */
