@@ -45,14 +45,16 @@ dsa_vm_run() {
 # dsa_guest_tests: the checks in "ridxd-dev test" (after the guest kernel is built): accel-config,
 # then guest/dsa-idxd.sh (the C idxd driver), guest/dsa-ridxd.sh (the same checks with
 # ridxd's PCI path) and guest/dsa-compare.sh (the same configuration under both drivers in one
-# boot: accel-config's view and every sysfs attribute compared) in the normal guest kernel,
-# and guest/dsa-ridxd.sh in the debug one, their TAP lines counted.
+# boot: accel-config's view and every sysfs attribute compared) and guest/dsa-kselftest.sh
+# (ridxd's kselftest on the QEMU devices) in the normal guest kernel, and guest/dsa-ridxd.sh
+# in the debug one, their TAP lines counted.
 dsa_guest_tests() {
 	local rc=0
 	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
 	dsa_guest_run guest idxd || rc=1
 	dsa_guest_run guest ridxd || rc=1
 	dsa_guest_run guest compare || rc=1
+	dsa_guest_run guest kselftest || rc=1
 	# ridxd's PCI path under lockdep, KASAN and kmemleak: the model's SVA bind takes none of
 	# the IOMMU core's locks, and only this guest showed their order against mmap's.
 	dsa_guest_run debug ridxd || rc=1

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+# ridxd's own kselftest (ridxd_wq_test) on the project's QEMU intel-dsa devices, through ridxd's
+# PCI path: dsa0 is the DSA 2.0 device, dsa1 the DSA 1.0 one.  Each is given the kselftest's
+# default configuration without its shared WQ (TCG has no ENQCMD, and ridxd, as idxd, then
+# enables no shared WQ): every engine in group 0, wq<D>.0 dedicated, 16 entries.  What the
+# devices cannot do is skipped by the kselftest with its reason: shared WQs (no ENQCMD), PRS on
+# (the QEMU device has no PRI capability, so no page request resolves a fault), the model's
+# own knobs.  Run by "ridxd-dev dsa-vm guest dsa-kselftest.sh".
+. /ridxd/tap.sh
+D=/sys/bus/dsa/devices
+
+# configure D: the configuration above on dsa<D>, enabled, wq<D>.0 enabled.
+configure() {
+	for e in $D/engine$1.*; do echo 0 > $e/group_id || return 1; done
+	echo dedicated > $D/wq$1.0/mode && echo 16 > $D/wq$1.0/size &&
+		echo 1 > $D/wq$1.0/priority && echo 0 > $D/wq$1.0/group_id &&
+		echo user > $D/wq$1.0/driver_name && echo ridxd > $D/wq$1.0/name &&
+		echo dsa$1 > /sys/bus/dsa/drivers/idxd/bind && echo wq$1.0 > /sys/bus/dsa/drivers/user/bind &&
+		[ "$(cat $D/dsa$1/state)" = enabled ] && [ "$(cat $D/wq$1.0/state)" = enabled ]
+}
+# kselftest D: ridxd_wq_test on dsa<D>, its output indented below the test point.
+kselftest() {
+	RIDXD_DEV=$1 /ridxd/selftests/ridxd_wq_test > /tmp/ks$1.out 2>&1
+	rc=$?
+	sed 's/^/    /' /tmp/ks$1.out
+	grep '^# Totals' /tmp/ks$1.out
+	return $rc
+}
+# ran D MIN: the run on dsa<D> passed at least MIN of its cases (not all skipped).
+ran() {
+	n=$(sed -n 's/^# Totals: pass:\([0-9]*\) .*/\1/p' /tmp/ks$1.out)
+	echo "# dsa$1: $n cases passed"
+	[ "${n:-0}" -ge "$2" ]
+}
+
+ktap_print_header
+tap_check "insmod ridxd (PCI devices come up disabled)" insmod /lib/modules/ridxd.ko
+tap_check "dsa0 (DSA 2.0) configured and enabled" configure 0
+tap_check "dsa1 (DSA 1.0) configured and enabled" configure 1
+tap_check "kselftest ridxd_wq_test on dsa0 (DSA 2.0, PCI)" kselftest 0
+# Every case of the dedicated, PRS-off WQ that does not need a model knob or several openers.
+tap_check "dsa0: the dedicated PRS-off cases ran" ran 0 20
+tap_check "kselftest ridxd_wq_test on dsa1 (DSA 1.0, PCI)" kselftest 1
+tap_check "rmmod ridxd" rmmod ridxd
+ktap_set_plan "$((KTAP_TESTNO - 1))"
+ktap_finished
