@@ -10,7 +10,8 @@
  * logs the CRs in its event log, and the driver writes them into this process's memory. The
  * destination is not touched beforehand either: a destination page that is not present ends a
  * memmove in partial completion, and, as an application must, the program touches the page
- * and submits the rest again.
+ * and submits the rest again. On a dedicated WQ, whose portal drops what it has no room for
+ * (MOVDIR64B gets no answer), at most the WQ's size descriptors are in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,10 +103,28 @@ int main(int argc, char **argv)
 	printf("copying %s: %lld bytes in %lu memmoves of %lu bytes via %s (prs_disable %ld)\n",
 	       file, (long long)st.st_size, n, CHUNK, node, ridxd_attr_read(dev, rel));
 	printf("every CR in a never-touched page; the destination never touched either\n");
+	char mode[16] = "";
 
+	snprintf(rel, sizeof(rel), "wq%s/mode", wq);
+	ridxd_attr_read_str(dev, rel, mode, sizeof(mode));
+	snprintf(rel, sizeof(rel), "wq%s/size", wq);
+	long window = strcmp(mode, "dedicated") ? 0 : ridxd_attr_read(dev, rel);
+
+	if (!strcmp(mode, "dedicated") && window <= 0) {
+		fprintf(stderr, "%s: dedicated, but its size reads %ld\n", node, window);
+		return 1;
+	}
 	t0 = now();
 	for (unsigned long i = 0; i < n; i++) {
 		struct dsa_hw_desc d = { 0 };
+
+		/* A dedicated WQ: descriptor i - window has left it once its CR is written. */
+		if (window && i >= (unsigned long)window) {
+			volatile uint8_t *st = (void *)(crs + (i - window) * PAGE);
+
+			for (int spins = 0; !*st && spins < 2000000; spins++)
+				usleep(1);
+		}
 
 		d.opcode = DSA_OPCODE_MEMMOVE;
 		d.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
@@ -176,7 +195,7 @@ int main(int argc, char **argv)
 	       fixed, dev, wq, k, failed);
 	printf("errors:                   %lu\n", bad);
 	printf("data:                     %s\n", same ? "identical to the source" : "DIFFERENT");
-	printf("time:                     %.3f s (%.1f MiB/s, QEMU TCG + software model)\n",
+	printf("time:                     %.3f s (%.1f MiB/s under QEMU TCG: not a hardware figure)\n",
 	       t1 - t0, st.st_size / (t1 - t0) / (1 << 20));
 	close(fd);
 	return same && !bad && fixed > 0 ? 0 : 1;
