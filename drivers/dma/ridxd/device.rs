@@ -197,14 +197,13 @@ impl DsaDevice {
             io.write64(off::EVLCFG + 8, hi.into_raw());
             *self.evl.lock() = Some(ring);
         }
-        io.write32(
-            off::GENCFG,
-            regs::GenCfg::zeroed()
-                .with_rdbuf_limit(cfg.rdbuf_limit)
-                .with_evl_en(evl.is_some())
-                .into_raw(),
-        );
-        let ctrl = regs::GenCtrl::zeroed()
+        // Read-modify-write, as idxd: the fields this driver does not own (GENCFG.user_int_en,
+        // the reserved bits) stay as they are.
+        let gencfg = regs::GenCfg::from_raw(io.read32(off::GENCFG))
+            .with_rdbuf_limit(cfg.rdbuf_limit)
+            .with_evl_en(evl.is_some());
+        io.write32(off::GENCFG, gencfg.into_raw());
+        let ctrl = regs::GenCtrl::from_raw(io.read32(off::GENCTRL))
             .with_softerr_int_en(true)
             .with_halt_int_en(true)
             .with_evl_int_en(evl.is_some());
@@ -490,8 +489,15 @@ impl DsaDevice {
     /// any spinlock, and regardless of GENCFG (a reset clears GENCFG.evl_en; deciding on it
     /// leaked the ring in the C driver).
     fn teardown_evl(&self) {
-        self.io.write32(off::GENCTRL, 0);
-        self.io.write32(off::GENCFG, 0);
+        // The driver's own fields only (read-modify-write, as at enable).
+        let owned_ctrl = regs::GenCtrl::SOFTERR_INT_EN_MASK
+            | regs::GenCtrl::HALT_INT_EN_MASK
+            | regs::GenCtrl::EVL_INT_EN_MASK;
+        let ctrl = self.io.read32(off::GENCTRL);
+        self.io.write32(off::GENCTRL, ctrl & !owned_ctrl);
+        let owned_cfg = regs::GenCfg::RDBUF_LIMIT_MASK | regs::GenCfg::EVL_EN_MASK;
+        let gencfg = self.io.read32(off::GENCFG);
+        self.io.write32(off::GENCFG, gencfg & !owned_cfg);
         let ring = self.evl.lock().take();
         if ring.is_some() {
             self.io.write64(off::EVLCFG, 0);

@@ -298,6 +298,27 @@ mod tests {
         Ok(())
     }
 
+    /// Enable and disable change only their own GENCFG and GENCTRL fields, as idxd's
+    /// read-modify-writes do (`idxd_device_evl_setup()`, `idxd_groups_config_write()`): a
+    /// field the driver does not own (GENCFG.user_int_en, set here as firmware or an earlier
+    /// owner may have left it) stays as it was.
+    #[test]
+    fn enable_and_disable_keep_gencfg_fields_they_do_not_own() -> Result {
+        let s = SimInstance::new(117, Generation::Dsa2, true, None)?;
+        let m = s.model().clone();
+        s.inst().dsa().disable()?;
+        let user_int = regs::GenCfg::USER_INT_EN_MASK;
+        m.write32(off::GENCFG, user_int);
+        assert_eq!(m.read32(off::GENCFG), user_int);
+        s.inst().dsa().enable()?;
+        assert_eq!(m.read32(off::GENCFG), user_int | regs::GenCfg::EVL_EN_MASK);
+        s.inst().dsa().disable()?;
+        assert_eq!(m.read32(off::GENCFG), user_int);
+        assert_eq!(m.read32(off::GENCTRL), 0);
+        assert_eq!(m.dma_mapped(), 0);
+        Ok(())
+    }
+
     /// An enable that runs while a disable is tearing the event log down must not have its new
     /// ring freed under it: the disable holds the configuration until the teardown is done, so
     /// the enable waits and then sets up a ring of its own.
