@@ -29,7 +29,7 @@
 pub(crate) use crate::regs::WqMode;
 use crate::{
     caps::Caps,
-    regs::{self, EVL_SIZE_MAX, EVL_SIZE_MIN},
+    regs::{self, off, EVL_SIZE_MAX, EVL_SIZE_MIN},
 };
 use kernel::{num::Bounded, prelude::*};
 
@@ -440,6 +440,64 @@ impl Config {
         }
         self.engines[engine] = group;
         Ok(())
+    }
+
+    /// The configuration a device that is not configurable (GENCAP.config_en 0: its
+    /// configuration was programmed by someone else, firmware or a host) holds, read from its
+    /// registers through `read32`/`read64` (BAR0 offsets), as idxd's
+    /// `idxd_device_load_config()` does: GENCFG.rdbuf_limit, each group's WQ and engine
+    /// bitmaps and flags (GRPCFG), each WQ's size, threshold, mode, priority, block on fault,
+    /// ATS/PRS disable and size limits (WQCFG dwords 0-3). A WQ's group is the first group
+    /// whose bitmap has it; WQs, engines and groups beyond the device's counts are ignored.
+    ///
+    /// `ENOMEM` when the tables cannot be allocated.
+    pub(crate) fn load(
+        caps: &Caps,
+        read32: impl Fn(usize) -> u32,
+        read64: impl Fn(usize) -> u64,
+    ) -> Result<Self> {
+        let mut c = Self::new(caps)?;
+        c.rdbuf_limit = regs::GenCfg::from_raw(read32(off::GENCFG)).rdbuf_limit();
+        for g in 0..caps.num_groups() {
+            let base = caps.grpcfg_offset(g);
+            for (i, w) in c.wqs.iter_mut().enumerate() {
+                let q = read64(base + regs::grpcfg::WQS + 8 * (i / 64));
+                if w.group.is_none() && q & (1 << (i % 64)) != 0 {
+                    w.group = Some(g);
+                }
+            }
+            let engines = read64(base + regs::grpcfg::ENGINES);
+            for (i, e) in c.engines.iter_mut().enumerate() {
+                if e.is_none() && i < 64 && engines & (1 << i) != 0 {
+                    *e = Some(g);
+                }
+            }
+            let f = regs::GroupFlags::from_raw(read64(base + regs::grpcfg::FLAGS));
+            c.groups[g] = GroupConfig {
+                tc_a: f.tc_a(),
+                tc_b: f.tc_b(),
+                use_rdbuf_limit: f.use_rdbuf_limit(),
+                rdbufs_reserved: f.rdbufs_reserved(),
+                rdbufs_allowed: f.rdbufs_allowed(),
+                desc_progress_limit: f.desc_progress_limit(),
+                batch_progress_limit: f.batch_progress_limit(),
+            };
+        }
+        for (i, w) in c.wqs.iter_mut().enumerate() {
+            let d = |idx| read32(caps.wqcfg_offset(i, idx));
+            let mode = regs::WqCfgMode::from_raw(d(regs::wqcfg::MODE_IDX));
+            let limits = regs::WqCfgLimits::from_raw(d(regs::wqcfg::LIMITS_IDX));
+            w.size = d(regs::wqcfg::SIZE_IDX) & 0xffff;
+            w.threshold = d(regs::wqcfg::THRESH_IDX) & 0xffff;
+            w.mode = mode.mode();
+            w.priority = mode.priority().get();
+            w.block_on_fault = mode.bof();
+            w.ats_disable = mode.wq_ats_disable();
+            w.prs_disable = mode.wq_prs_disable();
+            w.max_xfer_shift = limits.max_xfer_shift().get();
+            w.max_batch_shift = limits.max_batch_shift().get();
+        }
+        Ok(c)
     }
 
     /// Forgets the configuration of a disabled, configurable device, as idxd does when it

@@ -95,7 +95,13 @@ impl DsaDevice {
             },
             if caps.wq_prs_disable() { "yes" } else { "no" },
         );
-        let cfg = Config::new(&caps)?;
+        // A device that is not configurable holds a configuration someone else programmed:
+        // read it back, as idxd does.
+        let cfg = if caps.configurable() {
+            Config::new(&caps)?
+        } else {
+            Config::load(&caps, |o| io.read32(o), |o| io.read64(o))?
+        };
         let faults = FaultPath::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
@@ -157,7 +163,7 @@ impl DsaDevice {
     /// Writes the configuration to GRPCFG/WQCFG, sets up the event log, and enables the
     /// device.
     ///
-    /// Returns `EBUSY` when already enabled, `EPERM` on a device that is not configurable,
+    /// Returns `EBUSY` when already enabled,
     /// `ENOMEM` when the event log cannot be allocated, `EIO` when the device refuses the
     /// configuration (nothing stays set up then).
     pub(crate) fn enable(&self) -> Result {
@@ -165,16 +171,20 @@ impl DsaDevice {
         if cfg.enabled {
             return Err(EBUSY);
         }
-        if !self.caps.configurable() {
-            return Err(EPERM);
-        }
         if cfg.stuck || self.evl.lock().is_some() {
             // A disable could not stop the device, and kept its event log: the ring is freed
             // only once a reset has stopped the device.
             self.reset_locked(&mut cfg)?;
         }
         let io = &self.io;
-        for g in 0..self.caps.num_groups() {
+        // A device that is not configurable keeps the tables it was given (read back at
+        // probe: `Config::load`).
+        let tables = if self.caps.configurable() {
+            0..self.caps.num_groups()
+        } else {
+            0..0
+        };
+        for g in tables {
             let (wqs, engines) = cfg.grpcfg(g);
             let base = self.caps.grpcfg_offset(g);
             for (i, q) in wqs.iter().enumerate() {
@@ -216,10 +226,22 @@ impl DsaDevice {
         Ok(())
     }
 
-    /// Writes WQ `wq`'s WQCFG from `cfg`.
+    /// Writes WQ `wq`'s WQCFG from `cfg`. On a device that is not configurable only the PASID
+    /// of the mode dword is written (read-modify-write), as idxd's `idxd_wq_set_pasid()`
+    /// does: the rest is what the device was given.
     fn write_wqcfg(&self, cfg: &Config, wq: usize) {
-        for (i, d) in cfg.wqcfg(wq).iter().enumerate() {
-            self.io.write32(self.caps.wqcfg_offset(wq, i), *d);
+        let d = cfg.wqcfg(wq);
+        if !self.caps.configurable() {
+            let o = self.caps.wqcfg_offset(wq, regs::wqcfg::MODE_IDX);
+            let ours = regs::WqCfgMode::from_raw(d[regs::wqcfg::MODE_IDX]);
+            let mode = regs::WqCfgMode::from_raw(self.io.read32(o))
+                .with_pasid(ours.pasid())
+                .with_pasid_en(ours.pasid_en());
+            self.io.write32(o, mode.into_raw());
+            return;
+        }
+        for (i, v) in d.iter().enumerate() {
+            self.io.write32(self.caps.wqcfg_offset(wq, i), *v);
         }
     }
 

@@ -252,7 +252,31 @@ impl SimInstance {
         default_config: bool,
         admin_root: Option<&Dir>,
     ) -> Result<Self> {
+        Self::new_with(index, generation, default_config, admin_root, |_| {})
+    }
+
+    /// [`SimInstance::new`] of a model device that `program` sets up before the driver
+    /// probes it (KUnit: [`SimDevice::program_as_firmware`], say).
+    ///
+    /// [`SimDevice::program_as_firmware`]: crate::sim::SimDevice::program_as_firmware
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn new_programmed(
+        index: usize,
+        generation: Generation,
+        program: impl FnOnce(&Arc<SimDevice>),
+    ) -> Result<Self> {
+        Self::new_with(index, generation, false, None, program)
+    }
+
+    fn new_with(
+        index: usize,
+        generation: Generation,
+        default_config: bool,
+        admin_root: Option<&Dir>,
+        program: impl FnOnce(&Arc<SimDevice>),
+    ) -> Result<Self> {
         let model = SimHandle::new(generation)?;
+        program(model.dev());
         let name = CString::try_from_fmt(fmt!("ridxd_sim{index}"))?;
         let faux = faux::Registration::new(&name, None)?;
         let io = KBox::new(SimIo(model.dev().clone()), GFP_KERNEL)?;

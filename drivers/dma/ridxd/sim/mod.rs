@@ -244,6 +244,21 @@ impl SimDevice {
         self.effect(effect);
     }
 
+    /// Makes the device one that is not configurable, holding a configuration someone else
+    /// programmed: `program` writes the configuration tables (GRPCFG, WQCFG, GENCFG) as the
+    /// device's firmware or a host would, then GENCAP.config_en reads 0 and the tables are
+    /// read-only to the driver. Call it before the driver probes the device.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn program_as_firmware(self: &Arc<Self>, program: impl FnOnce(&Arc<Self>)) {
+        self.regs.lock().firmware = true;
+        program(self);
+        let mut r = self.regs.lock();
+        r.firmware = false;
+        r.p.gencap = regs::GenCap::from_raw(r.p.gencap)
+            .with_config_en(false)
+            .into_raw();
+    }
+
     /// Connects (or, with `None`, disconnects) the receiver of the device's interrupts.
     pub(crate) fn set_irq_sink(&self, sink: Option<Arc<dyn IrqSink>>) {
         self.irq.state.lock().sink = sink;

@@ -74,6 +74,10 @@ pub(crate) enum CmdFault {
 /// The register state of one model device.
 pub(crate) struct RegFile {
     pub(crate) p: Personality,
+    /// Writes come from the device's firmware (or a host), not from its driver: the
+    /// configuration tables are writable even where GENCAP.config_en is 0
+    /// ([`SimDevice::program_as_firmware`](super::SimDevice::program_as_firmware)).
+    pub(crate) firmware: bool,
     gencfg: u32,
     genctrl: u32,
     gensts: u32,
@@ -131,6 +135,7 @@ impl RegFile {
         }
         Self {
             p,
+            firmware: false,
             gencfg: 0,
             genctrl: 0,
             gensts: state::DISABLED,
@@ -167,7 +172,7 @@ impl RegFile {
     }
 
     fn config_en(&self) -> bool {
-        regs::GenCap::from_raw(self.p.gencap).config_en()
+        self.firmware || regs::GenCap::from_raw(self.p.gencap).config_en()
     }
 
     /// Which table entry `off` falls in: `(base, stride, count)` per table.

@@ -319,6 +319,92 @@ mod tests {
         Ok(())
     }
 
+    /// A device that is not configurable (GENCAP.config_en 0) holds what its firmware or a host
+    /// programmed: the driver reads it back (idxd's `idxd_device_load_config()`), refuses
+    /// changes with `EPERM`, and enables the device (binding it, as at probe) and its WQs
+    /// with that configuration, leaving the tables as they were.
+    #[test]
+    fn a_device_that_is_not_configurable_is_read_back_and_enabled() -> Result {
+        let wqcfg = |p: &crate::sim::Personality, w: usize, i: usize| {
+            p.wqcfg_offset() + w * p.wqcfg_stride() + 4 * i
+        };
+        let grpcfg = |p: &crate::sim::Personality, g: usize| p.grpcfg_offset() + g * 64;
+        // Group 0: WQ 0 (dedicated, 16 entries, priority 3) and engines 0-1; group 1: WQ 1
+        // (shared, 8 entries, threshold 4, priority 2, PRS off, 4 KiB transfers) and engine 2.
+        let flags0: u64 = 1 | 1 << 3 | 8 << 20;
+        let flags1: u64 = 1 | 1 << 3 | 16 << 20;
+        let s = SimInstance::new_programmed(118, Generation::Dsa2, |dev| {
+            dev.program_as_firmware(|m| {
+                let p = m.personality();
+                m.write32(wqcfg(&p, 0, 0), 16);
+                m.write32(wqcfg(&p, 0, 2), 1 | 3 << 4);
+                m.write32(wqcfg(&p, 0, 3), 21 | 5 << 5);
+                m.write32(wqcfg(&p, 1, 0), 8);
+                m.write32(wqcfg(&p, 1, 1), 4);
+                m.write32(wqcfg(&p, 1, 2), 1 << 3 | 2 << 4 | 1 << 28);
+                m.write32(wqcfg(&p, 1, 3), 12 | 3 << 5);
+                m.write64(grpcfg(&p, 0), 0b01);
+                m.write64(grpcfg(&p, 0) + 32, 0b011);
+                m.write64(grpcfg(&p, 0) + 40, flags0);
+                m.write64(grpcfg(&p, 1), 0b10);
+                m.write64(grpcfg(&p, 1) + 32, 0b100);
+                m.write64(grpcfg(&p, 1) + 40, flags1);
+            })
+        })?;
+        let m = s.model().clone();
+        let p = m.personality();
+        let dsa = s.inst().dsa();
+        assert!(!dsa.caps().configurable());
+        let read_back = dsa.with_config(|c| {
+            let (w0, w1) = (&c.wqs[0], &c.wqs[1]);
+            w0.size == 16
+                && w0.mode == WqMode::Dedicated
+                && w0.priority == 3
+                && w0.group == Some(0)
+                && w0.max_xfer_shift == 21
+                && w1.size == 8
+                && w1.mode == WqMode::Shared
+                && w1.threshold == 4
+                && w1.priority == 2
+                && w1.prs_disable
+                && w1.group == Some(1)
+                && w1.max_xfer_shift == 12
+                && w1.max_batch_shift == 3
+                && c.wqs[2].size == 0
+                && c.engines[0] == Some(0)
+                && c.engines[1] == Some(0)
+                && c.engines[2] == Some(1)
+                && c.engines[3].is_none()
+                && c.groups[1].rdbufs_allowed.get() == 16
+        });
+        assert!(read_back);
+        assert_eq!(dsa.with_config(|c| c.set_wq_size(2, 8)), Err(EPERM));
+        // The sysfs ABI says so, as idxd's does.
+        let t = s.inst().sysfs();
+        let shown = crate::sysfs::read_attr(t.device_node(), c"configurable")?;
+        assert_eq!(shown.to_bytes(), b"0\n");
+        let size = t.with_wq_node(0, |n| crate::sysfs::read_attr(n, c"size"))?;
+        assert_eq!(size.to_bytes(), b"16\n");
+        assert_eq!(
+            t.with_wq_node(2, |n| crate::sysfs::write_attr(n, c"size", b"8\n")),
+            Err(EPERM)
+        );
+        // Bound at probe, as idxd's device driver binds such a device: enabled as it is.
+        assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+        dsa.enable_wq(0)?;
+        dsa.enable_wq(1)?;
+        assert_eq!(wq_state(&s, 0), 1);
+        assert_eq!(wq_state(&s, 1), 1);
+        assert_eq!(m.read32(wqcfg(&p, 0, 0)), 16);
+        assert_eq!(m.read32(wqcfg(&p, 1, 1)), 4);
+        assert_eq!(m.read64(grpcfg(&p, 0) + 32), 0b011);
+        assert_eq!(m.read64(grpcfg(&p, 1) + 40), flags1);
+        // A disable keeps what the device holds (nothing to forget: it is not ours).
+        dsa.disable()?;
+        assert_eq!(dsa.with_config(|c| c.wqs[0].size), 16);
+        Ok(())
+    }
+
     /// An enable that runs while a disable is tearing the event log down must not have its new
     /// ring freed under it: the disable holds the configuration until the teardown is done, so
     /// the enable waits and then sets up a ring of its own.
