@@ -70,15 +70,19 @@ tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
 tap_check "no $DRV error or warning at probe" no_new_warnings probe
 tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
 tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
-# The IOMMU driver enabled ATS (ATS control at 0x106, bit 15) and PASID (PASID control at
-# 0x116, bit 0) in the devices' config space (intel_dsa.c puts the capabilities there).
+# The IOMMU driver enabled ATS (ATS control at 0x106, bit 15), PASID (PASID control at
+# 0x116, bit 0) and PRI (PRI control at 0x124, bit 0; the guest's intel-iommu has x-prs=on) in
+# the devices' config space (intel_dsa.c puts the capabilities there).
 cfg16() { echo $((0x$(od -An -tx2 -j $(($2)) -N2 "$(dirname "$(readlink -f $D/$1)")/config" | tr -d ' '))); }
 ats_on() { [ $(($(cfg16 $1 0x106) & 0x8000)) != 0 ]; }
 pasid_on() { [ $(($(cfg16 $1 0x116) & 1)) != 0 ]; }
+pri_on() { [ $(($(cfg16 $1 0x124) & 1)) != 0 ]; }
 tap_check "dsa0: ATS enabled" ats_on dsa0
 tap_check "dsa0: PASID enabled" pasid_on dsa0
+tap_check "dsa0: PRI enabled" pri_on dsa0
 tap_check "dsa1: ATS enabled" ats_on dsa1
 tap_check "dsa1: PASID enabled" pasid_on dsa1
+tap_check "dsa1: PRI enabled" pri_on dsa1
 tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_size 64
 tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
 
@@ -205,6 +209,21 @@ evl_cases() {
 	EOF
 }
 
+# prq_irqs: the interrupts of the IOMMU's page request queue so far (Linux names it
+# dmar<N>-prq): one or more for each batch of page requests the devices made.
+prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }
+# page_requests D W: ridxd_bench's latency run on wq<D>.<W> (dedicated, PRS on): 2000 no-ops
+# whose CR pages were never touched, each written by the device once the IOMMU driver has
+# answered its page request; the page request queue's interrupts must rise.
+page_requests() {
+	p0=$(prq_irqs)
+	/ridxd/selftests/ridxd_bench $1 $2 latency >/tmp/pr.out 2>&1 || { sed 's/^/# /' /tmp/pr.out; return 1; }
+	p1=$(prq_irqs)
+	sed 's/^/# /' /tmp/pr.out
+	echo "# page request queue interrupts: $p0 -> $p1"
+	[ "$p1" -gt "$p0" ]
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	kmark "$dev-enable"
@@ -229,6 +248,8 @@ for dev in dsa0 dsa1; do
 	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
 		dsatest $dev -o 0x3 -n 64 -l 4096
 	[ $dev = dsa0 ] && evl_cases
+	[ $dev = dsa1 ] && tap_check "dsa1: CRs in never-touched pages complete through page requests (PRS on)" \
+		page_requests 1 0
 	kmark "$dev-disable"
 	tap_check "$dev: accel-config disable-wq" accfg disable-wq $dev/wq$n.0
 	tap_check "$dev: accel-config disable-device" accfg disable-device $dev

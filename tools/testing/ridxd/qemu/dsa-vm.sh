@@ -25,7 +25,7 @@ dsa_vm_run() {
 	local rc=0
 	VM_QEMU=$QEMU_DSA
 	VM_QEMU_OPTS=("${QEMU_DSA_FW[@]}")
-	VM_IOMMU_EXTRA=",device-iotlb=on"
+	VM_IOMMU_EXTRA=",device-iotlb=on,x-prs=on"
 	VM_DEVICES=("${DSA_VM_DEVICES[@]}")
 	VM_INITRAMFS_HOOK=dsa_vm_initramfs
 	VM_LOG_TAG=-dsa

@@ -23,15 +23,22 @@
  * COMPARE and COMPVAL on PASID-tagged addresses, each page translated with
  * an ATS translation request to the IOMMU.  Descriptors run to completion
  * when their last byte reaches a portal (no timing, no queueing, no
- * occupancy).  No PRI: a page that does not translate ends the descriptor
- * in a partial completion (as a WQ with PRS disabled does), and a CR that
- * does not translate goes to the event log (2.0) or SWERR (1.0).
+ * occupancy).  PRI (PCIe Page Request Interface, when the OS enables it):
+ * on a WQ with PRS on, a page that does not translate is requested from
+ * the IOMMU and the engine stalls until the page group response [S] -- for
+ * a CR always, for source/destination/batch-list pages when the descriptor
+ * asks to block on fault (flag BOF, WQCFG.bof) -- and other descriptors
+ * queue behind it; otherwise (or when the request fails) the descriptor
+ * ends in a partial completion, and a CR that does not translate goes to
+ * the event log (2.0) or SWERR (1.0).
  */
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/units.h"
 #include "qemu/range.h"
+#include "qemu/coroutine.h"
+#include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
@@ -298,6 +305,16 @@ typedef struct DSACR {
     uint32_t invalid_flags;
 } DSACR;
 
+/* A descriptor that arrived while the engine was stalled [S]. */
+typedef struct DSAQueued {
+    uint8_t wq;
+    uint32_t mode;         /* WQCFG's mode dword when it arrived */
+    uint8_t raw[DSA_DESC_SIZE];
+} DSAQueued;
+
+/* model: descriptors that wait behind a stalled engine, over all WQs */
+#define DSA_QUEUE_LEN          DSA_TOTAL_WQ_SIZE
+
 typedef struct DSAPortal {
     uint64_t buf[8];
     uint8_t have;          /* bit i: qword i of the 64-byte chunk arrived */
@@ -313,6 +330,7 @@ struct IntelDSAState {
 
     char *version_str;
     bool dsa2;
+    bool pri;
 
     uint32_t gencfg;
     uint32_t genctrl;
@@ -329,6 +347,26 @@ struct IntelDSAState {
     uint32_t msix_perm[DSA_NUM_VECTORS][2];
     DSAPortal portal[DSA_NUM_WQS * PORTALS_PER_WQ];
     uint8_t next_batch_id;
+
+    /*
+     * The engine runs descriptors in a coroutine, which yields while a page
+     * request is outstanding (the engine stalls); descriptors that arrive
+     * meanwhile wait in the queue.
+     */
+    Coroutine *engine;
+    DSAQueued queue[DSA_QUEUE_LEN];
+    unsigned queue_head, queue_len;
+    unsigned queued[DSA_NUM_WQS];
+    bool blk_data;         /* this descriptor's data faults may page-request */
+    bool blk_cr;           /* this descriptor's CR faults may page-request */
+    bool dma_block;        /* the access being made may page-request */
+    bool stalled;          /* waiting for the page group response */
+    bool no_stall;         /* a command ends the waits: finish without them */
+    uint16_t prgi, next_prgi;
+    IOMMUPRIResponseCode pri_rc;
+    IOMMUPRINotifier pri_notifier;
+    QEMUBH *pri_bh;
+    uint64_t page_requests;
 };
 
 /* ---- capabilities ---- */
@@ -466,6 +504,81 @@ static void dsa_misc_irq(IntelDSAState *s, uint32_t cause, bool enabled)
     }
 }
 
+/* ---- PRI: page requests ---- */
+
+/*
+ * The page at VA does not translate: if this access may block on it (PRS on,
+ * PRI enabled by the OS, a PASID, s->dma_block), request it with a page
+ * request (one page, last in its group [S]) and stall the engine until the
+ * page group response.  Returns whether the response granted it (translate
+ * again); false when the access may not block, the request could not be
+ * made, the response refused it, or a command ended the wait.
+ */
+static bool dsa_page_request(IntelDSAState *s, bool pasid_en, uint32_t pasid,
+                             bool priv, uint64_t va, bool is_write)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (!s->dma_block || s->no_stall || !pasid_en || !pcie_pri_enabled(pdev) ||
+        !qemu_in_coroutine() || s->engine != qemu_coroutine_self()) {
+        return false;
+    }
+    s->prgi = s->next_prgi++ & PCI_PRI_PRGI_MASK;
+    if (pci_pri_register_notifier(pdev, pasid, &s->pri_notifier) ||
+        pci_pri_request_page(pdev, pasid, priv, false, va & ~0xfffULL, true,
+                             s->prgi, !is_write, is_write)) {
+        return false;
+    }
+    s->page_requests++;
+    s->stalled = true;
+    qemu_coroutine_yield();
+    s->stalled = false;
+    return !s->no_stall && s->pri_rc == IOMMU_PRI_RESP_SUCCESS;
+}
+
+/* The page group response (called by the IOMMU as it processes it). */
+static void dsa_pri_notify(IOMMUPRINotifier *n, IOMMUPRIResponse *r)
+{
+    IntelDSAState *s = container_of(n, IntelDSAState, pri_notifier);
+
+    if (!s->stalled || r->prgi != s->prgi) {
+        return;             /* a stale response: the wait ended already */
+    }
+    s->pri_rc = r->response_code;
+    /* resume outside the IOMMU's invalidation-queue processing */
+    qemu_bh_schedule(s->pri_bh);
+}
+
+static void dsa_pri_bh(void *opaque)
+{
+    IntelDSAState *s = opaque;
+
+    if (s->stalled && s->engine) {
+        qemu_coroutine_enter(s->engine);
+    }
+}
+
+/*
+ * End the engine's waits: the stalled descriptor, and the queued ones after
+ * it, run to completion without page requests (their faults end as with
+ * PRS off).  model: commands (drain, abort, disable, reset) do this first,
+ * so that they complete with nothing in flight; with DROP the queued
+ * descriptors are dropped instead of run.
+ */
+static void dsa_unstall(IntelDSAState *s, bool drop)
+{
+    if (drop) {
+        s->queue_len = 0;
+        memset(s->queued, 0, sizeof(s->queued));
+    }
+    s->no_stall = true;
+    while (s->engine && s->stalled) {
+        s->pri_rc = IOMMU_PRI_RESP_FAILURE;
+        qemu_coroutine_enter(s->engine);
+    }
+    s->no_stall = false;
+}
+
 /* ---- DMA: every page through an ATS translation request ---- */
 
 /*
@@ -480,6 +593,7 @@ static uint32_t dsa_dma(IntelDSAState *s, bool pasid_en, uint32_t pasid,
 {
     PCIDevice *pdev = PCI_DEVICE(s);
     uint32_t done = 0;
+    int tries = 0;
 
     while (done < len) {
         IOMMUTLBEntry e;
@@ -505,8 +619,15 @@ static uint32_t dsa_dma(IntelDSAState *s, bool pasid_en, uint32_t pasid,
                                         priv, false, va & ~0xfffULL, 1,
                                         !is_write, &e, 1, &err);
         if (n < 1 || (e.perm & need) != need) {
+            /* a page granted by the response is translated again (a few
+             * times: the OS may answer success for a page it then loses) */
+            if (tries++ < 4 &&
+                dsa_page_request(s, pasid_en, pasid, priv, va, is_write)) {
+                continue;
+            }
             return done;
         }
+        tries = 0;
         page_left = (e.addr_mask + 1) - (va & e.addr_mask);
         chunk = MIN(page_left, (uint64_t)(len - done));
         if (address_space_rw(e.target_as,
@@ -578,6 +699,7 @@ static bool dsa_evl_write(IntelDSAState *s, const DSACtx *c, const DSAErr *e)
     uint32_t w;
     bool pasid_en = s->evlcfg[0] & 1, priv = s->evlcfg[0] & 2;
     uint32_t pasid = (s->evlcfg[1] >> 16) & 0xfffff;
+    bool blk, ok;
 
     if ((uint16_t)((s->evl_tail + 1) % size) == s->evl_head) {
         return false;
@@ -603,9 +725,14 @@ static bool dsa_evl_write(IntelDSAState *s, const DSACtx *c, const DSAErr *e)
     if (e->has_cr) {
         memcpy(ent + 32, e->cr, DSA_CR_SIZE);
     }
-    if (dsa_dma(s, pasid_en, pasid, priv,
-                base + (uint64_t)s->evl_tail * EVL_ENTRY_SIZE, ent,
-                sizeof(ent), true) != sizeof(ent)) {
+    /* the event log never waits for a page */
+    blk = s->dma_block;
+    s->dma_block = false;
+    ok = dsa_dma(s, pasid_en, pasid, priv,
+                 base + (uint64_t)s->evl_tail * EVL_ENTRY_SIZE, ent,
+                 sizeof(ent), true) == sizeof(ent);
+    s->dma_block = blk;
+    if (!ok) {
         /* model: an event log that cannot be written halts nothing; the
          * error goes to SWERR */
         return false;
@@ -655,11 +782,18 @@ static int dsa_complete(IntelDSAState *s, const DSACtx *c, const DSADesc *d,
     bool want = (d->flags & F_RCR) || cr->status != ST_SUCCESS;
 
     if ((d->flags & F_CRAV) && want) {
+        bool ok;
+
         cr_encode(cr, b);
-        if (dsa_dma(s, c->pasid_en, c->pasid, c->priv, d->cr_addr + 1,
-                    b + 1, DSA_CR_SIZE - 1, true) != DSA_CR_SIZE - 1 ||
-            dsa_dma(s, c->pasid_en, c->pasid, c->priv, d->cr_addr, b, 1,
-                    true) != 1) {
+        /* [S]: with PRS on, a CR page is always requested (there is no
+         * partial completion to report a CR fault in) */
+        s->dma_block = s->blk_cr;
+        ok = dsa_dma(s, c->pasid_en, c->pasid, c->priv, d->cr_addr + 1,
+                     b + 1, DSA_CR_SIZE - 1, true) == DSA_CR_SIZE - 1 &&
+             dsa_dma(s, c->pasid_en, c->pasid, c->priv, d->cr_addr, b, 1,
+                     true) == 1;
+        s->dma_block = false;
+        if (!ok) {
             DSAErr e = {
                 .error = ST_CRA_XLAT, .desc_valid = true, .fault_rw = true,
                 .operation = d->opcode, .fault_addr = d->cr_addr,
@@ -881,6 +1015,7 @@ static void dsa_exec_one(IntelDSAState *s, const DSACtx *c, const DSADesc *d,
         cr->status = st;
         return;
     }
+    s->dma_block = s->blk_data;
     switch (d->opcode) {
     case OP_NOOP:
     case OP_DRAIN:
@@ -925,6 +1060,8 @@ static bool dsa_exec_batch(IntelDSAState *s, DSACtx *c, const DSADesc *d,
     uint8_t b[DSA_DESC_SIZE];
     uint32_t i;
     bool failed = false, cr_lost = false, evl_cr = false, first_err = true;
+    bool list_blk = s->blk_data;
+    bool wq_bof = s->wqcfg[c->wq][WQCFG_MODE_IDX] & WQCFG_BOF;
 
     if (d->size < 2 || d->size > wq_max_batch(s, c->wq)) {
         cr->status = ST_DESC_CNT_ERANGE;
@@ -942,6 +1079,7 @@ static bool dsa_exec_batch(IntelDSAState *s, DSACtx *c, const DSADesc *d,
         int where;
 
         c->batch_idx = i;
+        s->dma_block = list_blk;
         if (dsa_dma(s, c->pasid_en, c->pasid, c->priv,
                     d->src + (uint64_t)i * DSA_DESC_SIZE, b, sizeof(b),
                     false) != sizeof(b)) {
@@ -971,6 +1109,7 @@ static bool dsa_exec_batch(IntelDSAState *s, DSACtx *c, const DSADesc *d,
             failed = true;
             continue;
         } else {
+            s->blk_data = s->blk_cr && (sd.flags & F_BOF) && wq_bof;
             dsa_exec_one(s, c, &sd, &scr);
         }
         if (scr.status != ST_SUCCESS && scr.status != ST_SUCCESS_PRED) {
@@ -997,9 +1136,9 @@ static bool dsa_exec_batch(IntelDSAState *s, DSACtx *c, const DSADesc *d,
 }
 
 /* A descriptor arrived complete at WQ WQ's portal. */
-static void dsa_submit(IntelDSAState *s, int wq, const uint8_t *raw)
+static void dsa_submit(IntelDSAState *s, int wq, uint32_t mode,
+                       const uint8_t *raw)
 {
-    uint32_t mode = s->wqcfg[wq][WQCFG_MODE_IDX];
     DSADesc d;
     DSACR cr = { 0 };
     DSACtx c = { .wq = wq };
@@ -1025,6 +1164,10 @@ static void dsa_submit(IntelDSAState *s, int wq, const uint8_t *raw)
         dsa_report(s, &c, &e);
         return;
     }
+    /* [S]: PRS on unless the WQ disables it (2.0); data faults block only
+     * when the descriptor asks (BOF) and the WQ allows it (WQCFG.bof) */
+    s->blk_cr = c.pasid_en && (!s->dsa2 || !(mode & WQCFG_PRS_DISABLE));
+    s->blk_data = s->blk_cr && (d.flags & F_BOF) && (mode & WQCFG_BOF);
     if ((d.flags & F_RCR) && !(d.flags & F_CRAV)) {
         /* no CR to report in */
         DSAErr e = { .error = ST_INVALID_FLAGS, .desc_valid = true,
@@ -1061,6 +1204,52 @@ static void dsa_submit(IntelDSAState *s, int wq, const uint8_t *raw)
         dsa_exec_one(s, &c, &d, &cr);
     }
     dsa_complete(s, &c, &d, &cr, true);
+}
+
+/* ---- the engine ---- */
+
+/* Runs the queued descriptors in order; ends when the queue is empty. */
+static void coroutine_fn dsa_engine(void *opaque)
+{
+    IntelDSAState *s = opaque;
+
+    while (s->queue_len) {
+        DSAQueued q = s->queue[s->queue_head];
+
+        s->queue_head = (s->queue_head + 1) % DSA_QUEUE_LEN;
+        s->queue_len--;
+        s->queued[q.wq]--;
+        dsa_submit(s, q.wq, q.mode, q.raw);
+    }
+    s->engine = NULL;
+}
+
+/*
+ * A descriptor arrived at WQ WQ's portal: queue it and run the engine
+ * unless it is stalled.  model: a WQ holds at most its size while the
+ * engine is stalled; what does not fit is dropped (MOVDIR64B to a full
+ * dedicated WQ has no answer).
+ */
+static void dsa_enqueue(IntelDSAState *s, int wq, const uint8_t *raw)
+{
+    unsigned size = s->wqcfg[wq][WQCFG_SIZE_IDX] & 0xffff;
+    DSAQueued *q;
+
+    if (s->queue_len == DSA_QUEUE_LEN || s->queued[wq] >= MAX(size, 1u)) {
+        return;
+    }
+    q = &s->queue[(s->queue_head + s->queue_len) % DSA_QUEUE_LEN];
+    q->wq = wq;
+    /* [S]: a dedicated WQ's descriptor takes the PASID the WQ has when it
+     * is accepted */
+    q->mode = s->wqcfg[wq][WQCFG_MODE_IDX];
+    memcpy(q->raw, raw, DSA_DESC_SIZE);
+    s->queue_len++;
+    s->queued[wq]++;
+    if (!s->engine) {
+        s->engine = qemu_coroutine_create(dsa_engine, s);
+        qemu_coroutine_enter(s->engine);
+    }
 }
 
 /* ---- BAR2: portals ---- */
@@ -1104,7 +1293,7 @@ static void dsa_portal_write(void *opaque, hwaddr addr, uint64_t val,
 
         memcpy(raw, p->buf, DSA_DESC_SIZE);
         p->have = 0;
-        dsa_submit(s, page / PORTALS_PER_WQ, raw);
+        dsa_enqueue(s, page / PORTALS_PER_WQ, raw);
     }
 }
 
@@ -1302,6 +1491,19 @@ static void dsa_cmd(IntelDSAState *s, uint32_t val)
         if (code != CMD_RESET_DEVICE) {
             s->cmdsts = 0x03;   /* [R: IDXD_CMDSTS_HW_ERR] */
             goto done;
+        }
+    }
+    /* model: nothing stays in flight across a command that stops,
+     * drains or aborts work: a stalled engine finishes (or drops) first */
+    if (s->engine) {
+        bool drop = code == CMD_ABORT_ALL || code == CMD_ABORT_WQ ||
+                    code == CMD_ABORT_PASID || code == CMD_DISABLE_DEVICE ||
+                    code == CMD_RESET_DEVICE || code == CMD_DISABLE_WQ ||
+                    code == CMD_RESET_WQ;
+
+        if (drop || code == CMD_DRAIN_ALL || code == CMD_DRAIN_WQ ||
+            code == CMD_DRAIN_PASID) {
+            dsa_unstall(s, drop);
         }
     }
     s->cmdsts = dsa_run_cmd(s, code, operand);
@@ -1605,6 +1807,9 @@ static const MemoryRegionOps dsa_reg_ops = {
 #define DSA_MSIX_CAP_OFFSET    0x90
 #define DSA_ATS_OFFSET         0x100
 #define DSA_PASID_OFFSET       0x110
+#define DSA_PRI_OFFSET         0x120
+/* model: outstanding page requests the device may have [S: PRI capability] */
+#define DSA_PRI_MAX_REQUESTS   32
 
 static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
 {
@@ -1657,12 +1862,22 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
     pcie_ats_init(pdev, DSA_ATS_OFFSET, true);
     /* PASID: 20 bits, no execute permission, privileged mode [S] */
     pcie_pasid_init(pdev, DSA_PASID_OFFSET, DSA_PASID_BITS, false, true);
+    if (s->pri) {
+        /* page requests; responses carry the PASID [S] */
+        pcie_pri_init(pdev, DSA_PRI_OFFSET, DSA_PRI_MAX_REQUESTS, true);
+    }
+    s->pri_notifier.notify = dsa_pri_notify;
+    s->pri_bh = qemu_bh_new(dsa_pri_bh, s);
 
     dsa_reset_state(s);
 }
 
 static void intel_dsa_exit(PCIDevice *pdev)
 {
+    IntelDSAState *s = INTEL_DSA(pdev);
+
+    dsa_unstall(s, true);
+    qemu_bh_delete(s->pri_bh);
     msix_unuse_all_vectors(pdev);
     msix_uninit(pdev, &INTEL_DSA(pdev)->bar0, &INTEL_DSA(pdev)->bar0);
 }
@@ -1671,12 +1886,15 @@ static void intel_dsa_reset(DeviceState *dev)
 {
     IntelDSAState *s = INTEL_DSA(dev);
 
+    dsa_unstall(s, true);
     dsa_reset_state(s);
     msix_reset(PCI_DEVICE(dev));
 }
 
 static const Property intel_dsa_props[] = {
     DEFINE_PROP_STRING("version", IntelDSAState, version_str),
+    /* the PCIe PRI capability (page requests with PRS on) */
+    DEFINE_PROP_BOOL("pri", IntelDSAState, pri, true),
 };
 
 static void intel_dsa_class_init(ObjectClass *klass, const void *data)
