@@ -2,10 +2,11 @@
 # ridxd's own kselftest (ridxd_wq_test) on the project's QEMU intel-dsa devices, through ridxd's
 # PCI path: dsa0 is the DSA 2.0 device, dsa1 the DSA 1.0 one.  Each is given the kselftest's
 # default configuration without its shared WQ (TCG has no ENQCMD, and ridxd, as idxd, then
-# enables no shared WQ): every engine in group 0, wq<D>.0 dedicated, 16 entries.  What the
-# devices cannot do is skipped by the kselftest with its reason: shared WQs (no ENQCMD), PRS on
-# (the QEMU device has no PRI capability, so no page request resolves a fault), the model's
-# own knobs.  Run by "ridxd-dev dsa-vm guest dsa-kselftest.sh".
+# enables no shared WQ): every engine in group 0, wq<D>.0 dedicated, 16 entries.  With PRS on
+# the device's page requests (PRI) are answered by the guest's IOMMU driver (the guest's
+# intel-iommu has x-prs=on).  What the devices cannot do is skipped by the kselftest with its
+# reason: shared WQs (no ENQCMD), the model's own knobs, several openers of one WQ.  Run by
+# "ridxd-dev dsa-vm guest dsa-kselftest.sh".
 . /ridxd/tap.sh
 D=/sys/bus/dsa/devices
 
@@ -18,12 +19,17 @@ configure() {
 		echo dsa$1 > /sys/bus/dsa/drivers/idxd/bind && echo wq$1.0 > /sys/bus/dsa/drivers/user/bind &&
 		[ "$(cat $D/dsa$1/state)" = enabled ] && [ "$(cat $D/wq$1.0/state)" = enabled ]
 }
-# kselftest D: ridxd_wq_test on dsa<D>, its output indented below the test point.
+# prq_irqs: the interrupts of the IOMMU's page request queue so far (dmar<N>-prq).
+prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }
+# kselftest D: ridxd_wq_test on dsa<D>, its output indented below the test point, and the
+# page request queue's interrupts during it.
 kselftest() {
+	p0=$(prq_irqs)
 	RIDXD_DEV=$1 /ridxd/selftests/ridxd_wq_test > /tmp/ks$1.out 2>&1
 	rc=$?
 	sed 's/^/    /' /tmp/ks$1.out
 	grep '^# Totals' /tmp/ks$1.out
+	echo "# page request queue interrupts during the run: $(($(prq_irqs) - p0))"
 	return $rc
 }
 # ran D MIN: the run on dsa<D> passed at least MIN of its cases (not all skipped).
@@ -38,9 +44,12 @@ tap_check "insmod ridxd (PCI devices come up disabled)" insmod /lib/modules/ridx
 tap_check "dsa0 (DSA 2.0) configured and enabled" configure 0
 tap_check "dsa1 (DSA 1.0) configured and enabled" configure 1
 tap_check "kselftest ridxd_wq_test on dsa0 (DSA 2.0, PCI)" kselftest 0
-# Every case of the dedicated, PRS-off WQ that does not need a model knob or several openers.
-tap_check "dsa0: the dedicated PRS-off cases ran" ran 0 20
+# The dedicated WQ's cases, PRS on and off, that need no model knob and no second opener
+# (44 on 2026-12-03).
+tap_check "dsa0: the dedicated PRS-on and PRS-off cases ran" ran 0 40
 tap_check "kselftest ridxd_wq_test on dsa1 (DSA 1.0, PCI)" kselftest 1
+# DSA 1.0: PRS on only, no batches from user space (18 on 2026-12-03).
+tap_check "dsa1: the dedicated PRS-on cases ran" ran 1 15
 tap_check "rmmod ridxd" rmmod ridxd
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished
