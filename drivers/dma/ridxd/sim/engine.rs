@@ -12,8 +12,11 @@
 //!   size, privilege) and then executed page by page on the PASID's address space.
 //! * A data-buffer fault ends the descriptor with a partial completion:
 //!   `PAGE_FAULT_NOBOF` (| `WRITE` for a write), `bytes_completed`, `fault_addr`. With PRS
-//!   enabled a non-present page is first requested (faulted in), and only a page that cannot be
-//!   made present faults.
+//!   enabled, a descriptor that asks to block on fault (flag `BOF`) on a WQ that allows it
+//!   (WQCFG.bof) first requests a non-present page (faults it in), and only a page that
+//!   cannot be made present faults; without `BOF` the fault ends the descriptor, as the status
+//!   name says. A CR page (and, with `BOF`, a batch's descriptor list) is requested whenever
+//!   PRS is enabled.
 //! * The CR is written when the descriptor asks for one (`CRAV` and `RCR`) or failed (`CRAV`),
 //!   body first, status byte last. With PRS disabled and an event log, a CR that cannot be
 //!   written completes the descriptor anyway and goes to the event log as a `CRA_XLAT` entry;
@@ -48,6 +51,8 @@ pub(crate) struct WqCtx {
     pub(crate) privileged: bool,
     /// Page-fault handling: PRS enabled (fault in) or disabled.
     pub(crate) access: Access,
+    /// The WQ allows descriptors to block on fault (WQCFG.bof).
+    pub(crate) bof: bool,
     /// Whether CR faults go to the event log (PRS disabled and the event log enabled).
     pub(crate) evl: bool,
     /// Maximum transfer size in bytes.
@@ -95,6 +100,23 @@ pub(crate) trait Sink {
     fn page_request(&self);
     /// Counts a completed descriptor.
     fn completed(&self);
+}
+
+impl WqCtx {
+    /// The fault handling of descriptor `d`'s data buffers (and a batch's descriptor list):
+    /// pages are requested only when PRS is enabled, the WQ allows blocking on fault and `d`
+    /// asks for it (flag `BOF`).
+    fn for_data(&self, d: &Descriptor) -> Self {
+        let block = self.access == Access::FaultIn && self.bof && d.flags() & flags::BOF != 0;
+        WqCtx {
+            access: if block {
+                Access::FaultIn
+            } else {
+                Access::NoFault
+            },
+            ..*self
+        }
+    }
 }
 
 /// Reads user memory with the WQ's fault handling, counting page requests.
@@ -181,6 +203,8 @@ pub(crate) fn run_op(
     if !check(d, ctx, supports, &mut cr) {
         return cr;
     }
+    let data = ctx.for_data(d);
+    let ctx = &data;
     let len = u64::from(d.xfer_size);
     let mut buf = [0u8; 256];
     let mut buf2 = [0u8; 256];
@@ -435,10 +459,11 @@ pub(crate) fn run_batch(
     let mut any_failed = false;
     let mut evl_reported = false;
     let mut done = 0u32;
+    let list = ctx.for_data(d);
     for i in 0..count {
         let mut raw = [0u8; Descriptor::SIZE];
         let at = d.src_addr + u64::from(i) * Descriptor::SIZE as u64;
-        if let Err(f) = read(ctx, sink, at, &mut raw) {
+        if let Err(f) = read(&list, sink, at, &mut raw) {
             cr.status = status::BATCH_PAGE_FAULT;
             cr.fault_addr = f.addr;
             any_failed = true;

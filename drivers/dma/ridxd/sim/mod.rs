@@ -546,6 +546,7 @@ impl SimDevice {
             } else {
                 Access::FaultIn
             },
+            bof: mode.bof(),
             evl: prs_off && r.evl_enabled(),
             max_xfer: 1u64 << xfer_shift,
             max_batch: 1u32 << batch_shift,

@@ -48,7 +48,8 @@ impl Rig {
         let wq_off = |w: usize, i: usize| p.wqcfg_offset() + w * p.wqcfg_stride() + i * 4;
         d.write64(p.grpcfg_offset() + grpcfg::WQS, 1 << DWQ | 1 << SWQ);
         d.write64(p.grpcfg_offset() + grpcfg::ENGINES, 1);
-        let prs = u32::from(prs_disable) << 3;
+        // PRS disabled (bit 3), or on with block-on-fault allowed (WQCFG.bof, bit 1).
+        let prs = if prs_disable { 1 << 3 } else { 1 << 1 };
         for w in [DWQ, SWQ] {
             d.write32(wq_off(w, wqcfg::SIZE_IDX), wq_size);
         }
@@ -239,7 +240,17 @@ mod tests {
         let dst = buf + PAGE_SIZE as u64;
         let cr = buf + 3 * PAGE_SIZE as u64;
         assert!(!present(dst) && !present(cr));
+        // Without BOF the destination's fault ends the memmove (PAGE_FAULT_NOBOF); the CR page
+        // is requested anyway.
         rig.run(&desc(opcode::MEMMOVE, src, dst, PAGE_SIZE as u32, cr));
+        assert_eq!(cr_at(cr).status, status::PAGE_FAULT_NOBOF | status::WRITE);
+        assert_eq!(cr_at(cr).fault_addr, dst);
+        assert!(!present(dst));
+        assert_eq!(rig.dev().stats().page_requests, 1);
+        // With BOF (the WQ allows it) the destination page is requested too.
+        let mut d = desc(opcode::MEMMOVE, src, dst, PAGE_SIZE as u32, cr);
+        d.set_flags(d.flags() | flags::BOF);
+        rig.run(&d);
         assert_eq!(cr_at(cr).status, status::SUCCESS);
         assert!(rig.dev().stats().page_requests >= 2);
         let mut a = pattern(PAGE_SIZE, 0)?;
