@@ -504,10 +504,10 @@ impl Config {
     /// disables one (`idxd_device_clear_state()`): every WQ reads as one nobody configured,
     /// every group has its default flags and no engine. The event-log size and the
     /// read-buffer limit stay. Does nothing on a device that is not configurable, is enabled,
-    /// or did not stop ([`Config::stuck`]).
-    pub(crate) fn clear_state(&mut self) {
+    /// or did not stop ([`Config::stuck`]). Returns whether it forgot.
+    pub(crate) fn clear_state(&mut self) -> bool {
         if !self.caps.configurable() || self.enabled || self.stuck {
-            return;
+            return false;
         }
         let caps = self.caps;
         for w in self.wqs.iter_mut() {
@@ -524,6 +524,7 @@ impl Config {
                 *g = fresh;
             }
         }
+        true
     }
 
     /// The ready-to-use configuration: one group with every engine, WQ 0 a dedicated and WQ 1

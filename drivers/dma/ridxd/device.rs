@@ -179,19 +179,16 @@ impl DsaDevice {
         let io = &self.io;
         // A device that is not configurable keeps the tables it was given (read back at
         // probe: `Config::load`).
-        let tables = if self.caps.configurable() {
-            0..self.caps.num_groups()
-        } else {
-            0..0
-        };
-        for g in tables {
-            let (wqs, engines) = cfg.grpcfg(g);
-            let base = self.caps.grpcfg_offset(g);
-            for (i, q) in wqs.iter().enumerate() {
-                io.write64(base + regs::grpcfg::WQS + 8 * i, *q);
+        if self.caps.configurable() {
+            for g in 0..self.caps.num_groups() {
+                let (wqs, engines) = cfg.grpcfg(g);
+                let base = self.caps.grpcfg_offset(g);
+                for (i, q) in wqs.iter().enumerate() {
+                    io.write64(base + regs::grpcfg::WQS + 8 * i, *q);
+                }
+                io.write64(base + regs::grpcfg::ENGINES, engines);
+                io.write64(base + regs::grpcfg::FLAGS, cfg.group_flags(g));
             }
-            io.write64(base + regs::grpcfg::ENGINES, engines);
-            io.write64(base + regs::grpcfg::FLAGS, cfg.group_flags(g));
         }
         for w in 0..self.caps.num_wqs() {
             self.write_wqcfg(&cfg, w);

@@ -238,11 +238,7 @@ impl DevNode {
             w.unbind();
         }
         let _ = s.user.disable_device();
-        let cleared = s.dsa.with_config(|c| {
-            c.clear_state();
-            c.wqs.iter().all(|w| w.size == 0)
-        });
-        if cleared {
+        if s.dsa.with_config(|c| c.clear_state()) {
             for n in s.wqs.lock().iter() {
                 // An empty name needs no memory beyond its NUL; should even that fail, the
                 // name stays, which only keeps what was there.

@@ -209,9 +209,6 @@ evl_cases() {
 	EOF
 }
 
-# prq_irqs: the interrupts of the IOMMU's page request queue so far (Linux names it
-# dmar<N>-prq): one or more for each batch of page requests the devices made.
-prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }
 # page_requests D W: ridxd_bench's latency run on wq<D>.<W> (dedicated, PRS on): 2000 no-ops
 # whose CR pages were never touched, each written by the device once the IOMMU driver has
 # answered its page request; the page request queue's interrupts must rise.

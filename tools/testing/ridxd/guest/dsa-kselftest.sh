@@ -19,8 +19,6 @@ configure() {
 		echo dsa$1 > /sys/bus/dsa/drivers/idxd/bind && echo wq$1.0 > /sys/bus/dsa/drivers/user/bind &&
 		[ "$(cat $D/dsa$1/state)" = enabled ] && [ "$(cat $D/wq$1.0/state)" = enabled ]
 }
-# prq_irqs: the interrupts of the IOMMU's page request queue so far (dmar<N>-prq).
-prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }
 # kselftest D: ridxd_wq_test on dsa<D>, its output indented below the test point, and the
 # page request queue's interrupts during it.
 kselftest() {

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# TAP for the guest scripts (tests.sh, dsa-idxd.sh), through the kernel's
+# TAP for the guest scripts (tests.sh, dsa-idxd.sh), and the helpers they share, through the kernel's
 # tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts it in /ridxd). Its
 # ktap_test_result runs the command as an unquoted $@, which splits arguments that hold spaces
 # (sh -c "..."), so tap_check runs the command itself and only reports through
@@ -17,3 +17,7 @@ tap_check() {
 		ktap_test_fail "$_desc"
 	fi
 }
+
+# prq_irqs: the interrupts of the IOMMU's page request queue so far (Linux names it
+# dmar<N>-prq): one or more for each batch of page requests the devices made.
+prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }

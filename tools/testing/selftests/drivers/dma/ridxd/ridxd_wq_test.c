@@ -770,6 +770,28 @@ TEST_F(wq, data_fault_is_partial_with_prs_off)
 }
 
 /*
+ * Sets WQ WQ's block_on_fault to VAL ("0" or "1"), which changes only while the WQ is
+ * disabled: the WQ is disabled (revoking its open files), set, and enabled again. 0, or the
+ * first negative errno.
+ */
+static int set_block_on_fault(int wq, const char *val)
+{
+	char rel[32];
+	int rc;
+
+	snprintf(rel, sizeof(rel), "wq%d/enable", wq);
+	rc = attr_write(rel, "0");
+	if (rc)
+		return rc;
+	snprintf(rel, sizeof(rel), "wq%d/block_on_fault", wq);
+	rc = attr_write(rel, val);
+	if (rc)
+		return rc;
+	snprintf(rel, sizeof(rel), "wq%d/enable", wq);
+	return attr_write(rel, "1");
+}
+
+/*
  * With PRS on, a data page that is not present is requested (and the engine waits for it)
  * only when the descriptor asks to block on fault and the WQ allows it (WQCFG.bof, the WQ's
  * block_on_fault): without BOF the memmove ends in a partial completion, as the status name
@@ -780,7 +802,6 @@ TEST_F(wq, data_fault_blocks_only_with_bof)
 	struct dsa_hw_desc d;
 	char *src = self->buf, *nobof = self->buf + 7 * 4096, *bof = self->buf + 6 * 4096;
 	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
-	char rel[32];
 
 	if (variant->prs_disable)
 		SKIP(return, "PRS off: no page is requested");
@@ -792,14 +813,9 @@ TEST_F(wq, data_fault_blocks_only_with_bof)
 	ASSERT_EQ(DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE, wait_cr(cr));
 	EXPECT_EQ((uintptr_t)nobof, cr->fault_addr);
 
-	/* block_on_fault changes only while the WQ is disabled: this file goes with it. */
+	/* The file goes with the WQ's disable. */
 	close(self->fd);
-	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "0"));
-	snprintf(rel, sizeof(rel), "wq%d/block_on_fault", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "1"));
-	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "1"));
+	ASSERT_EQ(0, set_block_on_fault(variant->wq, "1"));
 	self->fd = wq_open(variant->wq);
 	ASSERT_LE(0, self->fd);
 	memset(cr, 0, sizeof(*cr));
@@ -810,12 +826,7 @@ TEST_F(wq, data_fault_blocks_only_with_bof)
 	EXPECT_EQ(0, memcmp(src, bof, 64));
 
 	close(self->fd);
-	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "0"));
-	snprintf(rel, sizeof(rel), "wq%d/block_on_fault", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "0"));
-	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
-	ASSERT_EQ(0, attr_write(rel, "1"));
+	ASSERT_EQ(0, set_block_on_fault(variant->wq, "0"));
 	self->fd = wq_open(variant->wq);
 	ASSERT_LE(0, self->fd);
 }
