@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Kernel builds.  Three build directories share the one work tree ($KSRC):
-#   build-kunit   kunit.py's kernel: ridxd built in, its KUnit suites, lockdep + KASAN
-#                 (configuration: drivers/dma/ridxd/.kunitconfig)
+# Kernel builds.  Two build directories share the one work tree ($KSRC):
 #   build-guest   guest kernel, ridxd as a module (configs/guest.config)
-#   build-debug   the same plus lockdep, KASAN and kmemleak (configs/guest.config + debug.config)
+#   build-debug   the same plus lockdep, KASAN and kmemleak, and KUnit: ridxd's suites in the
+#                 module, the kernel crate's doctests built in (configs/guest.config +
+#                 debug.config); run_kunit boots it to run them
+# (drivers/dma/ridxd/.kunitconfig is for kunit.py run, the upstream way; the harness does not
+# build a third kernel for it.)
 # Each is configured once (again only when its fragment changes) and then built incrementally.
 
 # check_fragment FRAGMENT DOTCONFIG: every setting of FRAGMENT must be in DOTCONFIG (a symbol
@@ -85,55 +87,71 @@ build_nosim() {
 	[ -f "$b/drivers/dma/ridxd/ridxd.o" ] || die "the no-model build produced no ridxd.o"
 }
 
-KUNIT_JSON=$RIDXD_CACHE/kunit-results.json
-# kunit.py's x86_64 QEMU configuration names no CPU, so its guest is QEMU's default qemu64,
-# which has no LA57.  Name that model, with LA57 off, so that a change of QEMU's default can't
-# bring 5-level paging (and its KASAN boot race, see qemu_accel) to the KUnit kernel.  Not
-# "max" as in the guests: that would change the CPU features the suites run with.
-KUNIT_QEMU_CPU="-cpu qemu64,la57=off"
+# KUnit results: one kunit.py JSON file per KTAP document of the last run (the boot's built-in
+# suites, then the module's).
+KUNIT_JSON_DIR=$RIDXD_CACHE/kunit-results
 
-# run_kunit [FILTER]: build and run the driver's KUnit suites under QEMU (TCG unless
-# RIDXD_KVM=1).  Exits non-zero if any test fails or no KTAP output appears.
+# run_kunit [GLOB]: ridxd's KUnit suites and the kernel crate's doctests, in the debug guest
+# kernel that carries them (configs/debug.config: lockdep, KASAN, kmemleak), which must be
+# built: boot it with kunit.enable=1 (and kunit.filter_glob=GLOB) to run guest/kunit.sh, then
+# read the console's KTAP with the kernel's own parser, tools/testing/kunit/kunit.py parse.
+# vm_run fails the run on a kernel splat (a lockdep or KASAN report does not fail a KUnit
+# test), a kmemleak report or no exit status; this fails it too if a test failed or the
+# console held no KTAP.
 run_kunit() {
 	kenv
-	local args=(run --arch=x86_64 --build_dir="$RIDXD_CACHE/build-kunit"
-		--kunitconfig="$KSRC/drivers/dma/ridxd/.kunitconfig" --jobs="$JOBS"
-		--timeout=600 --json="$KUNIT_JSON" --make_options="$KMAKE_LLVM"
-		--qemu_args="$KUNIT_QEMU_CPU")
-	[ -n "${1:-}" ] && args+=("$1")
-	# The totals come from this run's results only.
-	rm -f "$KUNIT_JSON"
-	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py "${args[@]}") >"$LOGS/kunit.log" 2>&1 || {
-		# Compiler errors first, then failed tests, then the end of the log.
-		grep -E -A12 '^(ERROR:root:)?error(\[E[0-9]+\])?:' "$LOGS/kunit.log" | head -n 80 >&2
-		grep -E -B2 -A8 'ASSERTION FAILED|EXPECTATION FAILED|\[FAILED\]|\[CRASHED\]' \
-			"$LOGS/kunit.log" | head -n 120 >&2
-		tail -n 15 "$LOGS/kunit.log" >&2
-		return 1
-	}
+	local glob=${1:-} rc=0
+	VM_APPEND="kunit.enable=1${glob:+ kunit.filter_glob=$glob}" vm_run debug kunit.sh \
+		>"$LOGS/kunit-guest.log" || rc=1
+	kunit_parse "$VM_LOG" >"$LOGS/kunit.log" 2>&1 || rc=1
 	grep -E '\[(PASSED|FAILED|SKIPPED|CRASHED)\]|Testing complete' "$LOGS/kunit.log" | tail -n 60
-	# A lockdep report does not fail a KUnit test: check the raw console too.
-	if grep -qE "$SPLAT_RE" "$RIDXD_CACHE/build-kunit/test.log"; then
-		echo "!!! kernel splat during KUnit (full log: $RIDXD_CACHE/build-kunit/test.log):" >&2
-		grep -nE -B2 -A25 "$SPLAT_RE" "$RIDXD_CACHE/build-kunit/test.log" | head -n 120 >&2
-		return 1
+	if [ $rc != 0 ]; then
+		grep -E -B2 -A8 'ASSERTION FAILED|EXPECTATION FAILED|\[FAILED\]|\[CRASHED\]|^kunit:' \
+			"$LOGS/kunit.log" | head -n 120 >&2
+		echo "!!! KUnit run failed (console: $VM_LOG, parser: $LOGS/kunit.log)" >&2
 	fi
+	return $rc
 }
 
-# kunit_totals: "passed failed skipped" of the last kunit.py run, from the results it wrote
-# with --json (tools/testing/kunit/kunit_json.py: groups with "sub_groups" and "test_cases",
-# each case's "status" PASS, SKIP, or FAIL/ERROR for a failed or crashed one).  Test cases
-# are counted through all levels (parameterised cases are a group of their own); a failure
-# only a group's counts know of (a suite that failed after its cases passed) counts too.
-# Fails if there are no results (kunit.py did not get as far as parsing any).
+# kunit_parse LOG: split LOG (a console log) into its KTAP documents (each starts at an
+# unindented "KTAP version" line: the kernel prints one for the built-in suites at boot and one
+# for each module's suites as it loads) and parse each with kunit.py parse, which prints its
+# summary and writes $KUNIT_JSON_DIR/N.json.  Fails if a document has a failed test or LOG has
+# no KTAP at all.
+kunit_parse() {
+	rm -rf "$KUNIT_JSON_DIR"
+	mkdir -p "$KUNIT_JSON_DIR"
+	python3 - "$1" "$KUNIT_JSON_DIR" <<-'EOF' || return 1
+	import sys
+	docs, cur = [], None
+	for line in open(sys.argv[1], errors="replace"):
+	    if line.startswith(("KTAP version", "TAP version")):
+	        cur = []
+	        docs.append(cur)
+	    if cur is not None:
+	        cur.append(line)
+	if not docs:
+	    sys.exit(f"kunit: no KTAP in {sys.argv[1]}")
+	for i, d in enumerate(docs, 1):
+	    open(f"{sys.argv[2]}/{i}.ktap", "w").writelines(d)
+	EOF
+	local d rc=0
+	for d in "$KUNIT_JSON_DIR"/*.ktap; do
+		(cd "$KSRC" && python3 tools/testing/kunit/kunit.py parse --json="${d%.ktap}.json" "$d") ||
+			rc=1
+	done
+	return $rc
+}
+
+# kunit_totals: "passed failed skipped" of the last KUnit run, from the results kunit.py parse
+# wrote with --json (tools/testing/kunit/kunit_json.py: groups with "sub_groups" and
+# "test_cases", each case's "status" PASS, SKIP, or FAIL/ERROR for a failed or crashed one).
+# Test cases are counted through all levels (parameterised cases are a group of their own); a
+# failure only a group's counts know of (a suite that failed after its cases passed) counts
+# too.  Fails if there are no results (the parser did not get as far as writing any).
 kunit_totals() {
-	python3 - "$KUNIT_JSON" <<-'EOF'
-	import json, sys
-	try:
-	    with open(sys.argv[1]) as f:
-	        top = json.load(f)
-	except (OSError, ValueError) as e:
-	    sys.exit(f"kunit: no results in {sys.argv[1]}: {e}")
+	python3 - "$KUNIT_JSON_DIR" <<-'EOF'
+	import glob, json, sys
 	n = {"passed": 0, "failed": 0, "skipped": 0}
 	def walk(group):
 	    for case in group.get("test_cases", []):
@@ -141,9 +159,19 @@ kunit_totals() {
 	        n["passed" if st == "PASS" else "skipped" if st == "SKIP" else "failed"] += 1
 	    for sub in group.get("sub_groups", []):
 	        walk(sub)
-	walk(top)
-	misc = top.get("misc", {})
-	n["failed"] = max(n["failed"], misc.get("failed", 0) + misc.get("crashed", 0))
+	files = sorted(glob.glob(f"{sys.argv[1]}/*.json"))
+	if not files:
+	    sys.exit(f"kunit: no results in {sys.argv[1]}")
+	for path in files:
+	    try:
+	        with open(path) as f:
+	            top = json.load(f)
+	    except (OSError, ValueError) as e:
+	        sys.exit(f"kunit: no results in {path}: {e}")
+	    before = n["failed"]
+	    walk(top)
+	    misc = top.get("misc", {})
+	    n["failed"] = max(n["failed"], before + misc.get("failed", 0) + misc.get("crashed", 0))
 	if sum(n.values()) == 0:
 	    sys.exit(f"kunit: no test cases in {sys.argv[1]}")
 	print(n["passed"], n["failed"], n["skipped"])

@@ -119,7 +119,6 @@ private_apt() {
 # Environment for kernel builds: Debian's rustc-web must win over rustup's rustc.
 kenv() {
 	export PATH=$TOOLS/rustbin:$TOOLS/bin:$PATH
-	[ "$RIDXD_KVM" = 1 ] || export PATH=$TOOLS/qemu-tcg:$PATH
 	export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VER/lib
 	unset RUST_LIB_SRC RUSTUP_TOOLCHAIN
 }

@@ -15,6 +15,8 @@ VM_IOMMU_EXTRA=""
 VM_DEVICES=()
 VM_INITRAMFS_HOOK=""
 VM_LOG_TAG=""
+# Extra kernel command-line arguments (the KUnit run: kunit.enable=1, build.sh).
+VM_APPEND=""
 
 # The intel-iommu options: scalable mode, plus PASID and first-stage translation where this
 # QEMU has them (10.x: x-pasid-mode, x-flts).
@@ -91,7 +93,7 @@ vm_run() {
 		-machine q35,kernel-irqchip=split $(qemu_accel) -smp 2 -m "$mem" -nic none \
 		-device "$(iommu_device)" "${VM_DEVICES[@]}" \
 		-kernel "$b/arch/x86/boot/bzImage" -initrd "$img" \
-		-append "console=ttyS0 intel_iommu=on,sm_on panic=-1 oops=panic ridxd.run=$script ridxd.variant=$v" \
+		-append "console=ttyS0 intel_iommu=on,sm_on panic=-1 oops=panic ridxd.run=$script ridxd.variant=$v${VM_APPEND:+ $VM_APPEND}" \
 		-nographic -no-reboot -trace vtd_reg_dmar_root </dev/null >"$VM_LOG" 2>&1 || true
 	tr -d '\r' <"$VM_LOG" >"$VM_LOG.txt" && mv "$VM_LOG.txt" "$VM_LOG"
 	# The guest's own lines are framed by the init script.
