@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-# TAP for the guest scripts (tests.sh, dsa-idxd.sh), and the helpers they share, through the kernel's
-# tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts it in /ridxd). Its
+# TAP for the guest scripts (tests.sh, dsa-idxd.sh), and the helpers they share, through the
+# kernel's tools/testing/selftests/kselftest/ktap_helpers.sh (the harness puts it in /ridxd). Its
 # ktap_test_result runs the command as an unquoted $@, which splits arguments that hold spaces
 # (sh -c "..."), so tap_check runs the command itself and only reports through
 # ktap_test_pass/ktap_test_fail. ktap_helpers.sh also prints descriptions unquoted: keep glob
