@@ -12,6 +12,8 @@
 //!                         handled, with no context, skipped (context closing), lost (at
 //!                         teardown), back-pressure waits, peak pending, the bound
 //!                         (max_pending), address-space adoptions (mm_uses)
+//!     mmap_delay_ms       fault injection: how long a successful `mmap` of a portal waits
+//!                         before it returns, in ms (0, the default: not at all; read-write)
 //!     wq<N>/file<K>/pid, pasid, cr_faults, cr_fault_failures   one directory per open file
 //! ```
 
@@ -21,7 +23,11 @@ use kernel::{
     debugfs::{Dir, File},
     prelude::*,
     str::CString,
-    sync::Arc,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    uaccess::UserSliceReader,
 };
 
 /// The debugfs directory of one device; removed when dropped.
@@ -31,6 +37,7 @@ use kernel::{
 pub(crate) struct AdminDir {
     // Files go before the directories holding them.
     _files: KVec<Pin<KBox<File<Arc<DsaDevice>>>>>,
+    _knobs: KVec<Pin<KBox<File<Arc<Atomic<u32>>>>>>,
     _wq_dirs: KVec<Dir>,
     _dir: Dir,
 }
@@ -85,6 +92,22 @@ pub(crate) fn create(
         )?,
         GFP_KERNEL,
     )?;
+    let mut knobs = KVec::new();
+    knobs.push(
+        KBox::pin_init(
+            dir.read_write_callback_file(
+                c"mmap_delay_ms",
+                user.mmap_delay_ms().clone(),
+                &|ms: &Arc<Atomic<u32>>, f| writeln!(f, "{}", ms.load(Relaxed)),
+                &|ms: &Arc<Atomic<u32>>, r| {
+                    ms.store(input_u32(r)?, Relaxed);
+                    Ok(())
+                },
+            ),
+            GFP_KERNEL,
+        )?,
+        GFP_KERNEL,
+    )?;
     let mut wq_dirs = KVec::with_capacity(dsa.caps().num_wqs(), GFP_KERNEL)?;
     for wq in 0..dsa.caps().num_wqs() {
         let name = CString::try_from_fmt(fmt!("wq{wq}"))?;
@@ -94,6 +117,7 @@ pub(crate) fn create(
     }
     Ok(AdminDir {
         _files: files,
+        _knobs: knobs,
         _wq_dirs: wq_dirs,
         _dir: dir,
     })
@@ -139,4 +163,21 @@ fn dump_evl(d: &DsaDevice, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         );
     });
     r
+}
+
+/// Parses a user write (at most 31 bytes, trailing newline and spaces ignored) as a decimal
+/// `u32`. `EINVAL` if it is not one.
+pub(crate) fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
+    let mut buf = [0u8; 32];
+    let n = reader.len();
+    if n == 0 || n >= buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..n])?;
+    let mut end = n;
+    while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b' ') {
+        end -= 1;
+    }
+    let s = core::str::from_utf8(&buf[..end]).map_err(|_| EINVAL)?;
+    s.parse::<u32>().map_err(|_| EINVAL)
 }

@@ -74,6 +74,7 @@ use kernel::{
         poll::PollTable,
         Arc, Mutex, SpinLock,
     },
+    time::{delay::fsleep, Delta},
     transmute::FromBytes,
 };
 
@@ -119,6 +120,8 @@ pub(crate) struct UserWq {
     wq: usize,
     /// The WQ's debugfs directory, for the files' `file<N>` directories.
     dir: Option<Dir>,
+    /// [`UserWqs::mmap_delay_ms`].
+    mmap_delay_ms: Arc<Atomic<u32>>,
     #[pin]
     state: SpinLock<UserWqState>,
     /// The open files, for revocation.
@@ -202,6 +205,9 @@ pub(crate) type WqCdev = Pin<KBox<DataRegistration<WqFile>>>;
 pub(crate) struct UserWqs {
     dsa: Arc<DsaDevice>,
     dev_index: usize,
+    /// Fault injection: how long `mmap` of a portal waits once the driver's part is done
+    /// (debugfs `mmap_delay_ms`).
+    mmap_delay_ms: Arc<Atomic<u32>>,
     /// Per WQ: its character device while enabled, and its debugfs directory.
     #[pin]
     wqs: Mutex<KVec<WqSlot>>,
@@ -237,14 +243,23 @@ impl UserWqs {
                 GFP_KERNEL,
             )?;
         }
+        let mmap_delay_ms = Arc::new(Atomic::new(0), GFP_KERNEL)?;
         Arc::pin_init(
             pin_init!(Self {
                 dsa: dsa.clone(),
                 dev_index,
+                mmap_delay_ms,
                 wqs <- new_mutex!(v, "ridxd::cdev::user_wqs"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The fault injection knob `mmap_delay_ms` (ms): how long a successful `mmap` of a
+    /// portal waits before it returns, after the driver has set the mapping up and before the
+    /// kernel links it to the file (0: not at all). For tests of revocation racing `mmap`.
+    pub(crate) fn mmap_delay_ms(&self) -> &Arc<Atomic<u32>> {
+        &self.mmap_delay_ms
     }
 
     /// Sets WQ `wq`'s debugfs directory, where its open files put their `file<N>`.
@@ -293,7 +308,7 @@ impl UserWqs {
             let uwq = match &w.uwq {
                 Some(n) => n.clone(),
                 None => {
-                    let n = UserWq::new(&self.dsa, i, w.dir.clone())?;
+                    let n = UserWq::new(&self.dsa, i, w.dir.clone(), &self.mmap_delay_ms)?;
                     w.uwq = Some(n.clone());
                     n
                 }
@@ -389,12 +404,18 @@ impl UserWq {
     /// (the WQ's debugfs directory), if given.
     ///
     /// Returns `ENOMEM`.
-    fn new(dsa: &Arc<DsaDevice>, wq: usize, dir: Option<Dir>) -> Result<Arc<Self>> {
+    fn new(
+        dsa: &Arc<DsaDevice>,
+        wq: usize,
+        dir: Option<Dir>,
+        mmap_delay_ms: &Arc<Atomic<u32>>,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(UserWq {
                 dsa: dsa.clone(),
                 wq,
                 dir,
+                mmap_delay_ms: mmap_delay_ms.clone(),
                 state <- new_spinlock!(UserWqState { taken: false }, "ridxd::cdev::user_wq"),
                 files <- new_mutex!(KVec::new(), "ridxd::cdev::user_wq_files"),
                 file_parent <- new_mutex!(None, "ridxd::cdev::file_parent"),
@@ -587,7 +608,13 @@ impl MiscDevice for WqFile {
             portal.mappings = Some(InodeMappings::of(file)?);
         }
         // The model has no portal page: ENODEV.
-        dsa.io().map_portal(this.uwq.wq, vma)
+        let r = dsa.io().map_portal(this.uwq.wq, vma);
+        drop(portal);
+        let delay = this.uwq.mmap_delay_ms.load(Relaxed);
+        if r.is_ok() && delay > 0 {
+            fsleep(Delta::from_millis(i64::from(delay)));
+        }
+        r
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {

@@ -33,7 +33,6 @@ use kernel::{
         Arc,
     },
     time::Delta,
-    uaccess::UserSliceReader,
 };
 
 /// The [`DeviceIo`] seam for a model device.
@@ -215,7 +214,7 @@ impl SimKnobs {
                     data,
                     &|k: &KnobData, f| writeln!(f, "{}", k.irq_delay_ms.load(Relaxed)),
                     &|k: &KnobData, r| {
-                        let ms = input_u32(r)?;
+                        let ms = crate::admin::input_u32(r)?;
                         k.irq_delay_ms.store(ms, Relaxed);
                         k.dev.set_irq_delay(Delta::from_millis(i64::from(ms)));
                         Ok(())
@@ -333,21 +332,4 @@ pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVe
         v.push(inst, GFP_KERNEL)?;
     }
     Ok(v)
-}
-
-/// Parses a user write (at most 31 bytes, trailing newline and spaces ignored) as a decimal
-/// `u32`. `EINVAL` if it is not one.
-fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
-    let mut buf = [0u8; 32];
-    let n = reader.len();
-    if n == 0 || n >= buf.len() {
-        return Err(EINVAL);
-    }
-    reader.read_slice(&mut buf[..n])?;
-    let mut end = n;
-    while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b' ') {
-        end -= 1;
-    }
-    let s = core::str::from_utf8(&buf[..end]).map_err(|_| EINVAL)?;
-    s.parse::<u32>().map_err(|_| EINVAL)
 }

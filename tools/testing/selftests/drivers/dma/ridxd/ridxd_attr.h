@@ -7,7 +7,7 @@
  *   wq<W>/file<K>/NAME /sys/bus/dsa/devices/file<K>/NAME
  *   enable, wq<W>/enable   writing 1 binds the idxd (device) or user (WQ) driver, which
  *                      enables it; 0 unbinds it, which disables it
- *   device, event_log, wq<W>/file<K>/pasid   only in debugfs:
+ *   device, event_log, mmap_delay_ms, wq<W>/file<K>/pasid   only in debugfs:
  *                      /sys/kernel/debug/ridxd/dsa<DEV>/REL
  *                      (Documentation/ABI/testing/debugfs-driver-ridxd)
  */
@@ -31,7 +31,7 @@ static inline void ridxd_attr_path(const char *dev, const char *rel, char *path,
 {
 	int wq, k, n = 0;
 
-	if (!strcmp(rel, "device") || !strcmp(rel, "event_log") ||
+	if (!strcmp(rel, "device") || !strcmp(rel, "event_log") || !strcmp(rel, "mmap_delay_ms") ||
 	    (sscanf(rel, "wq%d/file%d/%n", &wq, &k, &n) == 2 && n && !strcmp(rel + n, "pasid")))
 		snprintf(path, len, RIDXD_DEBUGFS "/dsa%s/%s", dev, rel);
 	else if (n = 0, sscanf(rel, "wq%d/file%d/%n", &wq, &k, &n) == 2 && n)

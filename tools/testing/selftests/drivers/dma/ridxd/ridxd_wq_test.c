@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1529,6 +1530,101 @@ TEST_F(wq, mmap_portal)
 	if (strncmp(bus, "ridxd_sim", 9))
 		SKIP(return, "%s: a PCI device's portal page maps", bus);
 	EXPECT_EQ(ENODEV, mmap_errno(self->fd, 4096));
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Whether a 4-byte load from P gets SIGBUS (1) or completes (0). */
+static int load_faults(const void *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile int faulted = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		faulted = 1;
+	else
+		(void)*(const volatile uint32_t *)p;
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+/*
+ * The portal page of a PCI device, mapped: MAP_SHARED only (EINVAL for MAP_PRIVATE, whose
+ * copy-on-write makes no sense for device memory), readable until the WQ is disabled, then
+ * taken away (SIGBUS), and not given back once the WQ is enabled again (the file stays
+ * revoked). MAP_POPULATE, which accel-config and the Intel libraries pass, maps too.
+ */
+TEST_F(wq, portal_mapping_taken_at_disable)
+{
+	char rel[32];
+	void *map;
+
+	if (has_cap(CAP_SYS_RAWIO) != 1)
+		SKIP(return, "no CAP_SYS_RAWIO");
+	if (model_device())
+		SKIP(return, "a model device has no portal page");
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	EXPECT_EQ(EINVAL, errno);
+	if (map != MAP_FAILED)
+		munmap(map, 4096);
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, load_faults(map));
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	ASSERT_EQ(0, attr_write(rel, "0"));
+	EXPECT_EQ(1, load_faults(map));
+	ASSERT_EQ(0, attr_write(rel, "1"));
+	EXPECT_EQ(1, load_faults(map));
+	munmap(map, 4096);
+}
+
+/*
+ * A WQ disabled while its portal is being mapped: the mapping the mmap() returns is taken
+ * away all the same. The driver's fault injection (debugfs mmap_delay_ms) holds the mmap()
+ * after the driver has done its part, before the kernel links the new mapping to the file;
+ * another process disables the WQ in that time.
+ */
+TEST_F(wq, portal_mapping_taken_while_mapping)
+{
+	struct timespec ts = { 0, 100 * 1000000 };
+	char rel[32], state_rel[32], state[32];
+	void *map;
+	pid_t pid;
+
+	if (has_cap(CAP_SYS_RAWIO) != 1)
+		SKIP(return, "no CAP_SYS_RAWIO");
+	if (model_device())
+		SKIP(return, "a model device has no portal page");
+	if (!has_attr("mmap_delay_ms"))
+		SKIP(return, "no mmap_delay_ms (debugfs)");
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	ASSERT_EQ(0, attr_write("mmap_delay_ms", "2000"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		nanosleep(&ts, NULL);
+		_exit(attr_write(rel, "0") ? 1 : 0);
+	}
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	/* The disable finished while the mmap() was held, not after it. */
+	snprintf(state_rel, sizeof(state_rel), "wq%d/state", variant->wq);
+	ridxd_attr_read_str(dev_index(), state_rel, state, sizeof(state));
+	EXPECT_EQ(0, attr_write("mmap_delay_ms", "0"));
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_STREQ("disabled", state) TH_LOG("the disable did not finish during the mmap()");
+	ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap: %s (the WQ was disabled before it)",
+					  strerror(errno));
+	EXPECT_EQ(1, load_faults(map)) TH_LOG("the portal mapping outlived the WQ's disable");
+	munmap(map, 4096);
+	ASSERT_EQ(0, attr_write(rel, "1"));
 }
 
 /*
