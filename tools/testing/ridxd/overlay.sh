@@ -57,6 +57,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/workqueue.rs" 'pub mod flush;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod kthread;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod gup;'
+	append_line "$t/rust/kernel/mm.rs" 'pub mod pfnmap;'
 	append_line "$t/rust/kernel/uaccess.rs" 'pub mod nofault;'
 	append_line "$t/rust/kernel/kunit.rs" 'pub mod user;'
 	append_line "$t/rust/kernel/miscdevice.rs" 'pub mod data;'
