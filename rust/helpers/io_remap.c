@@ -10,14 +10,6 @@ __rust_helper pgprot_t rust_helper_pgprot_noncached(pgprot_t prot)
 	return pgprot_noncached(prot);
 }
 
-__rust_helper int rust_helper_io_remap_pfn_range(struct vm_area_struct *vma,
-						 unsigned long addr,
-						 unsigned long pfn,
-						 unsigned long size, pgprot_t prot)
-{
-	return io_remap_pfn_range(vma, addr, pfn, size, prot);
-}
-
 #ifdef CONFIG_X86_64
 /* cpu_feature_enabled() is a macro on a constant feature bit: one helper per feature. */
 __rust_helper bool rust_helper_cpu_feature_enabled_movdir64b(void)

@@ -19,8 +19,11 @@
 //!   stays so (idxd reports the device's SWERR the same way); `POLLNVAL` to another process.
 //! * `mmap` of the WQ's limited portal page: `EPERM` without `CAP_SYS_RAWIO` where user
 //!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
-//!   than a page; on PCI devices the page is mapped uncached (`pci::Device::map_bar_page`),
-//!   `ENODEV` on the device model, whose portals are not memory.
+//!   than a page or a private mapping (`MAP_PRIVATE`: device memory cannot be copy-on-write;
+//!   vfio-pci refuses it too); `ENODEV` on the device model, whose portals are not memory. On
+//!   PCI devices the mapping gets the page, uncached, at its first access
+//!   (`pci::Device::insert_bar_page` in the mapping's fault handler), checked against
+//!   revocation under the file's portal lock; not inherited by child processes.
 //! * Each open file has a `file<N>` device on the `dsa` bus below the WQ's char device node
 //!   (`pid`, `cr_faults`, `cr_fault_failures`; see [`crate::sysfs`]) and a `file<N>` directory
 //!   in the WQ's debugfs directory (the same and `pasid`), both removed at close. `N` is
@@ -63,7 +66,11 @@ use kernel::{
         data::{DataRegistration, MiscDeviceWithData},
         MiscDevice, MiscDeviceRegistration,
     },
-    mm::{virt::VmaNew, Mm},
+    mm::{
+        pfnmap::{FaultResult, PfnFault, PfnFaultHandler},
+        virt::{flags as vm_flags, VmaNew},
+        Mm,
+    },
     new_mutex, new_spinlock,
     page::PAGE_SIZE,
     prelude::*,
@@ -149,7 +156,7 @@ struct Live {
 /// (and through them `iommu_sva_bind_device()`, which takes an `mmap_lock`), so `mmap` must
 /// not take it.
 struct PortalState {
-    /// The file was revoked: no new mapping.
+    /// The file was revoked: no new mapping, and no page in an existing one.
     revoked: bool,
     /// The portal mappings of the WQ's files, once one was mapped: revocation takes them
     /// away (a later access gets `SIGBUS`).
@@ -173,8 +180,10 @@ enum FileState {
 ///
 /// `state` (sleeping) is taken before the device's locks: it is held while `open` programs a
 /// dedicated WQ's PASID and while `write` submits. The WQ's `files` list is taken before it.
-/// `portal` is taken after `state` (revocation) and under the caller's `mmap_lock` (`mmap`);
-/// nothing else is taken under it but the inode's `i_mmap_rwsem` (`unmap_mapping_range()`).
+/// `portal` is taken after `state` (revocation), under the caller's `mmap_lock` (`mmap`) and
+/// under the `mmap_lock` or the VMA lock a page fault holds (the portal mapping's fault
+/// handler); nothing else is taken under it but the inode's `i_mmap_rwsem` and the page-table
+/// locks (`unmap_mapping_range()`, `vmf_insert_pfn_prot()`) and the device's bound gate.
 #[pin_data]
 struct FileLink {
     #[pin]
@@ -599,22 +608,40 @@ impl MiscDevice for WqFile {
         if vma.end() - vma.start() > PAGE_SIZE {
             return Err(EINVAL);
         }
-        // Held while mapping: a revocation waits, then takes this mapping away too.
-        let mut portal = this.link.portal.lock();
-        if portal.revoked {
+        // The model has no portal page.
+        if !dsa.io().portals_mappable() {
             return Err(ENODEV);
         }
-        if portal.mappings.is_none() {
-            portal.mappings = Some(InodeMappings::of(file)?);
+        // A private mapping of device memory would be copy-on-write, which it cannot be.
+        if vma.flags() & vm_flags::SHARED == 0 {
+            return Err(EINVAL);
         }
-        // The model has no portal page: ENODEV.
-        let r = dsa.io().map_portal(this.uwq.wq, vma);
-        drop(portal);
+        let handler = Arc::new(
+            PortalMap {
+                link: this.link.clone(),
+                uwq: this.uwq.clone(),
+            },
+            GFP_KERNEL,
+        )?;
+        {
+            let mut portal = this.link.portal.lock();
+            if portal.revoked {
+                return Err(ENODEV);
+            }
+            if portal.mappings.is_none() {
+                portal.mappings = Some(InodeMappings::of(file)?);
+            }
+        }
+        // No page is mapped here: the kernel links the mapping to the file only after this
+        // returns, and a revocation in between would not find a page to take away. The page
+        // goes in at the first access ([`PortalMap::fault`]), checked against revocation.
+        vma.set_dontcopy();
+        vma.set_pfn_fault_handler(handler)?;
         let delay = this.uwq.mmap_delay_ms.load(Relaxed);
-        if r.is_ok() && delay > 0 {
+        if delay > 0 {
             fsleep(Delta::from_millis(i64::from(delay)));
         }
-        r
+        Ok(())
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
@@ -673,6 +700,26 @@ impl MiscDevice for WqFile {
             }
         }
         Ok(done)
+    }
+}
+
+/// The fault handler of a portal mapping of an open file ([`WqFile`]'s `mmap`): maps the WQ's
+/// portal page while the file is not revoked. The mapping holds it (and through it the file's
+/// [`FileLink`]) until the last of its VMAs goes.
+struct PortalMap {
+    link: Arc<FileLink>,
+    uwq: Arc<UserWq>,
+}
+
+impl PfnFaultHandler for PortalMap {
+    fn fault(&self, vmf: &PfnFault<'_>) -> FaultResult {
+        // Held while the page goes in: a revocation either comes after (and takes the page
+        // away with the file's other mappings) or before (and the access gets SIGBUS).
+        let portal = self.link.portal.lock();
+        if portal.revoked {
+            return FaultResult::SIGBUS;
+        }
+        self.uwq.dsa.io().fault_portal(self.uwq.wq, vmf)
     }
 }
 

@@ -9,7 +9,10 @@
 
 use crate::hw::Descriptor;
 use kernel::{
-    mm::{virt::VmaNew, MmWithUser},
+    mm::{
+        pfnmap::{FaultResult, PfnFault},
+        MmWithUser,
+    },
     prelude::*,
     sync::Arc,
 };
@@ -82,13 +85,18 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// Device and at WQ enable, as idxd refuses it (`IDXD_SCMD_WQ_NO_SWQ_SUPPORT`).
     fn shared_wq_supported(&self) -> bool;
 
-    /// Maps WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page, idxd's
-    /// `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`) into `vma` (one page), for
-    /// direct submission from user space.
+    /// Whether the WQs' portals are memory that user space can map (not on the device model:
+    /// its portals are software).
+    fn portals_mappable(&self) -> bool;
+
+    /// Inserts WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page, idxd's
+    /// `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`) at the faulting address of
+    /// `vmf`, a fault on a portal mapping of a user WQ file, for direct submission from user
+    /// space; the fault handler returns the result.
     ///
-    /// Returns `ENODEV` where there is no such page to map (the device model: its portals are
-    /// software, not memory) or the device is gone; `EINVAL` for a VMA that is not one page.
-    fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result;
+    /// Returns [`FaultResult::SIGBUS`] where there is no such page (the device model) or the
+    /// device is gone (unbound).
+    fn fault_portal(&self, wq: usize, vmf: &PfnFault<'_>) -> FaultResult;
 
     /// Submits `desc` to WQ `wq`'s limited portal, once: MOVDIR64B to a dedicated WQ (the
     /// WQ's PASID applies), ENQCMDS to a shared one (the descriptor's PASID applies). The

@@ -15,7 +15,10 @@ use kernel::{
     io::{io_read, portal, Io},
     iommu::sva,
     irq::{self, IrqReturn, ThreadedHandler},
-    mm::{virt::VmaNew, MmWithUser},
+    mm::{
+        pfnmap::{FaultResult, PfnFault},
+        MmWithUser,
+    },
     new_mutex,
     page::PAGE_SIZE,
     pci::{self, DevresBar},
@@ -176,11 +179,19 @@ impl DeviceBus for PciIo {
         portal::has_enqcmd()
     }
 
-    fn map_portal(&self, wq: usize, vma: &VmaNew) -> Result {
-        self.gate.with(|dev| {
-            let pdev: &pci::Device<Bound> = dev.try_into()?;
-            pdev.map_bar_page(vma, 2, portal_offset(wq, true) as u64)
-        })?
+    fn portals_mappable(&self) -> bool {
+        true
+    }
+
+    fn fault_portal(&self, wq: usize, vmf: &PfnFault<'_>) -> FaultResult {
+        self.gate
+            .with(|dev| {
+                let pdev: Result<&pci::Device<Bound>> = dev.try_into();
+                pdev.map_or(FaultResult::SIGBUS, |p| {
+                    p.insert_bar_page(vmf, 2, portal_offset(wq, true) as u64)
+                })
+            })
+            .unwrap_or(FaultResult::SIGBUS)
     }
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {

@@ -24,7 +24,10 @@ use kernel::{
     debugfs::{Dir, File},
     device::{Bound, Device},
     faux,
-    mm::{virt::VmaNew, MmWithUser},
+    mm::{
+        pfnmap::{FaultResult, PfnFault},
+        MmWithUser,
+    },
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
@@ -138,9 +141,13 @@ impl DeviceBus for SimIo {
         true
     }
 
-    fn map_portal(&self, _wq: usize, _vma: &VmaNew) -> Result {
+    fn portals_mappable(&self) -> bool {
         // The model's portals are calls into the model, not a page of memory.
-        Err(ENODEV)
+        false
+    }
+
+    fn fault_portal(&self, _wq: usize, _vmf: &PfnFault<'_>) -> FaultResult {
+        FaultResult::SIGBUS
     }
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
