@@ -1628,6 +1628,60 @@ TEST_F(wq, portal_mapping_taken_while_mapping)
 }
 
 /*
+ * The VMAs a portal mapping becomes: moved by mremap() it keeps working, and is still the
+ * file's, taken away at disable. Growing it, or copying it with mremap() from old_len 0 (which
+ * a shared mapping otherwise allows), is refused (EFAULT: VM_DONTEXPAND, VM_PFNMAP); a child
+ * process does not inherit it (VM_DONTCOPY, which MADV_DOFORK cannot clear on a VM_IO
+ * mapping). The fault handler's data goes from the old VMA to the new one (its open and
+ * close operations) and is freed with the last.
+ */
+TEST_F(wq, portal_mapping_moved_not_copied_or_forked)
+{
+	int *res = map_results();
+	void *map, *moved, *hole;
+	char rel[32];
+	pid_t pid;
+
+	ASSERT_NE(NULL, res);
+	if (has_cap(CAP_SYS_RAWIO) != 1)
+		SKIP(return, "no CAP_SYS_RAWIO");
+	if (model_device())
+		SKIP(return, "a model device has no portal page");
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, load_faults(map));
+	hole = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	moved = mremap(map, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	ASSERT_EQ(hole, moved) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_EQ(0, load_faults(moved));
+	EXPECT_EQ(MAP_FAILED, mremap(moved, 4096, 2 * 4096, MREMAP_MAYMOVE));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(MAP_FAILED, mremap(moved, 0, 4096, MREMAP_MAYMOVE));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, madvise(moved, 4096, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		unsigned char v;
+
+		/* Nothing is mapped there in the child. */
+		res[0] = mincore(moved, 4096, &v) ? errno : 0;
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(ENOMEM, res[0]);
+	EXPECT_EQ(0, load_faults(moved));
+	snprintf(rel, sizeof(rel), "wq%d/enable", variant->wq);
+	ASSERT_EQ(0, attr_write(rel, "0"));
+	EXPECT_EQ(1, load_faults(moved));
+	ASSERT_EQ(0, attr_write(rel, "1"));
+	munmap(moved, 4096);
+	munmap(res, 4096);
+}
+
+/*
  * Per-file counters: wq<M>/file<K>/{pid,cr_faults,cr_fault_failures}, for as long as the file
  * is open.
  */
