@@ -237,16 +237,17 @@ impl VmaNew {
         if !unsafe { (*raw).vm_private_data }.is_null() {
             return Err(EBUSY);
         }
+        // `VM_PFNMAP` without `VM_MIXEDMAP` on a mapping that is not copy-on-write (checked
+        // above) is what `vmf_insert_pfn()` takes; the other flags may always be set.
         let set = flags::PFNMAP | flags::IO | flags::DONTEXPAND | flags::DONTDUMP;
-        // SAFETY: The VMA is undergoing its initial setup, so it is not shared yet and its
-        // fields may be written (as `VmaNew`'s own methods do). `VM_PFNMAP` without
-        // `VM_MIXEDMAP` on a mapping that is not copy-on-write (checked above) is what
-        // `vmf_insert_pfn()` takes; the other flags may always be set. INVARIANT: the VMA gets
-        // `PfnMapVtable::<T>::VTABLE` with a pointer from `Arc::into_raw`, whose reference it
-        // owns.
+        // INVARIANT: the VMA gets `PfnMapVtable::<T>::VTABLE` with a pointer from
+        // `Arc::into_raw`, whose reference it owns.
+        let data = Arc::into_raw(handler).cast_mut().cast();
+        // SAFETY: The VMA is in its initial setup, not shared yet, so its fields may be
+        // written (as `VmaNew`'s own methods do); the values are explained above.
         unsafe {
             (*raw).__bindgen_anon_2.vm_flags = f | set;
-            (*raw).vm_private_data = Arc::into_raw(handler).cast_mut().cast();
+            (*raw).vm_private_data = data;
             (*raw).vm_ops = PfnMapVtable::<T>::build();
         }
         Ok(())

@@ -48,10 +48,10 @@ impl Device<Bound> {
         let pfn = ((start + offset) >> PAGE_SHIFT) as usize;
         // SAFETY: `pgprot_noncached()` only changes the cache mode bits of a protection.
         let prot = unsafe { bindings::pgprot_noncached(vmf.page_prot()) };
-        // SAFETY: `pfn` is one page inside a memory BAR of this bound device: device memory,
-        // not RAM, that the mapping gives user space and nothing else. The page-table entry
-        // outlives the binding only if the driver does not take its mappings away before it
-        // unbinds (documented above); the memory stays this device's BAR until then.
+        // The page-table entry outlives the binding only if the driver does not take its
+        // mappings away before it unbinds (documented above).
+        // SAFETY: `pfn` is one page of a memory BAR of this bound device: device memory, not
+        // RAM, which stays this device's BAR until the driver unbinds.
         unsafe { vmf.insert_pfn(pfn, prot) }
     }
 }
