@@ -19,8 +19,8 @@
 //!   stays so (idxd reports the device's SWERR the same way); `POLLNVAL` to another process.
 //! * `mmap` of the WQ's limited portal page: `EPERM` without `CAP_SYS_RAWIO` where user
 //!   submission is not safe (every DSA part today), and to another process; `EINVAL` for more
-//!   than a page or a private mapping (`MAP_PRIVATE`: device memory cannot be copy-on-write;
-//!   vfio-pci refuses it too); `ENODEV` on the device model, whose portals are not memory. On
+//!   than a page or a copy-on-write mapping (`MAP_PRIVATE` of a file opened for writing:
+//!   device memory cannot be copy-on-write); `ENODEV` on the device model, whose portals are not memory. On
 //!   PCI devices the mapping gets the page, uncached, at its first access
 //!   (`pci::Device::insert_bar_page` in the mapping's fault handler), checked against
 //!   revocation under the file's portal lock; not inherited by child processes.
@@ -68,7 +68,7 @@ use kernel::{
     },
     mm::{
         pfnmap::{FaultResult, PfnFault, PfnFaultHandler},
-        virt::{flags as vm_flags, VmaNew},
+        virt::VmaNew,
         Mm,
     },
     new_mutex, new_spinlock,
@@ -612,10 +612,6 @@ impl MiscDevice for WqFile {
         if !dsa.io().portals_mappable() {
             return Err(ENODEV);
         }
-        // A private mapping of device memory would be copy-on-write, which it cannot be.
-        if vma.flags() & vm_flags::SHARED == 0 {
-            return Err(EINVAL);
-        }
         let handler = Arc::new(
             PortalMap {
                 link: this.link.clone(),
@@ -635,6 +631,7 @@ impl MiscDevice for WqFile {
         // No page is mapped here: the kernel links the mapping to the file only after this
         // returns, and a revocation in between would not find a page to take away. The page
         // goes in at the first access ([`PortalMap::fault`]), checked against revocation.
+        // A copy-on-write (private, writable) mapping is refused here (`EINVAL`).
         vma.set_dontcopy();
         vma.set_pfn_fault_handler(handler)?;
         let delay = this.uwq.mmap_delay_ms.load(Relaxed);
