@@ -47,10 +47,12 @@ conf_dev() {
 { echo "["; conf_dev 1 "" shared; echo "]"; } >/tmp/shared.conf
 
 # snapshot NAME: accel-config list -i, save-config, and NODE/ATTR=VALUE for every readable
-# attribute of every dsa bus node, into /tmp/NAME.*, with what may differ made equal: the char
-# devices' major (ridxd's are misc devices) and minor numbers; ridxd's WQs also have
-# cr_faults and cr_fault_failures, and its dsa!wq<D>.<W> nodes no dev (the char device is
-# the misc device of that name: Documentation/ABI/testing/sysfs-driver-ridxd).
+# attribute of every dsa bus node and the DMA masks of a dsa device's PCI function (the first
+# driver's masks stay set after its unbind, so dsa-idxd.sh checks each driver's alone), into
+# /tmp/NAME.*, with what may differ made equal: the char devices' major (ridxd's are misc
+# devices) and minor numbers; ridxd's WQs also have cr_faults and cr_fault_failures, and its
+# dsa!wq<D>.<W> nodes no dev (the char device is the misc device of that name:
+# Documentation/ABI/testing/sysfs-driver-ridxd).
 snapshot() {
 	accfg list -i 2>&1 | sed -E 's/"cdev_major":[0-9]+/"cdev_major":M/; s/"cdev_minor":[0-9]+/"cdev_minor":N/' \
 		>/tmp/$1.list || return 1
@@ -62,6 +64,12 @@ snapshot() {
 			case ${node##*/}/${f##*/} in dsa!wq*/dev) continue ;; esac
 			printf '%s/%s=%s|\n' "${node##*/}" "${f##*/}" "$(cat "$f" 2>&1)"
 		done
+		# The PCI function under a dsa device: the DMA masks the driver set at probe.
+		case ${node##*/} in dsa[0-9]*)
+			for f in dma_mask_bits consistent_dma_mask_bits; do
+				printf '%s/pci/%s=%s|\n' "${node##*/}" $f "$(cat "$node/../$f" 2>&1)"
+			done ;;
+		esac
 	done | sed -E 's,^(dsa[0-9]+/cdev_major)=[0-9]+,\1=M,; s,^(wq[0-9.]+/cdev_minor)=[0-9]+,\1=N,' |
 		sort >/tmp/$1.attrs
 }

@@ -68,6 +68,17 @@ tap_check "dsa1 is disabled after probe" reads $D/dsa1/state disabled
 tap_check "dsa0 is DSA 2.0" reads $D/dsa0/version 0x200
 tap_check "dsa1 is DSA 1.0" reads $D/dsa1/version 0x100
 tap_check "no $DRV error or warning at probe" no_new_warnings probe
+# The PCI function's DMA masks, streaming and coherent: 64 bits, as idxd_pci_probe() sets them
+# (a PCI device starts with 32).
+dma_masks_64() {
+	for m in dma_mask_bits consistent_dma_mask_bits; do
+		v=$(cat "$D/$1/../$m")
+		echo "# $1: $m $v"
+		[ "$v" = 64 ] || return 1
+	done
+}
+tap_check "dsa0: 64-bit DMA masks" dma_masks_64 dsa0
+tap_check "dsa1: 64-bit DMA masks" dma_masks_64 dsa1
 tap_check "dsa0 pasid_enabled reads 1" reads $D/dsa0/pasid_enabled 1
 tap_check "dsa1 pasid_enabled reads 1" reads $D/dsa1/pasid_enabled 1
 # The IOMMU driver enabled ATS (ATS control at 0x106, bit 15), PASID (PASID control at
