@@ -10,7 +10,9 @@ use kernel::{debugfs, driver, pci, prelude::*};
 #[pin_data]
 pub(crate) struct RidxdModule {
     #[pin]
-    _pci: driver::Registration<pci::Adapter<crate::pci_drv::RidxdPciDriver>>,
+    _pci: driver::Registration<
+        pci::Adapter<pci::dma_mask::WithDmaMask<crate::pci_drv::RidxdPciDriver>>,
+    >,
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _sims: KVec<crate::sim_drv::SimInstance>,
     /// The fault path's benchmark, `bench` in the debugfs root (model builds only).

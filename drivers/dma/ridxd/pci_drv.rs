@@ -11,7 +11,7 @@ use crate::{
 };
 use kernel::{
     device::{bound::BoundGate, Bound, Core, Device},
-    dma::Coherent,
+    dma::{Coherent, DmaMask},
     io::{io_read, portal, Io},
     iommu::sva,
     irq::{self, IrqReturn, ThreadedHandler},
@@ -21,7 +21,7 @@ use kernel::{
     },
     new_mutex,
     page::PAGE_SIZE,
-    pci::{self, DevresBar},
+    pci::{self, dma_mask::DmaMaskDriver, DevresBar},
     prelude::*,
     sync::{Arc, Mutex},
     transmute::AsBytes,
@@ -241,8 +241,15 @@ impl DeviceIo for PciIo {
     }
 }
 
-/// The PCI driver of ridxd.
+/// The PCI driver of ridxd; registered as `pci::Adapter<WithDmaMask<RidxdPciDriver>>`
+/// (init.rs), so that each device has its DMA masks before [`RidxdPciDriver::probe`] runs.
 pub(crate) struct RidxdPciDriver;
+
+impl DmaMaskDriver for RidxdPciDriver {
+    /// 64-bit streaming and coherent DMA masks, as `idxd_pci_probe()` sets them: DSA takes
+    /// 64-bit addresses in descriptors, completion records and EVLCFG.
+    const DMA_MASK: DmaMask = DmaMask::new::<64>();
+}
 
 /// Per-device state of a bound PCI DSA device; torn down (in [`Instance`]'s order) at unbind,
 /// before devres releases the interrupt and the BAR mappings.
