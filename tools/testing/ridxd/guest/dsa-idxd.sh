@@ -232,6 +232,26 @@ page_requests() {
 	[ "$p1" -gt "$p0" ]
 }
 
+# file_node WQ: opens /dev/dsa/WQ and prints the dsa bus's file nodes and the pid attribute of
+# each while it is open, as "file<N>=<pid> (opener <pid>)".
+file_node() {
+	sh -c 'exec 3<>/dev/dsa/'"$1"' || exit 1
+		for f in /sys/bus/dsa/devices/file*; do
+			[ -e "$f" ] && echo "${f##*/}=$(cat "$f/pid") (opener $$)"
+		done'
+}
+# file_ids WQ: an open file's node is file<the lowest free number>, as idxd's file_ida gives
+# them: with no other file open (and after the dsa_test runs above opened and closed theirs),
+# each of two opens in turn is file0, its pid attribute the opener's.
+file_ids() {
+	a=$(file_node "$1") && b=$(file_node "$1") || return 1
+	echo "# first open: $a; second open: $b"
+	case $a in "file0="*" (opener "*")") ;; *) return 1 ;; esac
+	case $b in "file0="*" (opener "*")") ;; *) return 1 ;; esac
+	pid=${a#file0=}
+	[ "${pid%% *}" = "$(echo "${a##*opener }" | tr -d ')')" ]
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	kmark "$dev-enable"
@@ -255,6 +275,8 @@ for dev in dsa0 dsa1; do
 		dsatest $dev -o 0x3 -l 65536 -f 0x10
 	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
 		dsatest $dev -o 0x3 -n 64 -l 4096
+	tap_check "$dev: an open file's node is file0 when no other is open (lowest free number)" \
+		file_ids wq$n.0
 	[ $dev = dsa0 ] && evl_cases
 	[ $dev = dsa1 ] && tap_check "dsa1: CRs in never-touched pages complete through page requests (PRS on)" \
 		page_requests 1 0
