@@ -61,6 +61,7 @@ use kernel::{
     debugfs::{Dir, Scope, ScopedDir},
     device::Device,
     fs::{mapping::InodeMappings, File, Kiocb},
+    id_pool::IdPool,
     iov::IovIterSource,
     miscdevice::{
         data::{DataRegistration, MiscDeviceWithData},
@@ -99,7 +100,7 @@ pub(crate) type FileDir = Pin<KBox<Scope<FileInfo>>>;
 /// Creates `file<id>` in `wq_dir` with `pid`, `pasid`, `cr_faults` and `cr_fault_failures`.
 ///
 /// Returns `ENOMEM` on allocation failure.
-fn create_file_dir(wq_dir: &Dir, id: u64, info: FileInfo) -> Result<FileDir> {
+fn create_file_dir(wq_dir: &Dir, id: usize, info: FileInfo) -> Result<FileDir> {
     let name = CString::try_from_fmt(fmt!("file{id}"))?;
     KBox::pin_init(
         wq_dir.scope(info, &name, |fi: &FileInfo, dir: &ScopedDir<'_, '_>| {
@@ -140,8 +141,52 @@ pub(crate) struct UserWq {
     file_parent: Mutex<Option<ARef<Device>>>,
 }
 
-/// The number of the next open file (`file<N>`), unique while the module is loaded.
-static NEXT_FILE: Atomic<u64> = Atomic::new(0);
+kernel::static_mutex! {
+    /// The numbers of the open files (`file<N>`), over all devices: idxd's `file_ida`.
+    /// `None` until the first open; emptied by [`FileIds`] when the module unloads.
+    static FILE_IDS: Option<IdPool> = (c"ridxd::cdev::FILE_IDS", None);
+}
+
+/// The number `N` of an open file's `file<N>` nodes (debugfs, the `dsa` bus): the lowest number
+/// no other open file has, as idxd's `file_ida` gives them; free again once this is dropped,
+/// after the nodes.
+struct FileId(usize);
+
+impl FileId {
+    /// Takes the lowest free number.
+    ///
+    /// Returns `ENOMEM` when the pool of numbers cannot grow, `ENOSPC` past `i32::MAX` open
+    /// files.
+    fn new() -> Result<Self> {
+        let mut ids = FILE_IDS.lock();
+        let pool = ids.get_or_insert_with(IdPool::new);
+        loop {
+            if let Some(id) = pool.find_unused_id(0) {
+                return Ok(Self(id.acquire()));
+            }
+            let grown = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+            pool.grow(grown);
+        }
+    }
+}
+
+impl Drop for FileId {
+    fn drop(&mut self) {
+        if let Some(pool) = &mut *FILE_IDS.lock() {
+            pool.release_id(self.0);
+        }
+    }
+}
+
+/// Owned by the module: frees the pool of file numbers when the module unloads, when no file
+/// is open any more (an open file holds a reference to the module).
+pub(crate) struct FileIds;
+
+impl Drop for FileIds {
+    fn drop(&mut self) {
+        drop(FILE_IDS.lock().take());
+    }
+}
 
 /// What an open file holds while it may use the device, and gives up when revoked or
 /// released: its PASID's SVA bond and its fault context.
@@ -508,6 +553,8 @@ pub(crate) struct WqFile {
     dir: Option<FileDir>,
     /// `file<N>` on the `dsa` bus.
     node: Option<kernel::device::bus::Node<crate::sysfs::DsaBus>>,
+    /// The `N` of `dir` and `node`; given back after they are gone (fields drop in order).
+    _id: FileId,
 }
 
 // SAFETY: `WqFile` registrations are made only by `register` above, through
@@ -732,7 +779,7 @@ impl WqFile {
         let ctx = dsa.faults().add_ctx(pasid, uwq.wq as u8, &mm)?;
         // Everything that can fail for want of memory is done before the device is told of
         // the PASID; after that, only the device can refuse, and the PASID is taken back.
-        let file = Self::file_dir(uwq, &ctx).and_then(|(dir, node)| {
+        let file = Self::file_dir(uwq, &ctx).and_then(|(id, dir, node)| {
             let link = Arc::pin_init(
                 pin_init!(FileLink {
                     state <- new_mutex!(FileState::Gone, "ridxd::cdev::file_link"),
@@ -757,6 +804,7 @@ impl WqFile {
                     link: link.clone(),
                     dir,
                     node,
+                    _id: id,
                 },
                 GFP_KERNEL,
             );
@@ -793,10 +841,12 @@ impl WqFile {
         uwq: &UserWq,
         ctx: &Arc<UserContext>,
     ) -> Result<(
+        FileId,
         Option<FileDir>,
         Option<kernel::device::bus::Node<crate::sysfs::DsaBus>>,
     )> {
-        let id = NEXT_FILE.fetch_add(1, Relaxed);
+        let file_id = FileId::new()?;
+        let id = file_id.0;
         let pid = kernel::current!().pid();
         let parent = uwq.file_parent.lock().clone();
         let node = match parent {
@@ -804,13 +854,15 @@ impl WqFile {
             None => None,
         };
         let Some(wq_dir) = uwq.dir.as_ref() else {
-            return Ok((None, node));
+            return Ok((file_id, None, node));
         };
         let info = FileInfo {
             pid,
             ctx: ctx.clone(),
         };
-        Ok((Some(create_file_dir(wq_dir, id, info)?), node))
+        // On failure `node` goes before `file_id`: a number is free only once its nodes are.
+        let dir = create_file_dir(wq_dir, id, info)?;
+        Ok((file_id, Some(dir), node))
     }
 
     fn take_dir(self: Pin<&mut Self>) {

@@ -23,6 +23,8 @@ pub(crate) struct RidxdModule {
     /// `/sys/kernel/debug/ridxd`; after the devices, whose directories are inside it.
     _debugfs: debugfs::Dir,
     _farewell: Farewell,
+    /// The pool of open files' numbers, freed once no file can be open.
+    _file_ids: crate::cdev::FileIds,
     /// Set first, cleared last (also when init fails).
     _root: RootSlot,
 }
@@ -65,6 +67,7 @@ impl kernel::InPlaceModule for RidxdModule {
         }
         try_pin_init!(Self {
             _root: RootSlot::new(&root),
+            _file_ids: crate::cdev::FileIds,
             _bus: bus?,
             _pci <- driver::Registration::new(<Self as kernel::ModuleMetadata>::NAME, module),
             #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]

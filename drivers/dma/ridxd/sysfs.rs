@@ -581,7 +581,7 @@ impl Drop for Tree {
 /// Returns `None` when the bus is not registered; `EEXIST`, `ENOMEM`.
 pub(crate) fn file_node(
     parent: &Device,
-    id: u64,
+    id: usize,
     pid: i32,
     ctx: &Arc<UserContext>,
 ) -> Result<Option<Node<DsaBus>>> {
