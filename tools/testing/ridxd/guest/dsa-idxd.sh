@@ -42,8 +42,9 @@ new_warnings() {
 	dmesg -r | sed -n "/dsa-$DRV: mark $1\$/,\$p" | grep -E '^<[0-4]>' |
 		grep -v 'Platform does not have ENQCMD(S) support'
 }
+# no_new_warnings MARK [LINE]: none after MARK but LINE (a fixed string), if given.
 no_new_warnings() {
-	w=$(new_warnings "$1")
+	w=$(new_warnings "$1" | grep -vF "${2:-^no such line^}")
 	[ -z "$w" ] && return 0
 	echo "$w" | sed 's/^/# /'
 	return 1
@@ -252,6 +253,21 @@ file_ids() {
 	[ "${pid%% *}" = "$(echo "${a##*opener }" | tr -d ')')" ]
 }
 
+# flr DEV: a function-level reset of enabled device DEV (its PCI function's reset attribute,
+# method flr), as idxd handles one (reset_prepare saves the configuration, reset_done enables
+# the device and its WQs again with it): afterwards the same configuration is enabled, saved
+# by accel-config the same as before.
+flr() {
+	pci=$(dirname "$(readlink -f "$D/$1")")
+	accfg save-config -s /tmp/flr-before.conf >/dev/null 2>&1 || return 1
+	echo flr >"$pci/reset_method" || { echo "# no FLR: $(cat "$pci/reset_method" 2>&1)"; return 1; }
+	echo 1 >"$pci/reset" || return 1
+	echo "# $1: $(cat "$D/$1/state"), wq${1#dsa}.0 $(cat "$D/wq${1#dsa}.0/state")"
+	accfg save-config -s /tmp/flr-after.conf >/dev/null 2>&1 || return 1
+	diff -u /tmp/flr-before.conf /tmp/flr-after.conf | head -n 30 | sed 's/^/# /'
+	cmp -s /tmp/flr-before.conf /tmp/flr-after.conf
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	kmark "$dev-enable"
@@ -280,6 +296,17 @@ for dev in dsa0 dsa1; do
 	[ $dev = dsa0 ] && evl_cases
 	[ $dev = dsa1 ] && tap_check "dsa1: CRs in never-touched pages complete through page requests (PRS on)" \
 		page_requests 1 0
+	kmark "$dev-flr"
+	tap_check "$dev: FLR: enabled again with the same configuration" flr $dev
+	tap_check "$dev: FLR: device enabled" reads $D/$dev/state enabled
+	tap_check "$dev: FLR: wq$n.0 enabled" reads $D/wq$n.0/state enabled
+	tap_check "$dev: FLR: /dev/dsa/wq$n.0 exists" test -c /dev/dsa/wq$n.0
+	tap_check "$dev: FLR: dsa_test -o 0x3 -l 4096" dsatest $dev -o 0x3 -l 4096
+	tap_check "$dev: FLR: dsa_test batch -o 0x1 -b 0x3 -c 16 -l 4096" \
+		dsatest $dev -o 0x1 -b 0x3 -c 16 -l 4096
+	# idxd_reset_done() unbinds the device with its WQ enabled, and says so (a warning).
+	tap_check "$dev: FLR: no $DRV error or warning" \
+		no_new_warnings "$dev-flr" "idxd $dev: Active wq 0 on disable wq$n.0."
 	kmark "$dev-disable"
 	tap_check "$dev: accel-config disable-wq" accfg disable-wq $dev/wq$n.0
 	tap_check "$dev: accel-config disable-device" accfg disable-device $dev

@@ -1487,7 +1487,7 @@ static void dsa_cmd(IntelDSAState *s, uint32_t val)
     bool int_req = val >> 31;
 
     if (s->gensts == GENSTS_HALT) {
-        /* model: a halted device takes only Reset Device (FLR aside) */
+        /* model: a halted device takes only Reset Device (and FLR) */
         if (code != CMD_RESET_DEVICE) {
             s->cmdsts = 0x03;   /* [R: IDXD_CMDSTS_HW_ERR] */
             goto done;
@@ -1851,6 +1851,12 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
      */
     pci_long_test_and_set_mask(pdev->config + pdev->exp.exp_cap +
                                PCI_EXP_DEVCAP2, PCI_EXP_DEVCAP2_EE_PREFIX);
+    /*
+     * Function-level reset: DEVCAP.FLR, and DEVCTL's Initiate FLR resets the
+     * device (intel_dsa_write_config()).  idxd handles it (reset_prepare/
+     * reset_done: drivers/dma/idxd/init.c).
+     */
+    pcie_cap_flr_init(pdev);
     if (msix_init(pdev, DSA_NUM_VECTORS, &s->bar0, 0, R_MSIX_TABLE,
                   &s->bar0, 0, R_MSIX_PBA, DSA_MSIX_CAP_OFFSET, errp)) {
         return;
@@ -1870,6 +1876,14 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
     s->pri_bh = qemu_bh_new(dsa_pri_bh, s);
 
     dsa_reset_state(s);
+}
+
+/* Config space writes; DEVCTL's Initiate FLR resets the function [PCIe]. */
+static void intel_dsa_write_config(PCIDevice *pdev, uint32_t addr,
+                                   uint32_t val, int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    pcie_cap_flr_write_config(pdev, addr, val, len);
 }
 
 static void intel_dsa_exit(PCIDevice *pdev)
@@ -1904,6 +1918,7 @@ static void intel_dsa_class_init(ObjectClass *klass, const void *data)
 
     k->realize = intel_dsa_realize;
     k->exit = intel_dsa_exit;
+    k->config_write = intel_dsa_write_config;
     k->vendor_id = PCI_VENDOR_ID_INTEL;
     k->device_id = DSA_DEVICE_ID;
     k->revision = 0;
