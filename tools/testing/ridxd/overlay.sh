@@ -70,6 +70,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/sync/lock.rs" 'pub mod static_mutex;'
 	append_line "$t/rust/kernel/pci.rs" 'mod user_map;'
 	append_line "$t/rust/kernel/pci.rs" 'pub mod dma_mask;'
+	append_line "$t/rust/kernel/pci.rs" 'pub mod reset;'
 	append_line "$t/rust/kernel/fs.rs" 'pub mod mapping;'
 	append_line "$t/rust/helpers/helpers.c" '#include "io_remap.c"'
 }
