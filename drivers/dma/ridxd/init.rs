@@ -11,7 +11,7 @@ use kernel::{debugfs, driver, pci, prelude::*};
 pub(crate) struct RidxdModule {
     #[pin]
     _pci: driver::Registration<
-        pci::Adapter<pci::dma_mask::WithDmaMask<crate::pci_drv::RidxdPciDriver>>,
+        pci::reset::ResetAdapter<pci::dma_mask::WithDmaMask<crate::pci_drv::RidxdPciDriver>>,
     >,
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _sims: KVec<crate::sim_drv::SimInstance>,

@@ -131,6 +131,20 @@ impl Instance {
         Ok(inst)
     }
 
+    /// Before a reset of the device's function: see [`Tree::reset_prepare`].
+    pub(crate) fn reset_prepare(&self) {
+        if let Some(t) = &self.sysfs {
+            t.reset_prepare();
+        }
+    }
+
+    /// After a reset of the device's function: see [`Tree::reset_done`].
+    pub(crate) fn reset_done(&self) {
+        if let Some(t) = &self.sysfs {
+            t.reset_done();
+        }
+    }
+
     /// The device (for tests).
     #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
     pub(crate) fn dsa(&self) -> &Arc<DsaDevice> {

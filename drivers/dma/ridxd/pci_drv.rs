@@ -21,7 +21,7 @@ use kernel::{
     },
     new_mutex,
     page::PAGE_SIZE,
-    pci::{self, dma_mask::DmaMaskDriver, DevresBar},
+    pci::{self, dma_mask::DmaMaskDriver, reset::ResetDriver, DevresBar},
     prelude::*,
     sync::{Arc, Mutex},
     transmute::AsBytes,
@@ -241,8 +241,9 @@ impl DeviceIo for PciIo {
     }
 }
 
-/// The PCI driver of ridxd; registered as `pci::Adapter<WithDmaMask<RidxdPciDriver>>`
-/// (init.rs), so that each device has its DMA masks before [`RidxdPciDriver::probe`] runs.
+/// The PCI driver of ridxd; registered as `ResetAdapter<WithDmaMask<RidxdPciDriver>>`
+/// (init.rs): each device has its DMA masks before [`RidxdPciDriver::probe`] runs, and the
+/// driver is told of resets of its function.
 pub(crate) struct RidxdPciDriver;
 
 impl DmaMaskDriver for RidxdPciDriver {
@@ -254,7 +255,21 @@ impl DmaMaskDriver for RidxdPciDriver {
 /// Per-device state of a bound PCI DSA device; torn down (in [`Instance`]'s order) at unbind,
 /// before devres releases the interrupt and the BAR mappings.
 pub(crate) struct RidxdPciData {
-    _inst: Instance,
+    inst: Instance,
+}
+
+impl ResetDriver for RidxdPciDriver {
+    /// A reset of the function (FLR) clears what the driver programmed: the open files are
+    /// revoked and the device disabled while it still works ([`Instance::reset_prepare`]).
+    fn reset_prepare<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&RidxdPciData>) {
+        this.inst.reset_prepare();
+    }
+
+    /// The device and its WQs enabled again with the configuration they had, as idxd's
+    /// `idxd_reset_done()` does ([`Instance::reset_done`]).
+    fn reset_done<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&RidxdPciData>) {
+        this.inst.reset_done();
+    }
 }
 
 impl pci::Driver for RidxdPciDriver {
@@ -321,6 +336,6 @@ impl pci::Driver for RidxdPciDriver {
                 default_config: crate::module_parameters::auto_config.value(),
             },
         )?;
-        Ok(RidxdPciData { _inst: inst })
+        Ok(RidxdPciData { inst })
     }
 }

@@ -501,6 +501,57 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// Before the device's function is reset (FLR): every character device removed, every
+    /// open file revoked, the device disabled and the files' PASIDs released, while the device
+    /// still works ([`UserWqs::disable_device`]). The configuration and the `dsa` bus bindings
+    /// stay, for [`Tree::reset_done`].
+    pub(crate) fn reset_prepare(&self) {
+        let s = &self.shared;
+        // Under `wqs`, as the device's unbind unbinds its WQs (see `reset_done`).
+        let _wqs = s.wqs.lock();
+        let _ = s.user.disable_device();
+    }
+
+    /// After the device's function was reset: the device enabled again with its configuration
+    /// if it is bound to `idxd`, then each WQ bound to `user` (its character device
+    /// registered again), as idxd's `idxd_reset_done()` brings them back. What fails is logged
+    /// and stays disabled.
+    ///
+    /// Under `wqs`: an unbind of the device that began meanwhile has cleared `bound` (then
+    /// nothing is enabled) or waits for `wqs` and disables what this enabled.
+    pub(crate) fn reset_done(&self) {
+        let s = &self.shared;
+        let wqs = s.wqs.lock();
+        if !s.bound.load(Relaxed) {
+            return;
+        }
+        if let Err(e) = s.dsa.enable() {
+            dev_err!(
+                s.dsa.dev(),
+                "after a reset: the device could not be enabled again ({:?}); it and its WQs stay disabled\n",
+                e
+            );
+            return;
+        }
+        for (w, n) in wqs.iter().enumerate() {
+            if !n.is_bound() {
+                continue;
+            }
+            match s.user.enable_wq(w) {
+                // A bind of the WQ that came after the device's enable enabled it.
+                Ok(()) | Err(EBUSY) => {}
+                Err(e) => dev_err!(
+                    s.dsa.dev(),
+                    "after a reset: WQ {} could not be enabled again ({:?}); it stays disabled\n",
+                    w,
+                    e
+                ),
+            }
+        }
+    }
+}
+
 /// What the KUnit tests reach.
 #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
 impl Tree {

@@ -924,6 +924,47 @@ TEST_F(wq, disabled_device_revokes_its_open_files)
 	EXPECT_EQ(0, wq_attr(variant->wq, -1, "clients"));
 }
 
+/*
+ * A reset of the device's PCI function (FLR, through its reset attribute) clears everything
+ * the driver programmed, the WQ's PASID among it: the files open before it are revoked, as a
+ * WQ disable revokes them, and the WQ comes back enabled with its configuration (as idxd's
+ * reset_done() brings it back), for new openers.
+ */
+TEST_F(wq, function_reset_revokes_open_files)
+{
+	char *src = self->buf, *dst = self->buf + 4096;
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	char bus[64], path[128], state[32], state_rel[32];
+	struct dsa_hw_desc d;
+	int fd, fd2;
+
+	if (model_device())
+		SKIP(return, "a model device is not a PCI function");
+	ASSERT_EQ(0, ridxd_attr_read_str(dev_index(), "device", bus, sizeof(bus)));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bus);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		SKIP(return, "%s: no function reset (%s)", bus, strerror(errno));
+	memmove_desc(&d, src, dst, 512, cr);
+	EXPECT_EQ(1, write(fd, "1", 1)) TH_LOG("reset %s: %s", bus, strerror(errno));
+	close(fd);
+	snprintf(state_rel, sizeof(state_rel), "wq%d/state", variant->wq);
+	ridxd_attr_read_str(dev_index(), state_rel, state, sizeof(state));
+	EXPECT_STREQ("enabled", state);
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, wq_attr(variant->wq, -1, "clients"));
+	fd2 = wq_open(variant->wq);
+	ASSERT_LE(0, fd2) TH_LOG("open: %s", strerror(errno));
+	memset(src, 0x3c, 512);
+	memset(dst, 0, 512);
+	memset(cr, 0, sizeof(*cr));
+	ASSERT_EQ(sizeof(d), write(fd2, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	ASSERT_EQ(0, memcmp(src, dst, 512));
+	close(fd2);
+}
+
 /* CRs in a never-touched page and in a MADV_DONTNEED page. */
 TEST_F(wq, memmove_cr_in_absent_pages)
 {
