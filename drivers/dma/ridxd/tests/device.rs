@@ -274,6 +274,31 @@ mod tests {
         Ok(())
     }
 
+    /// A device that halts needing a software reset (GENSTS.reset_type 0) is reset and
+    /// enabled again by the driver itself, with the WQs that were enabled, as idxd's
+    /// `idxd_device_reinit()` does.
+    #[test]
+    fn software_reset_halt_recovers_by_itself() -> Result {
+        let s = SimInstance::new(128, Generation::Dsa2, true, None)?;
+        let m = s.model();
+        assert_eq!(s.inst().dsa().state_name(), "enabled");
+        assert_eq!(wq_state(&s, 0), 1);
+        m.inject_halt(regs::ResetType::Software);
+        m.wait_idle();
+        assert_eq!(s.inst().dsa().stats().halts, 1);
+        // The recovery runs in a work item: wait for it, 2 s at most.
+        for _ in 0..200 {
+            if s.inst().dsa().state_name() == "enabled" && wq_state(&s, 0) == 1 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert_eq!(s.inst().dsa().state_name(), "enabled");
+        assert_eq!(m.read32(off::GENSTS), state::ENABLED);
+        assert_eq!(wq_state(&s, 0), 1);
+        Ok(())
+    }
+
     #[test]
     fn enable_disable_cycles_leak_nothing() -> Result {
         let s = SimInstance::new(113, Generation::Dsa2, true, None)?;
