@@ -47,7 +47,8 @@ use kernel::{
 ///
 /// `misc` ([`MiscIrq`]) keeps its counters in atomics and has one leaf spinlock (its message
 /// rate limit); the fault path ([`FaultPath`]) documents its own locks, all taken after these.
-/// `kept` (sleeping) is a leaf, taken after all of them.
+/// `kept` (sleeping) is a leaf, taken after all of them. `recovery` (sleeping) is a leaf too:
+/// the misc interrupt holds it only to queue the recovery (which takes no lock of the device).
 #[pin_data]
 pub(crate) struct DsaDevice {
     io: KBox<dyn DeviceBus>,
@@ -67,6 +68,20 @@ pub(crate) struct DsaDevice {
     /// process, until the device goes away.
     #[pin]
     kept: Mutex<KVec<KBox<dyn SvaBond>>>,
+    /// What recovers the device when it halts needing a software reset, while set
+    /// ([`DsaDevice::set_halt_recovery`]).
+    #[pin]
+    recovery: Mutex<Option<Arc<dyn HaltRecovery>>>,
+}
+
+/// What brings a device back after it halted needing a software reset (GENSTS.state HALT,
+/// reset_type 0): revoke what used it, Reset Device, enable it and its WQs again, as idxd's
+/// `idxd_device_reinit()` does. Provided by the layer that knows which WQs to enable again
+/// ([`crate::sysfs::Tree`]).
+pub(crate) trait HaltRecovery: Send + Sync {
+    /// Called from the misc interrupt, which completes commands: it must not run commands
+    /// itself or wait for them, but queue the recovery (a work item) and return.
+    fn software_reset_needed(self: Arc<Self>);
 }
 
 impl DsaDevice {
@@ -114,6 +129,7 @@ impl DsaDevice {
                 misc <- MiscIrq::new(),
                 faults,
                 kept <- new_mutex!(KVec::new(), "ridxd::device::kept"),
+                recovery <- new_mutex!(None, "ridxd::device::recovery"),
             }),
             GFP_KERNEL,
         )
@@ -593,10 +609,23 @@ impl DsaDevice {
     }
 }
 
+impl DsaDevice {
+    /// Sets (`Some`) or takes away (`None`) what recovers the device after a halt that needs a
+    /// software reset. Once this returns `None`'s way, the misc interrupt queues no recovery
+    /// any more (the caller then waits for one that is queued).
+    pub(crate) fn set_halt_recovery(&self, r: Option<Arc<dyn HaltRecovery>>) {
+        *self.recovery.lock() = r;
+    }
+}
+
 impl IrqHandler for DsaDevice {
     fn irq(&self, vector: u16) {
-        if vector == 0 {
-            self.misc.handle(&self.misc_ctx());
+        if vector == 0 && self.misc.handle(&self.misc_ctx()) {
+            // Under the lock, so that `set_halt_recovery(None)` waits for the queueing.
+            let r = self.recovery.lock();
+            if let Some(r) = r.as_ref() {
+                r.clone().software_reset_needed();
+            }
         }
     }
 }

@@ -142,12 +142,14 @@ impl MiscIrq {
 
     /// The misc interrupt: acknowledges INTCAUSE, wakes the command waiter, reports a software
     /// error or a halt, drains the event log. Runs in process context (a threaded handler, or
-    /// the model's work).
-    pub(crate) fn handle<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) {
+    /// the model's work). Returns whether the device halted needing a software reset (the
+    /// caller has the device recovered).
+    pub(crate) fn handle<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> bool {
         let cause = ctx.io.read32(off::INTCAUSE);
         if cause == 0 {
-            return;
+            return false;
         }
+        let mut software_reset = false;
         ctx.io.write32(off::INTCAUSE, cause);
         if cause & intcause::CMD != 0 {
             self.counters.cmd_irqs.add(1, Relaxed);
@@ -157,25 +159,26 @@ impl MiscIrq {
             self.report_swerr(ctx);
         }
         if cause & intcause::HALT_STATE != 0 {
-            self.report_halt(ctx);
+            software_reset = self.report_halt(ctx);
         }
         if cause & intcause::EVL != 0 {
             self.drain_evl(ctx);
         }
+        software_reset
     }
 
     /// Reports a halt: the device stopped on a fatal error and works again only after the
-    /// reset GENSTS.reset_type names. A software reset is what disabling the device does
-    /// (Disable Device fails on a halted device, so Reset Device follows); the others are
+    /// reset GENSTS.reset_type names. Returns whether that is a software reset (Reset
+    /// Device), which the driver does itself ([`crate::device::HaltRecovery`]); the others are
     /// outside the driver.
-    fn report_halt<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) {
+    fn report_halt<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> bool {
         let st = regs::GenSts::from_raw(ctx.io.read32(off::GENSTS));
         if st.state() != DeviceState::Halt {
-            return;
+            return false;
         }
         self.counters.halts.add(1, Relaxed);
         let (reset, how) = match st.reset_type() {
-            ResetType::Software => ("software", "disable and re-enable the device"),
+            ResetType::Software => ("software", "resetting it, then enabling it again"),
             ResetType::Flr => ("function-level", "reset the PCI function"),
             ResetType::Warm => ("warm", "a warm reset of the platform"),
             ResetType::Cold => ("cold", "a cold reset of the platform"),
@@ -186,6 +189,7 @@ impl MiscIrq {
             reset,
             how
         );
+        st.reset_type() == ResetType::Software
     }
 
     /// Reads, reports (rate-limited) and acknowledges SWERR; attributes the error to its

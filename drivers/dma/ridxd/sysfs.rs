@@ -31,7 +31,7 @@
 use crate::{
     cdev::UserWqs,
     config::{GroupConfig, GroupFlag, WqMode},
-    device::DsaDevice,
+    device::{DsaDevice, HaltRecovery},
     fault::UserContext,
     regs::{off, Major},
 };
@@ -49,6 +49,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
 /// The `dsa` bus.
@@ -90,9 +91,83 @@ struct DevShared {
     bound: Atomic<bool>,
     /// The last software command status (`cmd_status`: an `IDXD_SCMD_*` code, or 0).
     cmd_status: Atomic<u32>,
-    /// The WQ nodes, unbound before the device is (taken out at teardown).
+    /// The WQ nodes, unbound before the device is (taken out at teardown). Held by what
+    /// brings the device back after a reset or a halt, which an unbind of the device waits for.
     #[pin]
     wqs: Mutex<KVec<Node<DsaBus>>>,
+    /// Brings the device back after a halt that needs a software reset ([`HaltRecovery`]).
+    #[pin]
+    recovery: Work<DevShared>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for DevShared { self.recovery }
+}
+
+impl WorkItem for DevShared {
+    type Pointer = Arc<DevShared>;
+
+    /// The device halted needing a software reset: every open file revoked, Reset Device (a
+    /// halted device refuses Disable Device), then the device and its WQs enabled again as
+    /// they were bound ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does.
+    fn run(this: Arc<DevShared>) {
+        let wqs = this.wqs.lock();
+        let _ = this.user.disable_device();
+        if this.dsa.state_name() == "halted" {
+            if let Err(e) = this.dsa.reset() {
+                dev_err!(
+                    this.dsa.dev(),
+                    "halted: Reset Device failed ({:?}); the device stays halted\n",
+                    e
+                );
+                return;
+            }
+        }
+        this.enable_bound(&wqs, "halt");
+    }
+}
+
+impl HaltRecovery for DevShared {
+    fn software_reset_needed(self: Arc<Self>) {
+        // Already queued: the one queued does it.
+        let _ = workqueue::system().enqueue(self);
+    }
+}
+
+impl DevShared {
+    /// After a reset or a halt (`what`), with `wqs` held: the device enabled again with its
+    /// configuration if it is bound to `idxd`, then each WQ bound to `user` (its character
+    /// device registered again). What fails is logged and stays disabled.
+    fn enable_bound(&self, wqs: &KVec<Node<DsaBus>>, what: &str) {
+        if !self.bound.load(Relaxed) {
+            return;
+        }
+        if let Err(e) = self.dsa.enable() {
+            dev_err!(
+                self.dsa.dev(),
+                "after a {}: the device could not be enabled again ({:?}); it and its WQs stay disabled\n",
+                what,
+                e
+            );
+            return;
+        }
+        for (w, n) in wqs.iter().enumerate() {
+            if !n.is_bound() {
+                continue;
+            }
+            match self.user.enable_wq(w) {
+                // A bind of the WQ that came after the device's enable enabled it.
+                Ok(()) | Err(EBUSY) => {}
+                Err(e) => dev_err!(
+                    self.dsa.dev(),
+                    "after a {}: WQ {} could not be enabled again ({:?}); it stays disabled\n",
+                    what,
+                    w,
+                    e
+                ),
+            }
+        }
+    }
 }
 
 /// `dsa<D>`.
@@ -422,6 +497,7 @@ impl Tree {
                 bound: Atomic::new(false),
                 cmd_status: Atomic::new(0),
                 wqs <- new_mutex!(KVec::new(), "ridxd::sysfs::wqs"),
+                recovery <- new_work!("ridxd::sysfs::recovery"),
             }),
             GFP_KERNEL,
         )?;
@@ -430,6 +506,8 @@ impl Tree {
             parts: KVec::new(),
             dev: None,
         };
+        // Taken away again when `tree` drops (also on the errors below).
+        dsa.set_halt_recovery(Some(shared.clone()));
         let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
         let dev = Node::new(
             &kinds.bus,
@@ -521,34 +599,8 @@ impl Tree {
     /// Under `wqs`: an unbind of the device that began meanwhile has cleared `bound` (then
     /// nothing is enabled) or waits for `wqs` and disables what this enabled.
     pub(crate) fn reset_done(&self) {
-        let s = &self.shared;
-        let wqs = s.wqs.lock();
-        if !s.bound.load(Relaxed) {
-            return;
-        }
-        if let Err(e) = s.dsa.enable() {
-            dev_err!(
-                s.dsa.dev(),
-                "after a reset: the device could not be enabled again ({:?}); it and its WQs stay disabled\n",
-                e
-            );
-            return;
-        }
-        for (w, n) in wqs.iter().enumerate() {
-            if !n.is_bound() {
-                continue;
-            }
-            match s.user.enable_wq(w) {
-                // A bind of the WQ that came after the device's enable enabled it.
-                Ok(()) | Err(EBUSY) => {}
-                Err(e) => dev_err!(
-                    s.dsa.dev(),
-                    "after a reset: WQ {} could not be enabled again ({:?}); it stays disabled\n",
-                    w,
-                    e
-                ),
-            }
-        }
+        let wqs = self.shared.wqs.lock();
+        self.shared.enable_bound(&wqs, "reset");
     }
 }
 
@@ -618,6 +670,9 @@ fn find_attr(n: &DsaNode, name: &CStr) -> Result<&'static Attribute<DsaNode>> {
 
 impl Drop for Tree {
     fn drop(&mut self) {
+        // No halt recovery from here on: none queued after this, the one queued waited for.
+        self.shared.dsa.set_halt_recovery(None);
+        self.shared.recovery.flush();
         // WQs first (each unbound as it goes), then groups and engines, then the device.
         let wqs = core::mem::take(&mut *self.shared.wqs.lock());
         drop(wqs);
