@@ -18,6 +18,7 @@ use crate::{
     hw::Descriptor,
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
     instance::{BringUp, Instance},
+    regs,
     sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
 };
 use kernel::{
@@ -213,6 +214,10 @@ impl SimKnobs {
             dev: dev.clone(),
             irq_delay_ms: Arc::new(Atomic::new(delay), GFP_KERNEL)?,
         };
+        let halt_data = KnobData {
+            dev: dev.clone(),
+            irq_delay_ms: data.irq_delay_ms.clone(),
+        };
         let mut files = KVec::new();
         files.push(
             KBox::pin_init(
@@ -227,6 +232,24 @@ impl SimKnobs {
                         Ok(())
                     },
                 ),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                dir.write_callback_file(c"inject_halt", halt_data, &|k: &KnobData, r| {
+                    // GENSTS.reset_type's encoding.
+                    let reset_type = match crate::admin::input_u32(r)? {
+                        0 => regs::ResetType::Software,
+                        1 => regs::ResetType::Flr,
+                        2 => regs::ResetType::Warm,
+                        3 => regs::ResetType::Cold,
+                        _ => return Err(EINVAL),
+                    };
+                    k.dev.inject_halt(reset_type);
+                    Ok(())
+                }),
                 GFP_KERNEL,
             )?,
             GFP_KERNEL,

@@ -291,10 +291,10 @@ impl SimDevice {
         *self.stats.lock()
     }
 
-    /// Fault injection for tests: the device halts as on an internal fatal error, which
-    /// software cannot otherwise cause (GENSTS.state HALT with `reset_type`, WQs disabled,
-    /// INTCAUSE.HALT_STATE on the misc vector if GENCTRL enables it).
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    /// Fault injection for tests (KUnit, debugfs `inject_halt`): the device halts as on an
+    /// internal fatal error, which software cannot otherwise cause (GENSTS.state HALT with
+    /// `reset_type`, WQs disabled, INTCAUSE.HALT_STATE on the misc vector if GENCTRL enables
+    /// it).
     pub(crate) fn inject_halt(&self, reset_type: regs::ResetType) {
         let irq = self.regs.lock().halt(reset_type);
         if irq {

@@ -474,7 +474,6 @@ impl RegFile {
     /// Halts the device, as hardware does on an internal fatal error: GENSTS.state HALT with
     /// `reset_type` (GENSTS.reset_type), every WQ disabled, INTCAUSE.HALT_STATE. Returns
     /// whether the misc interrupt must be raised (GENCTRL.halt_int_en).
-    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
     pub(crate) fn halt(&mut self, reset_type: regs::ResetType) -> bool {
         for w in 0..NUM_WQS {
             self.set_wq_enabled(w, false);

@@ -965,6 +965,55 @@ TEST_F(wq, function_reset_revokes_open_files)
 	close(fd2);
 }
 
+/*
+ * A device that halts needing a software reset (injected into the model: debugfs
+ * ridxd_sim<N>/inject_halt) is reset and enabled again by the driver, as idxd's
+ * idxd_device_reinit() does; the reset took every PASID off the device, so the files open
+ * before it are revoked, as a WQ disable revokes them, and new openers work.
+ */
+TEST_F(wq, software_halt_recovery_revokes_open_files)
+{
+	char *src = self->buf, *dst = self->buf + 4096;
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	char dev[32], knob[128], state[32], wq_state[32], state_rel[32], node[64];
+	struct dsa_hw_desc d;
+	int fd2, i;
+
+	ASSERT_EQ(0, ridxd_attr_read_str(dev_index(), "device", dev, sizeof(dev)));
+	snprintf(knob, sizeof(knob), DBG "/%s/inject_halt", dev);
+	if (access(knob, W_OK))
+		SKIP(return, "not a model device (no %s)", knob);
+	EXPECT_EQ(-EINVAL, ridxd_write_file(knob, "4"));
+	ASSERT_EQ(0, ridxd_write_file(knob, "0"));
+	/*
+	 * The device reads "halted" until its Reset Device; the recovery runs in a work item,
+	 * and a WQ reads "enabled" just before its char device is registered (as under idxd).
+	 */
+	snprintf(state_rel, sizeof(state_rel), "wq%d/state", variant->wq);
+	snprintf(node, sizeof(node), "/dev/dsa/wq%s.%d", dev_index(), variant->wq);
+	for (i = 0; i < 200; i++) {
+		ridxd_attr_read_str(dev_index(), "state", state, sizeof(state));
+		ridxd_attr_read_str(dev_index(), state_rel, wq_state, sizeof(wq_state));
+		if (!strcmp(state, "enabled") && !strcmp(wq_state, "enabled") && !access(node, F_OK))
+			break;
+		usleep(10000);
+	}
+	EXPECT_STREQ("enabled", state);
+	EXPECT_STREQ("enabled", wq_state);
+	memmove_desc(&d, src, dst, 512, cr);
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(ENODEV, errno);
+	fd2 = wq_open(variant->wq);
+	ASSERT_LE(0, fd2) TH_LOG("open: %s", strerror(errno));
+	memset(src, 0x69, 512);
+	memset(dst, 0, 512);
+	memset(cr, 0, sizeof(*cr));
+	ASSERT_EQ(sizeof(d), write(fd2, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	ASSERT_EQ(0, memcmp(src, dst, 512));
+	close(fd2);
+}
+
 /* CRs in a never-touched page and in a MADV_DONTNEED page. */
 TEST_F(wq, memmove_cr_in_absent_pages)
 {
