@@ -132,6 +132,36 @@ mod tests {
         Ok(())
     }
 
+    /// A release whose escalation reset the device took every WQ off it, those other files
+    /// use among them: the device is brought back as after a halt (every open file revoked,
+    /// the device and its bound WQs enabled again), not left disabled under bound nodes.
+    #[test]
+    fn device_reset_by_a_release_is_recovered() -> Result {
+        let s = device(147)?;
+        let dsa = s.inst().dsa();
+        let m = s.model();
+        let (bond, ctx) = open(dsa, 1)?;
+        m.inject_cmd_fault(cmd::DRAIN_PASID, Some(CmdFault::Fail));
+        m.inject_cmd_fault(cmd::DISABLE_WQ, Some(CmdFault::Fail));
+        dsa.release_pasid(1, true, &ctx, bond)?;
+        m.inject_cmd_fault(cmd::DRAIN_PASID, None);
+        m.inject_cmd_fault(cmd::DISABLE_WQ, None);
+        // The recovery runs in a work item: 2 s at most.
+        for _ in 0..200 {
+            if dsa.state_name() == "enabled" && wq_enabled(dsa, 0) && wq_enabled(dsa, 1) {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        m.wait_idle();
+        assert_eq!(dsa.state_name(), "enabled");
+        assert_eq!(m.read32(off::GENSTS) & 0x3, state::ENABLED);
+        assert!(wq_enabled(dsa, 0));
+        assert!(wq_enabled(dsa, 1));
+        assert_eq!(m.pasids_bound(), 0);
+        Ok(())
+    }
+
     /// A drain that never completes: nothing can stop the device (later commands are
     /// refused at once), so the PASID stays bound until the device goes away.
     #[test]
