@@ -48,7 +48,7 @@ use kernel::{
 /// `misc` ([`MiscIrq`]) keeps its counters in atomics and has one leaf spinlock (its message
 /// rate limit); the fault path ([`FaultPath`]) documents its own locks, all taken after these.
 /// `kept` (sleeping) is a leaf, taken after all of them. `recovery` (sleeping) is a leaf too:
-/// the misc interrupt holds it only to queue the recovery (which takes no lock of the device).
+/// it is held only to queue the recovery, which takes no lock of the device.
 #[pin_data]
 pub(crate) struct DsaDevice {
     io: KBox<dyn DeviceBus>,
@@ -68,20 +68,23 @@ pub(crate) struct DsaDevice {
     /// process, until the device goes away.
     #[pin]
     kept: Mutex<KVec<KBox<dyn SvaBond>>>,
-    /// What recovers the device when it halts needing a software reset, while set
-    /// ([`DsaDevice::set_halt_recovery`]).
+    /// What brings the device back after a reset its users did not ask for, while set
+    /// ([`DsaDevice::set_recovery`]).
     #[pin]
-    recovery: Mutex<Option<Arc<dyn HaltRecovery>>>,
+    recovery: Mutex<Option<Arc<dyn Recovery>>>,
 }
 
 /// What brings a device back after it halted needing a software reset (GENSTS.state HALT,
-/// reset_type 0): revoke what used it, Reset Device, enable it and its WQs again, as idxd's
-/// `idxd_device_reinit()` does. Provided by the layer that knows which WQs to enable again
+/// reset_type 0) or was reset to make it stop using a PASID ([`DsaDevice::release_pasid`]):
+/// revoke every open file (the reset took their PASIDs off the device), Reset Device if it is
+/// still halted, enable the device and its WQs again, as idxd's `idxd_device_reinit()` does
+/// after a halt. Provided by the layer that knows which WQs to enable again
 /// ([`crate::sysfs::Tree`]).
-pub(crate) trait HaltRecovery: Send + Sync {
-    /// Called from the misc interrupt, which completes commands: it must not run commands
-    /// itself or wait for them, but queue the recovery (a work item) and return.
-    fn software_reset_needed(self: Arc<Self>);
+pub(crate) trait Recovery: Send + Sync {
+    /// Called from the misc interrupt, which completes commands, and from a file's release,
+    /// which holds locks the recovery takes: it must not run commands or wait, but queue the
+    /// recovery (a work item) and return.
+    fn recover(self: Arc<Self>);
 }
 
 impl DsaDevice {
@@ -469,7 +472,12 @@ impl DsaDevice {
                     wq,
                     e
                 );
-                self.reset()
+                let r = self.reset();
+                if r.is_ok() {
+                    // Every WQ went with the reset, and the PASIDs of the other files.
+                    self.queue_recovery();
+                }
+                r
             });
         // Closing before the ring is drained: the fault work, which may run as soon as the
         // entries are handed to it, skips the PASID's entries instead of writing them.
@@ -610,22 +618,27 @@ impl DsaDevice {
 }
 
 impl DsaDevice {
-    /// Sets (`Some`) or takes away (`None`) what recovers the device after a halt that needs a
-    /// software reset. Once this returns `None`'s way, the misc interrupt queues no recovery
-    /// any more (the caller then waits for one that is queued).
-    pub(crate) fn set_halt_recovery(&self, r: Option<Arc<dyn HaltRecovery>>) {
+    /// Sets (`Some`) or takes away (`None`) what brings the device back after a reset its
+    /// users did not ask for ([`Recovery`]). Once this returns `None`'s way, no recovery is
+    /// queued any more (the caller then waits for one that is queued).
+    pub(crate) fn set_recovery(&self, r: Option<Arc<dyn Recovery>>) {
         *self.recovery.lock() = r;
+    }
+
+    /// Queues the recovery, if one is set.
+    fn queue_recovery(&self) {
+        // Under the lock, so that `set_recovery(None)` waits for the queueing.
+        let r = self.recovery.lock();
+        if let Some(r) = r.as_ref() {
+            r.clone().recover();
+        }
     }
 }
 
 impl IrqHandler for DsaDevice {
     fn irq(&self, vector: u16) {
         if vector == 0 && self.misc.handle(&self.misc_ctx()) {
-            // Under the lock, so that `set_halt_recovery(None)` waits for the queueing.
-            let r = self.recovery.lock();
-            if let Some(r) = r.as_ref() {
-                r.clone().software_reset_needed();
-            }
+            self.queue_recovery();
         }
     }
 }

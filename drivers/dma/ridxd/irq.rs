@@ -169,7 +169,7 @@ impl MiscIrq {
 
     /// Reports a halt: the device stopped on a fatal error and works again only after the
     /// reset GENSTS.reset_type names. Returns whether that is a software reset (Reset
-    /// Device), which the driver does itself ([`crate::device::HaltRecovery`]); the others are
+    /// Device), which the driver does itself ([`crate::device::Recovery`]); the others are
     /// outside the driver.
     fn report_halt<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> bool {
         let st = regs::GenSts::from_raw(ctx.io.read32(off::GENSTS));

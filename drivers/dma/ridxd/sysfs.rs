@@ -31,7 +31,7 @@
 use crate::{
     cdev::UserWqs,
     config::{GroupConfig, GroupFlag, WqMode},
-    device::{DsaDevice, HaltRecovery},
+    device::{DsaDevice, Recovery},
     fault::UserContext,
     regs::{off, Major},
 };
@@ -95,7 +95,8 @@ struct DevShared {
     /// brings the device back after a reset or a halt, which an unbind of the device waits for.
     #[pin]
     wqs: Mutex<KVec<Node<DsaBus>>>,
-    /// Brings the device back after a halt that needs a software reset ([`HaltRecovery`]).
+    /// Brings the device back after a halt that needs a software reset, or a reset a
+    /// release's escalation made ([`Recovery`]).
     #[pin]
     recovery: Work<DevShared>,
 }
@@ -107,9 +108,10 @@ impl_has_work! {
 impl WorkItem for DevShared {
     type Pointer = Arc<DevShared>;
 
-    /// The device halted needing a software reset: every open file revoked, Reset Device (a
-    /// halted device refuses Disable Device), then the device and its WQs enabled again as
-    /// they were bound ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does.
+    /// The device halted needing a software reset, or was reset by a release's escalation:
+    /// every open file revoked, Reset Device if it is halted (a halted device refuses Disable
+    /// Device), then the device and its WQs enabled again as they were bound
+    /// ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does after a halt.
     fn run(this: Arc<DevShared>) {
         let wqs = this.wqs.lock();
         let _ = this.user.disable_device();
@@ -123,12 +125,12 @@ impl WorkItem for DevShared {
                 return;
             }
         }
-        this.enable_bound(&wqs, "halt");
+        this.enable_bound(&wqs, "halt or reset");
     }
 }
 
-impl HaltRecovery for DevShared {
-    fn software_reset_needed(self: Arc<Self>) {
+impl Recovery for DevShared {
+    fn recover(self: Arc<Self>) {
         // Already queued: the one queued does it.
         let _ = workqueue::system().enqueue(self);
     }
@@ -507,7 +509,7 @@ impl Tree {
             dev: None,
         };
         // Taken away again when `tree` drops (also on the errors below).
-        dsa.set_halt_recovery(Some(shared.clone()));
+        dsa.set_recovery(Some(shared.clone()));
         let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
         let dev = Node::new(
             &kinds.bus,
@@ -670,8 +672,8 @@ fn find_attr(n: &DsaNode, name: &CStr) -> Result<&'static Attribute<DsaNode>> {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        // No halt recovery from here on: none queued after this, the one queued waited for.
-        self.shared.dsa.set_halt_recovery(None);
+        // No recovery from here on: none queued after this, the one queued waited for.
+        self.shared.dsa.set_recovery(None);
         self.shared.recovery.flush();
         // WQs first (each unbound as it goes), then groups and engines, then the device.
         let wqs = core::mem::take(&mut *self.shared.wqs.lock());

@@ -159,7 +159,7 @@ mod tests {
         let s = SimInstance::new(126, Generation::Dsa2, true, None)?;
         let m = s.model();
         // Without the driver's own recovery, which would race with what this checks.
-        s.inst().dsa().set_halt_recovery(None);
+        s.inst().dsa().set_recovery(None);
         m.inject_halt(regs::ResetType::Software);
         m.wait_idle();
         let before = m.read32(off::CMD);
@@ -262,7 +262,7 @@ mod tests {
         let m = s.model();
         assert_eq!(s.inst().dsa().state_name(), "enabled");
         // Recovered by hand here (the driver's own: software_reset_halt_recovers_by_itself).
-        s.inst().dsa().set_halt_recovery(None);
+        s.inst().dsa().set_recovery(None);
         m.inject_halt(regs::ResetType::Software);
         m.wait_idle();
         assert_eq!(s.inst().dsa().stats().halts, 1);

@@ -120,6 +120,8 @@ mod tests {
         let s = device(142)?;
         let dsa = s.inst().dsa();
         let m = s.model();
+        // What the reset leaves, without the recovery (device_reset_by_a_release_is_recovered).
+        dsa.set_recovery(None);
         let (bond, ctx) = open(dsa, 1)?;
         m.inject_cmd_fault(cmd::DRAIN_PASID, Some(CmdFault::Fail));
         m.inject_cmd_fault(cmd::DISABLE_WQ, Some(CmdFault::Fail));
