@@ -508,7 +508,8 @@ impl Tree {
             parts: KVec::new(),
             dev: None,
         };
-        // Taken away again when `tree` drops (also on the errors below).
+        // A reference cycle (the device holds `shared`, which holds the device), broken when
+        // `tree` drops (also on the errors below): `Drop for Tree` takes it away again.
         dsa.set_recovery(Some(shared.clone()));
         let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
         let dev = Node::new(
