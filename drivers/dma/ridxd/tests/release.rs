@@ -134,6 +134,32 @@ mod tests {
         Ok(())
     }
 
+    /// A release whose escalation disabled the WQ (its drain failed) disabled it under the other
+    /// files open on it and under its `user` binding: the WQ is brought back (those files
+    /// revoked, the WQ enabled again), not left disabled.
+    #[test]
+    fn wq_disabled_by_a_release_is_recovered() -> Result {
+        let s = device(148)?;
+        let dsa = s.inst().dsa();
+        let m = s.model();
+        let (bond, ctx) = open(dsa, 1)?;
+        m.inject_cmd_fault(cmd::DRAIN_PASID, Some(CmdFault::Fail));
+        dsa.release_pasid(1, true, &ctx, bond)?;
+        m.inject_cmd_fault(cmd::DRAIN_PASID, None);
+        // The recovery runs in a work item: 2 s at most.
+        for _ in 0..200 {
+            if wq_enabled(dsa, 1) {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert!(wq_enabled(dsa, 1));
+        assert!(wq_enabled(dsa, 0));
+        assert_eq!(dsa.state_name(), "enabled");
+        assert_eq!(m.pasids_bound(), 0);
+        Ok(())
+    }
+
     /// A release whose escalation reset the device took every WQ off it, those other files
     /// use among them: the device is brought back as after a halt (every open file revoked,
     /// the device and its bound WQs enabled again), not left disabled under bound nodes.
