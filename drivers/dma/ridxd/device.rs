@@ -75,16 +75,25 @@ pub(crate) struct DsaDevice {
 }
 
 /// What brings a device back after it halted needing a software reset (GENSTS.state HALT,
-/// reset_type 0) or was reset to make it stop using a PASID ([`DsaDevice::release_pasid`]):
-/// revoke every open file (the reset took their PASIDs off the device), Reset Device if it is
-/// still halted, enable the device and its WQs again, as idxd's `idxd_device_reinit()` does
-/// after a halt. Provided by the layer that knows which WQs to enable again
+/// reset_type 0), or after [`DsaDevice::release_pasid`] disabled a WQ or reset the device to
+/// make it stop using a PASID: revoke the open files of what was lost (their PASIDs went with
+/// it), Reset Device if the device is still halted, enable it and its WQs again, as idxd's
+/// `idxd_device_reinit()` does after a halt. Provided by the layer that knows which WQs to enable again
 /// ([`crate::sysfs::Tree`]).
 pub(crate) trait Recovery: Send + Sync {
-    /// Called from the misc interrupt, which completes commands, and from a file's release,
-    /// which holds locks the recovery takes: it must not run commands or wait, but queue the
-    /// recovery (a work item) and return.
-    fn recover(self: Arc<Self>);
+    /// Brings back what was `lost`. Called from the misc interrupt, which completes
+    /// commands, and from a file's release, which holds locks the recovery takes: it must not
+    /// run commands or wait, but queue the recovery (a work item) and return.
+    fn recover(self: Arc<Self>, lost: Lost);
+}
+
+/// What a reset nobody asked for took from a device's users ([`Recovery`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Lost {
+    /// The whole device: a halt, or Reset Device. Every WQ and every PASID.
+    Device,
+    /// WQ `0`: a Disable WQ, with the PASIDs of the files open on it.
+    Wq(usize),
 }
 
 impl DsaDevice {
@@ -452,6 +461,8 @@ impl DsaDevice {
         bond: KBox<dyn SvaBond>,
     ) -> Result {
         let pasid = bond.pasid();
+        // What the escalation took from the other users of the device, if it went that far.
+        let mut lost = None;
         let stopped = self
             .stop_pasid(wq, shared, pasid)
             .or_else(|e| {
@@ -462,7 +473,11 @@ impl DsaDevice {
                     e,
                     wq
                 );
-                self.disable_wq(wq)
+                let r = self.disable_wq(wq);
+                if r.is_ok() {
+                    lost = Some(Lost::Wq(wq));
+                }
+                r
             })
             .or_else(|e| {
                 dev_warn!(
@@ -474,8 +489,7 @@ impl DsaDevice {
                 );
                 let r = self.reset();
                 if r.is_ok() {
-                    // Every WQ went with the reset, and the PASIDs of the other files.
-                    self.queue_recovery();
+                    lost = Some(Lost::Device);
                 }
                 r
             });
@@ -484,6 +498,10 @@ impl DsaDevice {
         self.faults.close_ctx(ctx);
         self.drain_evl_now();
         self.faults.remove_ctx(ctx);
+        if let Some(lost) = lost {
+            // The other files' WQ, or every WQ with their PASIDs, went with the escalation.
+            self.queue_recovery(lost);
+        }
         if let Err(e) = stopped {
             dev_err!(
                 self.dev,
@@ -625,12 +643,12 @@ impl DsaDevice {
         *self.recovery.lock() = r;
     }
 
-    /// Queues the recovery, if one is set.
-    fn queue_recovery(&self) {
+    /// Queues the recovery of what was `lost`, if a recovery is set.
+    fn queue_recovery(&self, lost: Lost) {
         // Under the lock, so that `set_recovery(None)` waits for the queueing.
         let r = self.recovery.lock();
         if let Some(r) = r.as_ref() {
-            r.clone().recover();
+            r.clone().recover(lost);
         }
     }
 }
@@ -638,7 +656,7 @@ impl DsaDevice {
 impl IrqHandler for DsaDevice {
     fn irq(&self, vector: u16) {
         if vector == 0 && self.misc.handle(&self.misc_ctx()) {
-            self.queue_recovery();
+            self.queue_recovery(Lost::Device);
         }
     }
 }

@@ -31,7 +31,7 @@
 use crate::{
     cdev::UserWqs,
     config::{GroupConfig, GroupFlag, WqMode},
-    device::{DsaDevice, Recovery},
+    device::{DsaDevice, Lost, Recovery},
     fault::UserContext,
     regs::{off, Major},
 };
@@ -95,10 +95,14 @@ struct DevShared {
     /// brings the device back after a reset or a halt, which an unbind of the device waits for.
     #[pin]
     wqs: Mutex<KVec<Node<DsaBus>>>,
-    /// Brings the device back after a halt that needs a software reset, or a reset a
-    /// release's escalation made ([`Recovery`]).
+    /// Brings the device back after a halt that needs a software reset, or a WQ disable or
+    /// reset a release's escalation made ([`Recovery`]).
     #[pin]
     recovery: Work<DevShared>,
+    /// What the queued recovery brings back: the whole device ...
+    lost_device: Atomic<bool>,
+    /// ... or these WQs (bit W: WQ W; a WQ past 63 counts as the whole device).
+    lost_wqs: Atomic<u64>,
 }
 
 impl_has_work! {
@@ -111,9 +115,32 @@ impl WorkItem for DevShared {
     /// The device halted needing a software reset, or was reset by a release's escalation:
     /// every open file revoked, Reset Device if it is halted (a halted device refuses Disable
     /// Device), then the device and its WQs enabled again as they were bound
-    /// ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does after a halt.
+    /// ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does after a halt. A WQ
+    /// a release's escalation disabled: its open files revoked, the WQ enabled again if it is
+    /// bound to `user`.
     fn run(this: Arc<DevShared>) {
         let wqs = this.wqs.lock();
+        let lost_wqs = this.lost_wqs.xchg(0, Relaxed);
+        if !this.lost_device.xchg(false, Relaxed) {
+            for (w, n) in wqs.iter().enumerate().take(64) {
+                if lost_wqs & (1 << w) == 0 {
+                    continue;
+                }
+                // Disabled already (`EINVAL`): this revokes its files and releases their PASIDs.
+                let _ = this.user.disable_wq(w);
+                if n.is_bound() {
+                    if let Err(e) = this.user.enable_wq(w) {
+                        dev_err!(
+                            this.dsa.dev(),
+                            "WQ {} could not be enabled again ({:?}); it stays disabled\n",
+                            w,
+                            e
+                        );
+                    }
+                }
+            }
+            return;
+        }
         let _ = this.user.disable_device();
         if this.dsa.state_name() == "halted" {
             if let Err(e) = this.dsa.reset() {
@@ -130,8 +157,18 @@ impl WorkItem for DevShared {
 }
 
 impl Recovery for DevShared {
-    fn recover(self: Arc<Self>) {
-        // Already queued: the one queued does it.
+    fn recover(self: Arc<Self>, lost: Lost) {
+        match lost {
+            Lost::Wq(w) if w < 64 => {
+                let mut cur = self.lost_wqs.load(Relaxed);
+                while let Err(now) = self.lost_wqs.cmpxchg(cur, cur | 1 << w, Relaxed) {
+                    cur = now;
+                }
+            }
+            _ => self.lost_device.store(true, Relaxed),
+        }
+        // Already queued: the one queued does it (it reads what was lost when it runs; queueing
+        // orders these stores before the work's reads).
         let _ = workqueue::system().enqueue(self);
     }
 }
@@ -500,6 +537,8 @@ impl Tree {
                 cmd_status: Atomic::new(0),
                 wqs <- new_mutex!(KVec::new(), "ridxd::sysfs::wqs"),
                 recovery <- new_work!("ridxd::sysfs::recovery"),
+                lost_device: Atomic::new(false),
+                lost_wqs: Atomic::new(0),
             }),
             GFP_KERNEL,
         )?;

@@ -104,6 +104,8 @@ mod tests {
         let s = device(141)?;
         let dsa = s.inst().dsa();
         let m = s.model();
+        // What the disable leaves, without the recovery (wq_disabled_by_a_release_is_recovered).
+        dsa.set_recovery(None);
         let (bond, ctx) = open(dsa, 1)?;
         m.inject_cmd_fault(cmd::DRAIN_PASID, Some(CmdFault::Fail));
         dsa.release_pasid(1, true, &ctx, bond)?;
