@@ -128,7 +128,7 @@ impl WorkItem for DevShared {
                 }
                 // Disabled already (`EINVAL`): this revokes its files and releases their PASIDs.
                 let _ = this.user.disable_wq(w);
-                if n.is_bound() {
+                if this.bound.load(Relaxed) && n.is_bound() {
                     if let Err(e) = this.user.enable_wq(w) {
                         dev_err!(
                             this.dsa.dev(),
