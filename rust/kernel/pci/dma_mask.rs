@@ -53,11 +53,9 @@ impl<T: DmaMaskDriver> Driver for WithDmaMask<T> {
         id_info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
-            // SAFETY: This runs at the start of the probe of `dev`'s binding to this driver,
-            // before `T::probe()`. DMA allocation and mapping primitives take the bound device
-            // (`&Device<Bound>`): this binding's has been given to no other code yet, and a
-            // previous binding's ended with that binding's unbind. So nothing allocates or maps
-            // DMA memory for `dev` concurrently.
+            // Before `T::probe()`: DMA allocation and mapping take the bound device, which no
+            // code of this binding has been given yet (a previous binding's ended with it).
+            // SAFETY: So nothing allocates or maps DMA memory for `dev` concurrently.
             unsafe { dev.dma_set_mask_and_coherent(T::DMA_MASK) }?;
             Ok(T::probe(dev, id_info))
         })

@@ -97,10 +97,9 @@ impl<T: ResetDriver + 'static> ResetAdapter<T> {
     };
 
     extern "C" fn reset_prepare_callback(pdev: *mut bindings::pci_dev) {
+        // INVARIANT: `pdev` is valid and locked for the duration of the callback.
         // SAFETY: The PCI core calls this with a valid `struct pci_dev` whose device lock it
         // holds, bound to this driver.
-        //
-        // INVARIANT: `pdev` is valid and locked for the duration of the callback.
         let pdev = unsafe { &*pdev.cast::<Device<device::CoreInternal<'_>>>() };
         // SAFETY: The PCI core calls the reset callbacks of the driver the device is bound to,
         // with the device lock held: probe has succeeded (`Adapter`'s probe stored the
@@ -110,9 +109,8 @@ impl<T: ResetDriver + 'static> ResetAdapter<T> {
     }
 
     extern "C" fn reset_done_callback(pdev: *mut bindings::pci_dev) {
-        // SAFETY: As in `reset_prepare_callback`.
-        //
         // INVARIANT: `pdev` is valid and locked for the duration of the callback.
+        // SAFETY: As in `reset_prepare_callback`.
         let pdev = unsafe { &*pdev.cast::<Device<device::CoreInternal<'_>>>() };
         // SAFETY: As in `reset_prepare_callback`: the device is bound to this driver and locked.
         let data = unsafe { pdev.as_ref().drvdata_borrow::<T::Data<'_>>() };

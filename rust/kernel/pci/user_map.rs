@@ -14,7 +14,6 @@ use crate::{
     device::Bound,
     mm::pfnmap::{FaultResult, PfnFault},
     page::{PAGE_SHIFT, PAGE_SIZE},
-    prelude::*,
 };
 
 impl Device<Bound> {
