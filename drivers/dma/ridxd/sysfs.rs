@@ -128,15 +128,8 @@ impl WorkItem for DevShared {
                 }
                 // Disabled already (`EINVAL`): this revokes its files and releases their PASIDs.
                 let _ = this.user.disable_wq(w);
-                if this.bound.load(Relaxed) && n.is_bound() {
-                    if let Err(e) = this.user.enable_wq(w) {
-                        dev_err!(
-                            this.dsa.dev(),
-                            "WQ {} could not be enabled again ({:?}); it stays disabled\n",
-                            w,
-                            e
-                        );
-                    }
+                if this.bound.load(Relaxed) {
+                    this.enable_wq_if_bound(w, n, "WQ disable");
                 }
             }
             return;
@@ -191,20 +184,27 @@ impl DevShared {
             return;
         }
         for (w, n) in wqs.iter().enumerate() {
-            if !n.is_bound() {
-                continue;
-            }
-            match self.user.enable_wq(w) {
-                // A bind of the WQ that came after the device's enable enabled it.
-                Ok(()) | Err(EBUSY) => {}
-                Err(e) => dev_err!(
-                    self.dsa.dev(),
-                    "after a {}: WQ {} could not be enabled again ({:?}); it stays disabled\n",
-                    what,
-                    w,
-                    e
-                ),
-            }
+            self.enable_wq_if_bound(w, n, what);
+        }
+    }
+
+    /// After a reset, a halt or a WQ disable (`what`): WQ `w` enabled again if its node `n`
+    /// is bound to `user` (its character device registered again); a failure is logged and
+    /// the WQ stays disabled.
+    fn enable_wq_if_bound(&self, w: usize, n: &Node<DsaBus>, what: &str) {
+        if !n.is_bound() {
+            return;
+        }
+        match self.user.enable_wq(w) {
+            // A bind of the WQ that came after the device's enable enabled it.
+            Ok(()) | Err(EBUSY) => {}
+            Err(e) => dev_err!(
+                self.dsa.dev(),
+                "after a {}: WQ {} could not be enabled again ({:?}); it stays disabled\n",
+                what,
+                w,
+                e
+            ),
         }
     }
 }
