@@ -18,7 +18,7 @@ mod tests {
         sim::Generation,
         sim::SimDevice,
         sim_drv::SimInstance,
-        tests::util::Job,
+        tests::util::{wait_for, Job},
     };
     use kernel::{
         kunit::user::{prot, vm_mmap_anon},
@@ -291,12 +291,9 @@ mod tests {
         m.wait_idle();
         assert_eq!(s.inst().dsa().stats().halts, 1);
         // The recovery runs in a work item: wait for it, 2 s at most.
-        for _ in 0..200 {
-            if s.inst().dsa().state_name() == "enabled" && wq_state(&s, 0) == 1 {
-                break;
-            }
-            fsleep(Delta::from_millis(10));
-        }
+        wait_for(2000, || {
+            s.inst().dsa().state_name() == "enabled" && wq_state(&s, 0) == 1
+        });
         assert_eq!(s.inst().dsa().state_name(), "enabled");
         assert_eq!(m.read32(off::GENSTS), state::ENABLED);
         assert_eq!(wq_state(&s, 0), 1);

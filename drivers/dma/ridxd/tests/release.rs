@@ -18,7 +18,7 @@ mod tests {
         regs::{cmd, off, state},
         sim::{CmdFault, Generation},
         sim_drv::SimInstance,
-        tests::util::{desc, get, map_rw, put, Job},
+        tests::util::{desc, get, map_rw, put, wait_for, Job},
     };
     use kernel::{
         kunit::user::{prot, vm_mmap_anon},
@@ -149,12 +149,7 @@ mod tests {
         dsa.release_pasid(1, true, &ctx, bond)?;
         m.inject_cmd_fault(cmd::DRAIN_PASID, None);
         // The recovery runs in a work item: 2 s at most.
-        for _ in 0..200 {
-            if wq_enabled(dsa, 1) {
-                break;
-            }
-            fsleep(Delta::from_millis(10));
-        }
+        wait_for(2000, || wq_enabled(dsa, 1));
         assert!(wq_enabled(dsa, 1));
         assert!(wq_enabled(dsa, 0));
         assert_eq!(dsa.state_name(), "enabled");
@@ -177,12 +172,9 @@ mod tests {
         m.inject_cmd_fault(cmd::DRAIN_PASID, None);
         m.inject_cmd_fault(cmd::DISABLE_WQ, None);
         // The recovery runs in a work item: 2 s at most.
-        for _ in 0..200 {
-            if dsa.state_name() == "enabled" && wq_enabled(dsa, 0) && wq_enabled(dsa, 1) {
-                break;
-            }
-            fsleep(Delta::from_millis(10));
-        }
+        wait_for(2000, || {
+            dsa.state_name() == "enabled" && wq_enabled(dsa, 0) && wq_enabled(dsa, 1)
+        });
         m.wait_idle();
         assert_eq!(dsa.state_name(), "enabled");
         assert_eq!(m.read32(off::GENSTS) & 0x3, state::ENABLED);

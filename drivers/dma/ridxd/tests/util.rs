@@ -11,10 +11,23 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc,
     },
+    time::{delay::fsleep, Delta},
     transmute::FromBytes,
     uaccess::{nofault, UserPtr, UserSlice},
     workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
+
+/// Waits until `cond` holds, checking every 10 ms, for `ms` milliseconds at most (what a work
+/// item does in the background, say). Returns whether it held.
+pub(crate) fn wait_for(ms: u32, mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..ms.div_ceil(10) {
+        if cond() {
+            return true;
+        }
+        fsleep(Delta::from_millis(10));
+    }
+    cond()
+}
 
 /// Maps `pages` pages of anonymous memory with protection `p` (not populated).
 pub(crate) fn map(pages: usize, p: u32) -> Result<u64> {
