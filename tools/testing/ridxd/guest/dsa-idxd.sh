@@ -97,6 +97,7 @@ tap_check "dsa1: PASID enabled" pasid_on dsa1
 tap_check "dsa1: PRI enabled" pri_on dsa1
 tap_check "dsa0 has an event log (event_log_size 64)" reads $D/dsa0/event_log_size 64
 tap_check "dsa1 has no event log" test ! -e $D/dsa1/event_log_size
+tap_check "dsa1 has no per-WQ op_config (DSA 1.0)" test ! -e $D/wq1.0/op_config
 
 lists_both() {
 	out=$(accfg list -i 2>&1)
@@ -268,6 +269,73 @@ flr() {
 	cmp -s /tmp/flr-before.conf /tmp/flr-after.conf
 }
 
+# refused ERRNO-TEXT FILE VALUE: writing VALUE to FILE fails with that errno (its strerror text,
+# as the shell prints it), and FILE reads as before.
+refused() {
+	old=$(cat "$2")
+	err=$(sh -c "echo '$3' >'$2'" 2>&1) && { echo "# $2: $3 taken"; return 1; }
+	echo "# ${err##*: }"
+	case $err in *"$1"*) ;; *) return 1 ;; esac
+	[ "$(cat "$2")" = "$old" ]
+}
+# bad_opcode DEV ARGS...: dsa_test on DEV's dedicated WQ fails, its descriptor (or the batch
+# descriptor) completed with status 0x10 (unsupported operation code).
+bad_opcode() {
+	dev=$1
+	shift
+	out=$(dsa_test -v -w 0 -d "$dev/wq${dev#dsa}.0" -t 5000 "$@" 2>&1) && {
+		echo "# dsa_test passed"
+		return 1
+	}
+	# -v dumps the CR by qwords: the status is the low byte of the first one
+	echo "$out" | grep -qE 'compl\[0\]: 0x[0-9a-f]{14}10$' && return 0
+	echo "$out" | tail -n 8 | sed 's/^/# /'
+	return 1
+}
+# op_config (DSA 2.0, dsa0): the WQ's allowed operations (OPCFG), idxd's rules: all of OPCAP
+# at first; written only while the WQ is disabled (EPERM, as idxd refuses every change of an
+# enabled WQ), only with operations OPCAP has (EINVAL); an operation left out completes with
+# 0x10, a batch included (accel-config's dsa_config_test_runner.sh checks the same).
+# Unbinding a WQ resets what idxd_wq_disable_cleanup() resets: mode (shared), priority,
+# threshold, flags (prs_disable), name, type, op_config (all of OPCAP); size and group stay.
+wq0_after_disable() {
+	w=$D/wq0.0
+	got="$(cat $w/mode) $(cat $w/priority) $(cat $w/threshold) $(cat $w/prs_disable)"
+	got="$got [$(cat $w/name)] $(cat $w/type) $(cat $w/size) $(cat $w/group_id)"
+	echo "# mode priority threshold prs_disable [name] type size group_id: $got"
+	[ "$got" = "shared 0 0 0 [] none 16 0" ] && [ "$(cat $w/op_config)" = "$(cat $D/dsa0/op_cap)" ]
+}
+# wq0.0 configured again as write_config has it, op_config as it is, and enabled.
+wq0_enable() {
+	accfg config-wq dsa0/wq0.0 --mode=dedicated --priority=10 --prs-disable=1 --type=user \
+		--name=app0 --driver-name=user && accfg enable-wq dsa0/wq0.0
+}
+OPCFG0=00000000,00000000,00000000,00000000,00000000,00000000,00000000
+op_config_checks() {
+	w=$D/wq0.0
+	tap_check "dsa0: wq0.0 op_config is op_cap" sh -c "[ \"\$(cat $w/op_config)\" = \"\$(cat $D/dsa0/op_cap)\" ]"
+	for a in "mode shared" "size 8" "priority 3" "op_config 8"; do
+		tap_check "dsa0: ${a%% *} of enabled wq0.0 refused with EPERM" \
+			refused "Operation not permitted" "$w/${a%% *}" "${a#* }"
+	done
+	tap_check "dsa0: accel-config disable-wq (op_config)" accfg disable-wq dsa0/wq0.0
+	tap_check "dsa0: op_config 8 (memmove only) taken" sh -c "echo 8 >$w/op_config"
+	tap_check "dsa0: op_config reads $OPCFG0,00000008" reads $w/op_config "$OPCFG0,00000008"
+	tap_check "dsa0: op_config with an operation OPCAP lacks (AP_DELTA) refused with EINVAL" \
+		refused "Invalid argument" "$w/op_config" 100
+	tap_check "dsa0: accel-config enable-wq (op_config 8)" wq0_enable
+	tap_check "dsa0: op_config 8: dsa_test -o 0x3 runs" dsatest dsa0 -o 0x3 -l 4096
+	tap_check "dsa0: op_config 8: memfill completes with 0x10" bad_opcode dsa0 -o 0x4 -l 4096
+	tap_check "dsa0: op_config 8: a batch completes with 0x10" \
+		bad_opcode dsa0 -o 0x1 -b 0x3 -c 2 -l 4096
+	tap_check "dsa0: accel-config disable-wq (op_config 8)" accfg disable-wq dsa0/wq0.0
+	tap_check "dsa0: a disabled wq0.0 reads as idxd leaves it, op_config all of op_cap again" \
+		wq0_after_disable
+	tap_check "dsa0: op_config of all of op_cap taken" sh -c "cat $D/dsa0/op_cap >$w/op_config"
+	tap_check "dsa0: accel-config enable-wq (op_config all)" wq0_enable
+	tap_check "dsa0: op_config all: memfill runs" dsatest dsa0 -o 0x4 -l 4096
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	kmark "$dev-enable"
@@ -294,6 +362,7 @@ for dev in dsa0 dsa1; do
 	tap_check "$dev: an open file's node is file0 when no other is open (lowest free number)" \
 		file_ids wq$n.0
 	[ $dev = dsa0 ] && evl_cases
+	[ $dev = dsa0 ] && op_config_checks
 	[ $dev = dsa1 ] && tap_check "dsa1: CRs in never-touched pages complete through page requests (PRS on)" \
 		page_requests 1 0
 	kmark "$dev-flr"

@@ -15,6 +15,8 @@
  *       layout (4 pages per WQ: unlimited/limited MSI-X, unlimited/limited
  *       IMS), MSI-X vector 0 for device events, CR write ordering (status
  *       byte last), partial completion on page faults.
+ *  [A]  accel-config 4.1.9's tests (test/dsa_config_test_runner.sh): which
+ *       DSA versions have per-WQ operation configuration (op_config).
  * Where a behaviour is this device's own choice it says "model:".
  *
  * What is modelled: the register file with its write rules, the commands,
@@ -123,6 +125,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(IntelDSAState, INTEL_DSA)
 #define WQCAP_ATS              (1ULL << 50)
 #define WQCAP_PRIORITY         (1ULL << 51)
 #define WQCAP_OCCUPANCY        (1ULL << 52)
+#define WQCAP_OP_CONFIG        (1ULL << 54)
 #define WQCAP_PRS              (1ULL << 55)
 
 /* GENCFG [R: union gencfg_reg] */
@@ -192,6 +195,8 @@ enum {
 #define WQCFG_MODE_IDX         2
 #define WQCFG_LIMITS_IDX       3
 #define WQCFG_STATE_IDX        6
+#define WQCFG_OPCFG_IDX        8           /* dwords 8-15: op_config[4] */
+#define WQCFG_OPCFG_DWORDS     8
 #define WQCFG_MODE_DEDICATED   (1u << 0)
 #define WQCFG_BOF              (1u << 1)
 #define WQCFG_ATS_DISABLE      (1u << 2)
@@ -389,11 +394,14 @@ static uint64_t dsa_gencap(IntelDSAState *s)
 
 static uint64_t dsa_wqcap(IntelDSAState *s)
 {
-    /* [P]: 32-byte WQCFG entries on 1.0, 64-byte ones on 2.0 */
+    /* [P]: 32-byte WQCFG entries on 1.0, 64-byte ones on 2.0; per-WQ
+     * operation configuration (OPCFG) on 2.0 only [A: accel-config's
+     * dsa_config_test_runner.sh expects op_config on every device but a
+     * version 0x100 one] */
     return DSA_TOTAL_WQ_SIZE | (uint64_t)DSA_NUM_WQS << 16 |
            (uint64_t)(s->dsa2 ? 1 : 0) << WQCAP_CFG_SIZE_SHIFT |
            WQCAP_SHARED | WQCAP_DEDICATED | WQCAP_ATS | WQCAP_PRIORITY |
-           WQCAP_OCCUPANCY | (s->dsa2 ? WQCAP_PRS : 0);
+           WQCAP_OCCUPANCY | (s->dsa2 ? WQCAP_PRS | WQCAP_OP_CONFIG : 0);
 }
 
 static uint64_t dsa_grpcap(void)
@@ -417,6 +425,12 @@ static uint64_t dsa_table_offsets0(void)
 static unsigned dsa_wqcfg_stride(IntelDSAState *s)
 {
     return s->dsa2 ? 64 : 32;
+}
+
+/* OPCAP dword I (0..7) */
+static uint32_t dsa_opcap_dword(unsigned i)
+{
+    return i == 0 ? (uint32_t)dsa_opcap0() : i == 1 ? dsa_opcap0() >> 32 : 0;
 }
 
 /* ---- state helpers ---- */
@@ -466,9 +480,31 @@ static uint16_t evl_size(IntelDSAState *s)
 
 static void dsa_wqcfg_reset(IntelDSAState *s, int wq)
 {
+    unsigned i;
+
     memset(s->wqcfg[wq], 0, sizeof(s->wqcfg[wq]));
     /* [R: wqcfg.mode_support]: both modes on every WQ */
     s->wqcfg[wq][WQCFG_STATE_IDX] = WQCFG_MODE_SUPPORT;
+    /* model: OPCFG resets to OPCAP, every operation allowed (idxd writes
+     * it at each WQ configuration, so no driver we know depends on it) */
+    if (s->dsa2) {
+        for (i = 0; i < WQCFG_OPCFG_DWORDS; i++) {
+            s->wqcfg[wq][WQCFG_OPCFG_IDX + i] = dsa_opcap_dword(i);
+        }
+    }
+}
+
+/*
+ * Whether WQ WQ runs descriptors of operation OPCODE: on 2.0, only those
+ * whose bit is set in the WQ's OPCFG [R: wqcfg.op_config, written from the
+ * WQ's op_config by idxd_wq_config_write()].
+ */
+static bool wq_op_allowed(IntelDSAState *s, int wq, uint8_t opcode)
+{
+    if (!s->dsa2) {
+        return true;
+    }
+    return s->wqcfg[wq][WQCFG_OPCFG_IDX + opcode / 32] & (1u << (opcode % 32));
 }
 
 static void dsa_reset_state(IntelDSAState *s)
@@ -982,6 +1018,12 @@ static uint8_t desc_check(IntelDSAState *s, const DSACtx *c, const DSADesc *d,
     if ((d->flags & F_RCR) && !(d->flags & F_CRAV)) {
         cr->invalid_flags = F_RCR;
         return ST_INVALID_FLAGS;
+    }
+    if (!wq_op_allowed(s, c->wq, d->opcode)) {
+        /* model: an operation the WQ's OPCFG leaves out completes as one
+         * the device does not have, "unsupported operation code" [U];
+         * a batch's descriptors are checked against it as well */
+        return ST_BAD_OPCODE;
     }
     switch (d->opcode) {
     case OP_MEMMOVE:
@@ -1670,7 +1712,13 @@ static void dsa_wqcfg_write32(IntelDSAState *s, int wq, unsigned i,
         m = 0x1ff;      /* max_xfer_shift, max_batch_shift */
         break;
     default:
-        /* occupancy, state, op_config (WQCAP.op_config is 0): read-only */
+        if (s->dsa2 && i >= WQCFG_OPCFG_IDX &&
+            i < WQCFG_OPCFG_IDX + WQCFG_OPCFG_DWORDS) {
+            /* model: OPCFG keeps the bits of operations OPCAP has */
+            m = dsa_opcap_dword(i - WQCFG_OPCFG_IDX);
+            break;
+        }
+        /* occupancy, state: read-only */
         return;
     }
     s->wqcfg[wq][i] = (s->wqcfg[wq][i] & ~m) | (val & m);
