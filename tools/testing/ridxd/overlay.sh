@@ -72,6 +72,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/pci.rs" 'pub mod dma_mask;'
 	append_line "$t/rust/kernel/pci.rs" 'pub mod reset;'
 	append_line "$t/rust/kernel/fs.rs" 'pub mod mapping;'
+	append_line "$t/rust/kernel/bitmap.rs" 'mod parse;'
 	append_line "$t/rust/helpers/helpers.c" '#include "io_remap.c"'
 }
 
@@ -129,7 +130,7 @@ check_overlay_idempotent() {
 		"$tmp/rust/kernel/sync" "$tmp/rust/helpers"
 	cp "$SRC_DIR/linux/Makefile" "$tmp/"
 	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
-	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device,pci,fs}.rs "$tmp/rust/kernel/"
+	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device,pci,fs,bitmap}.rs "$tmp/rust/kernel/"
 	cp "$SRC_DIR/linux/rust/kernel/iommu/mod.rs" "$tmp/rust/kernel/iommu/"
 	cp "$SRC_DIR/linux/rust/kernel/pci/irq.rs" "$tmp/rust/kernel/pci/"
 	cp "$SRC_DIR/linux/rust/kernel/sync/lock.rs" "$tmp/rust/kernel/sync/"
