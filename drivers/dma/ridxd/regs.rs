@@ -617,6 +617,9 @@ pub(crate) mod wqcfg {
     pub(crate) const LIMITS_IDX: usize = 3;
     /// Dword 6: occupancy and state, see [`super::WqCfgState`].
     pub(crate) const STATE_IDX: usize = 6;
+    /// Dwords 8-15 (64-byte entries only): OPCFG, the operations the WQ runs, one bit per
+    /// opcode, as OPCAP [`op_config[4]` in `union wqcfg`, bytes 32-63].
+    pub(crate) const OPCFG_IDX: usize = 8;
 }
 
 bitfield! {

@@ -575,9 +575,16 @@ impl SimDevice {
         };
         let drain_after_evl = d.opcode() == opcode::DRAIN && self.queues.lock().evl_since_drain[wq];
         let p = self.personality();
+        // OPCFG is writable only while the WQ is disabled, and a disabled WQ runs nothing.
+        let opcfg = self.regs.lock().wq_opcfg(wq);
         let ran = mm.kthread_use(|| {
             let sink: &dyn engine::Sink = self;
-            let supports = |op: u8| p.supports_op(op);
+            // An operation the WQ's OPCFG leaves out completes as one the device does not
+            // have (model: "unsupported operation code", as the project's QEMU device).
+            let supports = |op: u8| {
+                p.supports_op(op)
+                    && opcfg.is_none_or(|o| o[usize::from(op / 32)] & (1 << (op % 32)) != 0)
+            };
             let fate = if d.opcode() == opcode::BATCH {
                 engine::run_batch(&d, &ctx, sink, &supports, batch_id).1
             } else {

@@ -104,7 +104,9 @@ impl Personality {
         };
         // WQCAP: 128 entries over 8 WQs; 32-byte WQCFG entries on 1.0, 64-byte ones
         // (wqcfg_size 1) on 2.0; shared and dedicated modes, ATS disable, priority,
-        // occupancy; per-WQ PRS disable on 2.0.
+        // occupancy; per-WQ PRS disable and operation configuration (OPCFG) on 2.0, as
+        // accel-config's tests expect of every device but a version 0x100 one
+        // (`test/dsa_config_test_runner.sh`).
         let wqcap = regs::WqCap::zeroed()
             .with_const_total_wq_size::<{ TOTAL_WQ_SIZE as u64 }>()
             .with_const_num_wqs::<{ NUM_WQS as u64 }>()
@@ -113,7 +115,8 @@ impl Personality {
             .with_wq_ats_support(true)
             .with_priority(true)
             .with_occupancy(true)
-            .with_wq_prs_support(dsa2);
+            .with_wq_prs_support(dsa2)
+            .with_op_config(dsa2);
         let wqcap = if dsa2 {
             wqcap.with_const_wqcfg_size::<1>()
         } else {

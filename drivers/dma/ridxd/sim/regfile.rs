@@ -126,13 +126,24 @@ const GROUP_FLAGS_MASK: u64 = 0x3f | 1 << 7 | 0xff << 8 | 0xff << 20 | 0x3 << 32
 /// WQCFG dword 6 (`WqCfgState`): mode_support is set (both modes work on every WQ).
 const WQCFG_STATE_RESET: u32 = 1 << 29;
 
+/// A WQCFG entry after reset: both modes supported; with WQCAP.op_config, OPCFG all of OPCAP
+/// (model: the reset value is the model's choice; idxd programs OPCFG at every WQ
+/// configuration).
+fn wqcfg_reset_entry(p: &Personality) -> [u32; 16] {
+    let mut w = [0u32; 16];
+    w[regs::wqcfg::STATE_IDX] = WQCFG_STATE_RESET;
+    if regs::WqCap::from_raw(p.wqcap).op_config() {
+        for (i, d) in w[regs::wqcfg::OPCFG_IDX..].iter_mut().enumerate() {
+            *d = (p.opcap[i / 2] >> (32 * (i % 2))) as u32;
+        }
+    }
+    w
+}
+
 impl RegFile {
     /// A register file in its reset state.
     pub(crate) fn new(p: Personality) -> Self {
-        let mut wqcfg = [[0u32; 16]; NUM_WQS];
-        for w in wqcfg.iter_mut() {
-            w[regs::wqcfg::STATE_IDX] = WQCFG_STATE_RESET;
-        }
+        let wqcfg = [wqcfg_reset_entry(&p); NUM_WQS];
         Self {
             p,
             firmware: false,
@@ -360,7 +371,12 @@ impl RegFile {
                     m
                 }
                 regs::wqcfg::LIMITS_IDX => 0x1ff,
-                _ => 0, // occupancy interrupts, state, op_config: not modelled, read-only
+                // OPCFG keeps the bits of operations OPCAP has (model).
+                i @ regs::wqcfg::OPCFG_IDX..16 if wqcap.op_config() => {
+                    let q = i - regs::wqcfg::OPCFG_IDX;
+                    (p.opcap[q / 2] >> (32 * (q % 2))) as u32
+                }
+                _ => 0, // occupancy interrupts, state: not modelled, read-only
             };
             let d = &mut self.wqcfg[w][o / 4];
             *d = (*d & !mask) | (val & mask);
@@ -388,6 +404,14 @@ impl RegFile {
     /// WQCFG dword `idx` of WQ `wq`.
     pub(crate) fn wqcfg(&self, wq: usize, idx: usize) -> u32 {
         self.wqcfg[wq][idx]
+    }
+
+    /// WQ `wq`'s OPCFG (dwords 8-15: bit `n` of the whole for opcode `n`), on a device with
+    /// WQCAP.op_config [`union wqcfg`: `op_config`].
+    pub(crate) fn wq_opcfg(&self, wq: usize) -> Option<[u32; 8]> {
+        regs::WqCap::from_raw(self.p.wqcap)
+            .op_config()
+            .then(|| core::array::from_fn(|i| self.wqcfg[wq][regs::wqcfg::OPCFG_IDX + i]))
     }
 
     /// The mode dword (WQCFG dword 2) of WQ `wq`.
@@ -607,8 +631,7 @@ impl RegFile {
                 for w in (0..NUM_WQS).filter(|&w| m.has(w)) {
                     self.set_wq_enabled(w, false);
                     if code == cmd::RESET_WQ {
-                        self.wqcfg[w] = [0; 16];
-                        self.wqcfg[w][regs::wqcfg::STATE_IDX] = WQCFG_STATE_RESET;
+                        self.wqcfg[w] = wqcfg_reset_entry(&self.p);
                     }
                 }
                 cmdsts::SUCCESS
