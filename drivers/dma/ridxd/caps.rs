@@ -27,6 +27,9 @@ pub(crate) struct Caps {
     pub(crate) engcap: regs::EngCap,
     /// Table offsets (low qword).
     pub(crate) tables: regs::TableOffsets,
+    /// OPCAP, the operations the device has: bit `n` for opcode `n`, qword 0 lowest
+    /// [`OPCAP_OFFSET`, 4 qwords].
+    pub(crate) opcap: [u64; 4],
 }
 
 impl Caps {
@@ -49,6 +52,7 @@ impl Caps {
             grpcap: regs::GrpCap::from_raw(io.read64(off::GRPCAP)),
             engcap: regs::EngCap::from_raw(io.read64(off::ENGCAP)),
             tables: regs::TableOffsets::from_raw(io.read64(off::TABLE_OFFSETS)),
+            opcap: core::array::from_fn(|i| io.read64(off::OPCAP + 8 * i)),
         };
         if caps.num_wqs() == 0 || caps.num_groups() == 0 || caps.num_engines() == 0 {
             dev_err!(

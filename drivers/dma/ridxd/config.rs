@@ -7,8 +7,11 @@
 //! the device when the device is enabled. Rules (source in brackets):
 //!
 //! * Configuration changes only while the device is disabled and configurable
-//!   (GENCAP.config_en); a WQ's attributes only while that WQ is disabled [`registers.h`
-//!   semantics of WQCFG/GRPCFG; idxd sysfs rules].
+//!   (GENCAP.config_en); a WQ's attributes only while that WQ is disabled; `EPERM` otherwise,
+//!   as idxd answers every such write [`registers.h` semantics of WQCFG/GRPCFG; idxd sysfs
+//!   rules].
+//! * A WQ's allowed operations (`op_config`, programmed into WQCFG's OPCFG dwords 8-15) need
+//!   WQCAP.op_config and are a subset of OPCAP (`EINVAL`) [idxd `wq_op_config_store`].
 //! * `prs_disable` needs WQCAP.wq_prs_support; setting it turns `block_on_fault` off, and
 //!   `block_on_fault` cannot be set while it is on [idxd `wq_prs_disable_store`].
 //! * The event-log size is 64..=65535 entries, default 64, and needs GENCAP.evl_support
@@ -85,6 +88,9 @@ pub(crate) struct WqConfig {
     pub(crate) pasid: Option<u32>,
     /// Enabled on the device.
     pub(crate) enabled: bool,
+    /// Operations the WQ runs (OPCFG, on a device with WQCAP.op_config): bit `n` for opcode
+    /// `n`, qword 0 lowest; all of OPCAP at first and after a WQ is reset.
+    pub(crate) op_config: [u64; 4],
 }
 
 /// One group's flags (GRPCFG qword 5 [`union group_flags`]).
@@ -167,7 +173,20 @@ impl WqConfig {
             group: None,
             pasid: None,
             enabled: false,
+            op_config: caps.opcap,
         }
+    }
+
+    /// What idxd's `idxd_wq_disable_cleanup()` leaves of a WQ whose driver was unbound: its
+    /// size and group (and its PASID and state, which are not the user's); the rest as new.
+    fn reset(&mut self, caps: &Caps) {
+        *self = WqConfig {
+            size: self.size,
+            group: self.group,
+            pasid: self.pasid,
+            enabled: self.enabled,
+            ..WqConfig::new(caps)
+        };
     }
 }
 
@@ -223,33 +242,58 @@ impl Config {
         })
     }
 
-    /// `EBUSY` unless the device is disabled; `EPERM` unless it is configurable.
+    /// `EPERM` unless the device is disabled and configurable.
     fn check_device_changeable(&self) -> Result {
-        if !self.caps.configurable() {
+        if !self.caps.configurable() || self.enabled {
             return Err(EPERM);
-        }
-        if self.enabled {
-            return Err(EBUSY);
         }
         Ok(())
     }
 
     /// The WQ `wq`, if it exists and may change: `EINVAL` for a WQ that does not exist,
-    /// `EPERM` on a device that is not configurable, `EBUSY` while the WQ is enabled.
+    /// `EPERM` on a device that is not configurable and while the WQ is enabled.
     fn wq_changeable(&mut self, wq: usize) -> Result<&mut WqConfig> {
         if !self.caps.configurable() {
             return Err(EPERM);
         }
         let w = self.wqs.get_mut(wq).ok_or(EINVAL)?;
         if w.enabled {
-            return Err(EBUSY);
+            return Err(EPERM);
         }
         Ok(w)
     }
 
+    /// Sets the operations WQ `wq` runs (its OPCFG): `ops` has bit `n` for opcode `n`, qword
+    /// 0 lowest.
+    ///
+    /// `EOPNOTSUPP` without WQCAP.op_config, `EINVAL` for an operation OPCAP does not have,
+    /// and the errors of a WQ change.
+    pub(crate) fn set_wq_op_config(&mut self, wq: usize, ops: [u64; 4]) -> Result {
+        if !self.caps.wqcap.op_config() {
+            return Err(EOPNOTSUPP);
+        }
+        let opcap = self.caps.opcap;
+        let w = self.wq_changeable(wq)?;
+        if ops.iter().zip(opcap.iter()).any(|(o, c)| o & !c != 0) {
+            return Err(EINVAL);
+        }
+        w.op_config = ops;
+        Ok(())
+    }
+
+    /// Resets disabled WQ `wq`'s attributes as idxd does when the WQ's driver is unbound
+    /// ([`WqConfig::reset`]). Does nothing to a WQ that is enabled or does not exist, or on a
+    /// device that is not configurable (its configuration is the device's).
+    pub(crate) fn reset_wq(&mut self, wq: usize) {
+        let caps = self.caps;
+        if let Ok(w) = self.wq_changeable(wq) {
+            w.reset(&caps);
+        }
+    }
+
     /// Sets the event-log size (entries).
     ///
-    /// `EOPNOTSUPP` without an event log, `EINVAL` outside 64..=65535, `EBUSY` while the
+    /// `EOPNOTSUPP` without an event log, `EINVAL` outside 64..=65535, `EPERM` while the
     /// device is enabled.
     pub(crate) fn set_evl_size(&mut self, entries: u32) -> Result {
         if self.caps.evl_entry_size().is_none() {
@@ -432,7 +476,7 @@ impl Config {
     }
 
     /// Puts engine `engine` in group `group`. `EINVAL` for an engine or group that does not
-    /// exist; `EBUSY`/`EPERM` as for device changes.
+    /// exist; `EPERM` as for device changes.
     pub(crate) fn set_engine_group(&mut self, engine: usize, group: Option<usize>) -> Result {
         self.check_device_changeable()?;
         if engine >= self.engines.len() || group.is_some_and(|g| g >= self.num_groups) {
@@ -447,7 +491,8 @@ impl Config {
     /// registers through `read32`/`read64` (BAR0 offsets), as idxd's
     /// `idxd_device_load_config()` does: GENCFG.rdbuf_limit, each group's WQ and engine
     /// bitmaps and flags (GRPCFG), each WQ's size, threshold, mode, priority, block on fault,
-    /// ATS/PRS disable and size limits (WQCFG dwords 0-3). A WQ's group is the first group
+    /// ATS/PRS disable and size limits (WQCFG dwords 0-3) and, with WQCAP.op_config, its
+    /// allowed operations (OPCFG, dwords 8-15). A WQ's group is the first group
     /// whose bitmap has it; WQs, engines and groups beyond the device's counts are ignored.
     ///
     /// `ENOMEM` when the tables cannot be allocated.
@@ -496,6 +541,13 @@ impl Config {
             w.prs_disable = mode.wq_prs_disable();
             w.max_xfer_shift = limits.max_xfer_shift().get();
             w.max_batch_shift = limits.max_batch_shift().get();
+            if caps.wqcap.op_config() {
+                w.op_config = core::array::from_fn(|q| {
+                    let lo = d(regs::wqcfg::OPCFG_IDX + 2 * q);
+                    let hi = d(regs::wqcfg::OPCFG_IDX + 2 * q + 1);
+                    u64::from(lo) | u64::from(hi) << 32
+                });
+            }
         }
         Ok(c)
     }
@@ -652,15 +704,28 @@ impl Config {
         (wqs, engines)
     }
 
-    /// WQCFG dwords 0..4 of WQ `wq` (size, threshold, mode, limits).
+    /// The WQCFG dwords this driver programs for WQ `wq`: 0..4 (size, threshold, mode,
+    /// limits) and, with WQCAP.op_config, 8..16 (OPCFG) [`union wqcfg`].
     ///
     /// A WQ in no group is not programmed (all zero, as after reset), whatever its size: the
     /// device refuses to enable with a sized WQ that no group serves, and idxd skips such WQs
     /// [`idxd_wq_config_write`].
-    pub(crate) fn wqcfg(&self, wq: usize) -> [u32; 4] {
+    pub(crate) fn wqcfg(&self, wq: usize) -> WqCfgWords {
         let w = &self.wqs[wq];
+        let opcfg = self.caps.wqcap.op_config().then(|| {
+            let mut o = [0u32; 8];
+            if w.group.is_some() {
+                for (i, d) in o.iter_mut().enumerate() {
+                    *d = (w.op_config[i / 2] >> (32 * (i % 2))) as u32;
+                }
+            }
+            o
+        });
         if w.group.is_none() {
-            return [0; 4];
+            return WqCfgWords {
+                head: [0; 4],
+                opcfg,
+            };
         }
         let mut mode = regs::WqCfgMode::zeroed()
             .with_mode(w.mode)
@@ -688,8 +753,18 @@ impl Config {
         d[regs::wqcfg::THRESH_IDX] = w.threshold;
         d[regs::wqcfg::MODE_IDX] = mode.into_raw();
         d[regs::wqcfg::LIMITS_IDX] = limits.into_raw();
-        d
+        WqCfgWords { head: d, opcfg }
     }
+}
+
+/// The WQCFG dwords [`Config::wqcfg`] gives for one WQ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WqCfgWords {
+    /// Dwords 0..4: size, threshold, mode, limits.
+    pub(crate) head: [u32; 4],
+    /// Dwords 8..16, OPCFG (qword `q` of the operations bitmap in dwords `8 + 2q` (low) and
+    /// `9 + 2q`), on a device with WQCAP.op_config.
+    pub(crate) opcfg: Option<[u32; 8]>,
 }
 
 /// Highest WQ priority (idxd's `IDXD_MAX_PRIORITY`).

@@ -258,15 +258,19 @@ impl DsaDevice {
         let d = cfg.wqcfg(wq);
         if !self.caps.configurable() {
             let o = self.caps.wqcfg_offset(wq, regs::wqcfg::MODE_IDX);
-            let ours = regs::WqCfgMode::from_raw(d[regs::wqcfg::MODE_IDX]);
+            let ours = regs::WqCfgMode::from_raw(d.head[regs::wqcfg::MODE_IDX]);
             let mode = regs::WqCfgMode::from_raw(self.io.read32(o))
                 .with_pasid(ours.pasid())
                 .with_pasid_en(ours.pasid_en());
             self.io.write32(o, mode.into_raw());
             return;
         }
-        for (i, v) in d.iter().enumerate() {
+        for (i, v) in d.head.iter().enumerate() {
             self.io.write32(self.caps.wqcfg_offset(wq, i), *v);
+        }
+        for (i, v) in d.opcfg.iter().flatten().enumerate() {
+            self.io
+                .write32(self.caps.wqcfg_offset(wq, regs::wqcfg::OPCFG_IDX + i), *v);
         }
     }
 

@@ -22,8 +22,8 @@
 //!
 //! Attribute formats, write rules and the software `cmd_status` codes are idxd's
 //! (`drivers/dma/idxd/sysfs.c`, `include/uapi/linux/idxd.h`). A write the configuration rules
-//! refuse fails with their errno (`EBUSY` while enabled, `EOPNOTSUPP` for a missing
-//! capability, `EINVAL` out of range) and changes nothing.
+//! refuse fails with their errno (`EPERM` while enabled, as idxd answers, `EOPNOTSUPP` for a
+//! missing capability, `EINVAL` out of range) and changes nothing.
 //!
 //! The bus is registered at module load ([`BusSlot`]); a second bus named `dsa` (the C
 //! `idxd_bus` module's) cannot be, and then the module does not load.
@@ -37,6 +37,7 @@ use crate::{
 };
 use core::fmt::Write;
 use kernel::{
+    bitmap::BitmapVec,
     device::{
         bus::{Attribute, Bus, BusOps, Driver, Emit, Kind, Node},
         Device,
@@ -427,13 +428,22 @@ impl WqNode {
 
     /// Disables the WQ (`user` unbound): its char device goes, its open files are revoked,
     /// and its `type` is `none` again (idxd's `idxd_user_drv_remove()`).
+    ///
+    /// Then, as idxd's `idxd_wq_reset()` does, the WQ's attributes but its size and group are
+    /// reset (mode shared, priority and threshold 0, flags off, default limits and retries,
+    /// `op_config` all of OPCAP) and its name is cleared; `driver_name` stays.
     fn remove(&self) {
         let s = &self.shared;
         let _ = s.user.disable_wq(self.wq);
         s.user.set_file_parent(self.wq, None);
+        s.dsa.with_config(|c| c.reset_wq(self.wq));
         let cdev = {
             let mut m = self.meta.lock();
             m.wq_type = WqType::None;
+            // One byte; should it not be had, the old name stays.
+            if let Ok(empty) = CString::try_from(c"") {
+                m.name = empty;
+            }
             m.cdev.take()
         };
         drop(cdev);
@@ -864,14 +874,33 @@ fn read_buffer_limit_store(n: &DsaNode, input: &[u8]) -> Result {
     dev_of(n)?.dsa.with_config(|c| c.set_rdbuf_limit(v))
 }
 
-/// OPCAP as user space may use it: without BATCH (opcode 1) on a DSA 1.0 device where user
-/// submission is not safe, whose `write()` refuses batches (idxd's `op_cap_show_common()`).
+/// OPCAP as user space may use it ([`for_user`]).
 fn user_opcap(dsa: &DsaDevice) -> [u64; 4] {
-    let mut q = read256(dsa, off::OPCAP);
+    for_user(dsa, read256(dsa, off::OPCAP))
+}
+
+/// An operations bitmap (OPCAP's layout) as user space may use it: without BATCH (opcode 1)
+/// on a DSA 1.0 device where user submission is not safe, whose `write()` refuses batches
+/// (idxd's `op_cap_show_common()`).
+fn for_user(dsa: &DsaDevice, mut q: [u64; 4]) -> [u64; 4] {
     if dsa.caps().major == Major::Dsa1 && !dsa.io().user_submission_safe() {
         q[0] &= !(1u64 << crate::hw::opcode::BATCH);
     }
     q
+}
+
+/// A 256-bit operations bitmap (qword 0 lowest) written as `bitmap_parse()` takes it: 32-bit
+/// hex words separated by commas, most significant first. `EINVAL`/`EOVERFLOW` as there.
+fn parse_bitmap256(input: &[u8]) -> Result<[u64; 4]> {
+    let mut b = BitmapVec::new(256, GFP_KERNEL)?;
+    b.parse_hex(input)?;
+    let mut q = [0u64; 4];
+    let mut i = b.next_bit(0);
+    while let Some(n) = i {
+        q[n / 64] |= 1 << (n % 64);
+        i = b.next_bit(n + 1);
+    }
+    Ok(q)
 }
 
 /// The device's attributes [`dsa_device_attributes` in idxd's sysfs.c].
@@ -1333,15 +1362,19 @@ static WQ_ATTRS: [Attribute<DsaNode>; 21] = [
         visible: None,
     },
     Attribute {
-        // The WQ's allowed operations, only where WQCAP.op_config says WQs have them (as idxd);
-        // OPCFG is not programmed: all of OPCAP.
+        // The WQ's allowed operations (OPCFG, programmed at enable), only where WQCAP.op_config
+        // says WQs have them; written as idxd's `wq_op_config_store()` takes it.
         name: c"op_config",
         show: |n, e| {
             let w = wq_of(n)?;
-            emit_bitmap(e, &user_opcap(&w.shared.dsa), ",");
+            let ops = w.shared.dsa.with_config(|c| c.wqs[w.wq].op_config);
+            emit_bitmap(e, &for_user(&w.shared.dsa, ops), ",");
             Ok(())
         },
-        store: None,
+        store: Some(|n, i| {
+            let ops = parse_bitmap256(i)?;
+            wq_set(n, |c, w| c.set_wq_op_config(w, ops))
+        }),
         visible: Some(|n| wq_of(n).is_ok_and(|w| w.shared.dsa.caps().wqcap.op_config())),
     },
 ];

@@ -436,4 +436,53 @@ mod tests {
         assert_eq!(cr_at(sub_cr).status, status::BAD_OPCODE);
         Ok(())
     }
+
+    /// A WQ's op_config reaches its OPCFG (WQCFG dwords 8-15) at enable, and the model runs
+    /// only the operations it allows: the others (a batch too) complete with "unsupported
+    /// operation code", as on the project's QEMU device, where idxd's op_config does the
+    /// same.
+    #[test]
+    fn op_config_reaches_opcfg_and_left_out_operations_fail() -> Result {
+        let rig = Rig::new(129)?;
+        let dsa = rig.s.inst().dsa();
+        let buf = map_rw(2)?; // page 0: batch list; page 1: data and CRs
+        let data = buf + PAGE_SIZE as u64;
+        let cr = data + 2048;
+        put(data, &[0x11; 256])?;
+        let memmove = 1u64 << opcode::MEMMOVE;
+        // Not while the WQ is enabled; nothing OPCAP lacks.
+        assert_eq!(
+            dsa.with_config(|c| c.set_wq_op_config(1, [memmove, 0, 0, 0])),
+            Err(EPERM)
+        );
+        dsa.disable_wq(1)?;
+        let opcap = dsa.caps().opcap;
+        assert_eq!(
+            dsa.with_config(|c| c.set_wq_op_config(1, [!opcap[0], 0, 0, 0])),
+            Err(EINVAL)
+        );
+        assert!(dsa.with_config(|c| c.wqs[1].op_config) == opcap);
+        dsa.with_config(|c| c.set_wq_op_config(1, [memmove, 0, 0, 0]))?;
+        dsa.enable_wq(1)?;
+        let io = dsa.io();
+        let opcfg: [u32; 8] =
+            core::array::from_fn(|i| io.read32(dsa.caps().wqcfg_offset(1, 8 + i)));
+        assert_eq!(opcfg, [memmove as u32, 0, 0, 0, 0, 0, 0, 0]);
+        rig.run(&desc(opcode::MEMMOVE, data, data + 512, 64, cr))?;
+        assert_eq!(cr_at(cr).status, status::SUCCESS);
+        rig.run(&desc(opcode::MEMFILL, 0, data + 512, 64, cr + 32))?;
+        assert_eq!(cr_at(cr + 32).status, status::BAD_OPCODE);
+        put(
+            buf,
+            desc(opcode::MEMMOVE, data, data + 1024, 64, cr + 64).as_bytes(),
+        )?;
+        put(
+            buf + 64,
+            desc(opcode::MEMMOVE, data, data + 1024, 64, cr + 96).as_bytes(),
+        )?;
+        rig.run(&desc(opcode::BATCH, buf, 0, 2, cr + 128))?;
+        assert_eq!(cr_at(cr + 128).status, status::BAD_OPCODE);
+        assert_eq!(cr_at(cr + 64).status, 0);
+        Ok(())
+    }
 }

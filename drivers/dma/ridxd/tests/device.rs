@@ -81,11 +81,11 @@ mod tests {
         let d2 = &s2.inst().dsa();
         // PRS disable: not on DSA 1.0; not on an enabled WQ.
         assert!(s1.inst().dsa().with_config(|c| c.set_prs_disable(0, true)) == Err(EOPNOTSUPP));
-        assert!(d2.with_config(|c| c.set_prs_disable(0, true)) == Err(EBUSY));
+        assert!(d2.with_config(|c| c.set_prs_disable(0, true)) == Err(EPERM));
         assert!(!d2.with_config(|c| c.wqs[0].prs_disable));
         // Event-log size: not on DSA 1.0; not while enabled; 64..=65535 only.
         assert!(s1.inst().dsa().with_config(|c| c.set_evl_size(128)) == Err(EOPNOTSUPP));
-        assert!(d2.with_config(|c| c.set_evl_size(128)) == Err(EBUSY));
+        assert!(d2.with_config(|c| c.set_evl_size(128)) == Err(EPERM));
         d2.disable()?;
         assert!(d2.with_config(|c| c.set_evl_size(63)) == Err(EINVAL));
         assert!(d2.with_config(|c| c.set_evl_size(65536)) == Err(EINVAL));
@@ -113,7 +113,7 @@ mod tests {
         assert!(d2.with_config(|c| c.set_max_batch_size(0, 2048)) == Err(EINVAL));
         d2.with_config(|c| c.set_max_batch_size(0, 32))?;
         d2.with_config(|c| c.set_ats_disable(0, true))?;
-        assert!(s1.inst().dsa().with_config(|c| c.set_wq_priority(0, 1)) == Err(EBUSY));
+        assert!(s1.inst().dsa().with_config(|c| c.set_wq_priority(0, 1)) == Err(EPERM));
         // PRS disable turns block-on-fault off, and then refuses it.
         d2.with_config(|c| c.set_block_on_fault(0, true))?;
         d2.with_config(|c| c.set_prs_disable(0, true))?;

@@ -194,9 +194,9 @@ mod tests {
         let s = SimInstance::new(304, Generation::Dsa2, true, None)?;
         let dev = s.inst().sysfs().device_node();
         // While enabled.
-        assert_eq!(wq_write(&s, 0, c"prs_disable", b"1\n"), Err(EBUSY));
+        assert_eq!(wq_write(&s, 0, c"prs_disable", b"1\n"), Err(EPERM));
         assert!(is(wq_attr(&s, 0, c"prs_disable"), b"0\n"));
-        assert_eq!(write_attr(dev, c"event_log_size", b"128\n"), Err(EBUSY));
+        assert_eq!(write_attr(dev, c"event_log_size", b"128\n"), Err(EPERM));
         assert!(is(dev_attr(&s, c"event_log_size"), b"64\n"));
         assert_eq!(wq_write(&s, 0, c"name", b"x\n"), Err(EPERM));
         assert!(is(wq_attr(&s, 0, c"name"), b"ridxd\n"));
@@ -217,6 +217,58 @@ mod tests {
         // cdev_minor only while the WQ has a char device (ENXIO, as idxd).
         assert_eq!(wq_attr(&s, 2, c"cdev_minor").err(), Some(ENXIO));
         assert!(wq_attr(&s, 0, c"cdev_minor").is_ok());
+        Ok(())
+    }
+
+    /// op_config as idxd's: OPCAP's format, all of OPCAP at first; written only while the WQ
+    /// is disabled (`EPERM`), only with operations OPCAP has (`EINVAL`), nothing changed on
+    /// bad input. Unbinding the WQ resets what idxd's `idxd_wq_disable_cleanup()` resets
+    /// (op_config to all of OPCAP again) and keeps its size and group.
+    #[test]
+    fn op_config_rules_and_what_a_wq_unbind_resets() -> Result {
+        let s = SimInstance::new(307, Generation::Dsa2, true, None)?;
+        let t = s.inst().sysfs();
+        let opcap = dev_attr(&s, c"op_cap")?;
+        assert!(is(wq_attr(&s, 0, c"op_config"), opcap.to_bytes()));
+        assert_eq!(wq_write(&s, 0, c"op_config", b"8\n"), Err(EPERM));
+        assert_eq!(wq_write(&s, 0, c"mode", b"shared\n"), Err(EPERM));
+        t.with_wq_node(0, |n| n.unbind());
+        assert!(is(wq_attr(&s, 0, c"state"), b"disabled\n"));
+        for (a, v) in [
+            (c"mode", &b"shared\n"[..]),
+            (c"priority", b"0\n"),
+            (c"name", b"\n"),
+            (c"type", b"none\n"),
+            (c"size", b"16\n"),
+            (c"group_id", b"0\n"),
+            (c"driver_name", b"user\n"),
+        ] {
+            assert!(is(wq_attr(&s, 0, a), v));
+        }
+        wq_write(&s, 0, c"op_config", b"8\n")?;
+        let memmove_only =
+            b"00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000008\n";
+        assert!(is(wq_attr(&s, 0, c"op_config"), memmove_only));
+        assert_eq!(wq_write(&s, 0, c"op_config", b"100\n"), Err(EINVAL));
+        assert_eq!(wq_write(&s, 0, c"op_config", b"8x\n"), Err(EINVAL));
+        assert_eq!(
+            wq_write(&s, 0, c"op_config", b"1,0,0,0,0,0,0,0,0\n"),
+            Err(EOVERFLOW)
+        );
+        assert!(is(wq_attr(&s, 0, c"op_config"), memmove_only));
+        wq_write(&s, 0, c"op_config", b"00000000,00000008\n")?;
+        assert!(is(wq_attr(&s, 0, c"op_config"), memmove_only));
+        // Bound again (dedicated, named): OPCFG as written.
+        wq_write(&s, 0, c"mode", b"dedicated\n")?;
+        wq_write(&s, 0, c"name", b"app\n")?;
+        assert_eq!(t.with_wq_node(0, |n| n.attach()), Ok(true));
+        let dsa = s.inst().dsa();
+        assert_eq!(dsa.io().read32(dsa.caps().wqcfg_offset(0, 8)), 8);
+        t.with_wq_node(0, |n| n.unbind());
+        assert!(is(wq_attr(&s, 0, c"op_config"), opcap.to_bytes()));
+        // DSA 1.0: no op_config.
+        let s1 = SimInstance::new(308, Generation::Dsa1, true, None)?;
+        assert_eq!(wq_attr(&s1, 0, c"op_config").err(), Some(ENOENT));
         Ok(())
     }
 

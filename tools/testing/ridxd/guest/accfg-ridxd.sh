@@ -110,6 +110,11 @@ tap_check "refused: prs_disable on an enabled WQ" \
 tap_check "refused: event_log_size on an enabled device" \
 	accfg_refused $D/dsa1/event_log_size 128 config-device dsa1 --event-log-size=512
 tap_check "accel-config disable-wq dsa1/wq1.1" show_out accfg disable-wq dsa1/wq1.1
+# As under idxd (idxd_wq_disable_cleanup()), the disabled WQ kept its size and group only.
+tap_check "disabled wq1.1: shared, priority 0, threshold 0, PRS on, no name; size and group kept" sh -c \
+	"[ \"\$(cat $D/wq1.1/mode) \$(cat $D/wq1.1/priority) \$(cat $D/wq1.1/threshold) \$(cat $D/wq1.1/prs_disable) [\$(cat $D/wq1.1/name)] \$(cat $D/wq1.1/size) \$(cat $D/wq1.1/group_id)\" = 'shared 0 0 0 [] 32 1' ]"
+tap_check "accel-config config-wq dsa1/wq1.1 as loaded again" show_out accfg config-wq dsa1/wq1.1 \
+	--priority=5 --prs-disable=1 --threshold=8 --type=user --name=app1
 tap_check "refused: a WQ larger than the device" \
 	accfg_refused $D/wq1.1/size 32 config-wq dsa1/wq1.1 --wq-size=129
 tap_check "refused: threshold 0 on a shared WQ" \
@@ -163,13 +168,17 @@ for op in $ops; do
 	tap_check "dsa1: dsa_test -w 1 batch -o 0x1 -b $op -c 16 -l 4096" \
 		dsatest_shared -o 0x1 -b $op -c 16 -l 4096
 done
-tap_check "dsa1: wq1.1 PRS off (unbind, prs_disable 1, bind)" sh -c \
-	"echo wq1.1 > $D/wq1.1/driver/unbind && echo 1 > $D/wq1.1/prs_disable &&
-	 echo wq1.1 > /sys/bus/dsa/drivers/user/bind && [ \$(cat $D/wq1.1/prs_disable) = 1 ]"
+# rebind_wq11 PRS: wq1.1 (the default configuration's shared WQ) unbound, given prs_disable PRS
+# and again what the unbind reset (threshold, priority, name), bound.
+rebind_wq11() {
+	echo wq1.1 > $D/wq1.1/driver/unbind && echo 16 > $D/wq1.1/threshold &&
+		echo 1 > $D/wq1.1/priority && echo ridxd > $D/wq1.1/name &&
+		echo "$1" > $D/wq1.1/prs_disable && echo wq1.1 > /sys/bus/dsa/drivers/user/bind &&
+		[ "$(cat $D/wq1.1/prs_disable)" = "$1" ]
+}
+tap_check "dsa1: wq1.1 PRS off (unbind, prs_disable 1, bind)" rebind_wq11 1
 tap_check "dsa1: dsa_test -w 1 -o 0x3 -l 4096 -f 0x10 (CR page dropped, PRS off)" \
 	dsatest_shared -o 0x3 -l 4096 -f 0x10
 tap_check "dsa1: dsa_test -w 1 -o 0x3 -n 64 -l 4096 -f 0x10 (64 descriptors)" \
 	dsatest_shared -o 0x3 -n 64 -l 4096 -f 0x10
-tap_check "dsa1: wq1.1 PRS on again" sh -c \
-	"echo wq1.1 > $D/wq1.1/driver/unbind && echo 0 > $D/wq1.1/prs_disable &&
-	 echo wq1.1 > /sys/bus/dsa/drivers/user/bind"
+tap_check "dsa1: wq1.1 PRS on again" rebind_wq11 0

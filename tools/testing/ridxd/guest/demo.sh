@@ -15,8 +15,11 @@ for d in $D/dsa[0-9]*; do
 	evl=$(cat "$d/event_log_size" 2>/dev/null || echo "none")
 	echo "    $n: below $(basename "$(dirname "$(readlink -f "$d")")"), version $(cat "$d/version") $(cat "$d/state"), event_log_size $evl"
 done
-echo "--- dsa1 wq1.1 (shared): turn PRS off (unbind the user driver, set prs_disable, bind it)"
-echo wq1.1 > $D/wq1.1/driver/unbind && echo 1 > $D/wq1.1/prs_disable && echo wq1.1 > $B/drivers/user/bind || exit 1
+echo "--- dsa1 wq1.1 (shared): turn PRS off (unbind the user driver, set prs_disable, bind it;"
+echo "    unbinding resets a WQ's attributes but size and group, as idxd: they are set again)"
+echo wq1.1 > $D/wq1.1/driver/unbind && echo 1 > $D/wq1.1/prs_disable &&
+	echo 16 > $D/wq1.1/threshold && echo 1 > $D/wq1.1/priority && echo ridxd > $D/wq1.1/name &&
+	echo wq1.1 > $B/drivers/user/bind || exit 1
 for w in $D/wq1.0 $D/wq1.1; do
 	echo "    $(basename "$w"): $(cat "$w/mode"), size $(cat "$w/size"), prs_disable $(cat "$w/prs_disable"), $(cat "$w/state") -> /dev/dsa/$(basename "$w")"
 done

@@ -43,7 +43,9 @@ conf_dev() {
 	  }
 	EOF
 }
-{ echo "["; conf_dev 0 '"prs_disable":1,'; echo ","; conf_dev 1 ""; echo "]"; } >/tmp/both.conf
+# On the DSA 2.0 device the second WQ also runs only no-ops, batches and memmoves (op_config
+# 0xb), what the benchmarks below submit to it.
+{ echo "["; conf_dev 0 '"prs_disable":1, "op_config":"b",'; echo ","; conf_dev 1 ""; echo "]"; } >/tmp/both.conf
 { echo "["; conf_dev 1 "" shared; echo "]"; } >/tmp/shared.conf
 
 # snapshot NAME: accel-config list -i, save-config, and NODE/ATTR=VALUE for every readable
@@ -158,6 +160,8 @@ tap_check "idxd: insmod idxd_bus, idxd" timed probe_idxd sh -c 'insmod /lib/modu
 tap_check "idxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "idxd: load-config -e" timed enable_idxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "idxd: snapshot" snapshot idxd
+tap_check "idxd: wq0.1's op_config as loaded (0xb: no-op, batch, memmove)" \
+	grep -q '^wq0.1/op_config=00000000,00000000,00000000,00000000,00000000,00000000,00000000,0000000b|' /tmp/idxd.attrs
 tap_check "idxd: CR fix-ups measured" bench_crs idxd
 tap_check "idxd: fix-up latency measured" bench_latency idxd
 tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'

@@ -101,8 +101,17 @@ tap_check "char device of wq1.0 only" sh -c "[ -c /dev/dsa/wq1.0 ] && [ ! -e /de
 tap_check "event log of 256 entries, empty" sh -c "head -n1 $A/dsa1/event_log | grep -qx 'head 0 tail 0 int_pending 0 size 256'"
 tap_check "bad input refused" refused $D/wq1.1/size lots
 tap_check "engines in group 0" sh -c "for e in 0 1 2 3; do [ \$(cat $D/engine1.\$e/group_id) = 0 ] || exit 1; done"
-tap_check "threshold refused on a dedicated WQ" sh -c "echo wq1.0 > $D/wq1.0/driver/unbind && ! echo 4 > $D/wq1.0/threshold 2>/dev/null && echo wq1.0 > $B/drivers/user/bind"
-tap_check "max_transfer_size 3000 refused (not a power of two)" sh -c "echo wq1.0 > $D/wq1.0/driver/unbind && ! echo 3000 > $D/wq1.0/max_transfer_size 2>/dev/null && [ \$(cat $D/wq1.0/max_transfer_size) = 2097152 ] && echo wq1.0 > $B/drivers/user/bind"
+# wq1_0_unbound CMD: wq1.0 unbound, which resets its attributes but size and group (as idxd's
+# idxd_wq_disable_cleanup()), given dsa1_default's settings again (and PRS off), CMD run, bound.
+wq1_0_unbound() {
+	echo wq1.0 > $D/wq1.0/driver/unbind || return 1
+	echo "# after unbind: $(cat $D/wq1.0/mode) priority $(cat $D/wq1.0/priority) prs_disable $(cat $D/wq1.0/prs_disable) name [$(cat $D/wq1.0/name)] size $(cat $D/wq1.0/size)"
+	[ "$(cat $D/wq1.0/mode) $(cat $D/wq1.0/priority) $(cat $D/wq1.0/prs_disable) [$(cat $D/wq1.0/name)] $(cat $D/wq1.0/size)" = "shared 0 0 [] 16" ] || return 1
+	echo dedicated > $D/wq1.0/mode && echo 1 > $D/wq1.0/priority && echo ridxd > $D/wq1.0/name &&
+		echo 1 > $D/wq1.0/prs_disable && sh -c "$1" && echo wq1.0 > $B/drivers/user/bind
+}
+tap_check "threshold refused on a dedicated WQ" wq1_0_unbound "! echo 4 > $D/wq1.0/threshold 2>/dev/null"
+tap_check "max_transfer_size 3000 refused (not a power of two)" wq1_0_unbound "! echo 3000 > $D/wq1.0/max_transfer_size 2>/dev/null && [ \$(cat $D/wq1.0/max_transfer_size) = 2097152 ]"
 tap_check "a shared WQ without threshold does not bind (cmd_status WQ_NO_THRESH)" sh -c "! echo wq1.2 > $B/drivers/user/bind 2>/dev/null && [ \$(cat $D/dsa1/cmd_status) = 0x80060000 ]"
 tap_check "it binds with threshold 8, and unbinds" sh -c "echo 8 > $D/wq1.2/threshold && echo wq1.2 > $B/drivers/user/bind && [ \$(cat $D/wq1.2/state) = enabled ] && [ \$(cat $D/dsa1/cmd_status) = 0x0 ] && echo wq1.2 > $D/wq1.2/driver/unbind"
 tap_check "a WQ's size does not change while the device is enabled" sh -c "! echo 4 > $D/wq1.2/size 2>/dev/null && [ \$(cat $D/wq1.2/size) = 8 ]"

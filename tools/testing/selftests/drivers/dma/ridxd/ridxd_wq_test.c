@@ -50,8 +50,31 @@ static int wq_open(int wq)
 	return open(path, O_RDWR);
 }
 
+/*
+ * Writes VAL to the device's attribute REL (ridxd_attr_write()). Binding WQ 0 or 1
+ * ("wq<W>/enable" "1") first gives it again what unbinding it reset, as idxd's
+ * idxd_wq_disable_cleanup() does (all but size, group and driver_name): the default
+ * configuration's mode, priority, name and, for the shared WQ 1, threshold (writes refused
+ * because the WQ is enabled are ignored; the bind then says so). Its flags (block_on_fault,
+ * prs_disable) are the caller's to set before binding.
+ */
 static int attr_write(const char *rel, const char *val)
 {
+	static const char *const again[2][4][2] = {
+		{ { "mode", "dedicated" }, { "priority", "1" }, { "name", "ridxd" } },
+		{ { "mode", "shared" }, { "priority", "1" }, { "name", "ridxd" },
+		  { "threshold", "16" } },
+	};
+	char r[32];
+	int wq, n = 0;
+
+	if (sscanf(rel, "wq%d/%n", &wq, &n) == 1 && n && !strcmp(rel + n, "enable") &&
+	    !strcmp(val, "1") && (wq == 0 || wq == 1)) {
+		for (int i = 0; i < 4 && again[wq][i][0]; i++) {
+			snprintf(r, sizeof(r), "wq%d/%s", wq, again[wq][i][0]);
+			ridxd_attr_write(dev_index(), r, again[wq][i][1]);
+		}
+	}
 	return ridxd_attr_write(dev_index(), rel, val);
 }
 
