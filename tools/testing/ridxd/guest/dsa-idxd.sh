@@ -336,6 +336,35 @@ op_config_checks() {
 	tap_check "dsa0: op_config all: memfill runs" dsatest dsa0 -o 0x4 -l 4096
 }
 
+# halt DEV TYPE: DEV halts needing reset TYPE (0: Reset Device, 1: a function-level reset), as
+# after an internal error (the QEMU device's test register at BAR0 + 0x1f00, which counts the
+# halts it made), and its driver brings it back with its configuration, as idxd_halt() does
+# (idxd_device_reinit() for 0, pci_reset_function() for 1): within 10 s GENSTS reads enabled,
+# the device and its WQ are enabled with the char device, and accel-config saves the same
+# configuration as before.
+halt() {
+	n=${1#dsa}
+	bar=$(($(cut -d' ' -f1 "$(dirname "$(readlink -f "$D/$1")")/resource" | head -n 1)))
+	gensts() { devmem $((bar + 0x90)) 32; }
+	accfg save-config -s /tmp/halt-before.conf >/dev/null 2>&1 || return 1
+	h0=$(($(devmem $((bar + 0x1f00)) 32)))
+	devmem $((bar + 0x1f00)) 32 "$2"
+	i=0
+	while [ $i -lt 100 ]; do
+		[ $(($(gensts) & 3)) = 1 ] && [ "$(cat $D/$1/state)" = enabled ] &&
+			[ "$(cat $D/wq$n.0/state)" = enabled ] && [ -c /dev/dsa/wq$n.0 ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	# The count survives the resets; read while the function is in a reset it is 0.
+	h1=$(($(devmem $((bar + 0x1f00)) 32)))
+	echo "# after ${i}00 ms: GENSTS $(gensts), $1 $(cat $D/$1/state), wq$n.0 $(cat $D/wq$n.0/state); halts made $h0 -> $h1"
+	[ $i -lt 100 ] && [ "$h1" = $((h0 + 1)) ] || return 1
+	accfg save-config -s /tmp/halt-after.conf >/dev/null 2>&1 || return 1
+	diff -u /tmp/halt-before.conf /tmp/halt-after.conf | head -n 30 | sed 's/^/# /'
+	cmp -s /tmp/halt-before.conf /tmp/halt-after.conf
+}
+
 for dev in dsa0 dsa1; do
 	n=${dev#dsa}
 	kmark "$dev-enable"
@@ -376,6 +405,26 @@ for dev in dsa0 dsa1; do
 	# idxd_reset_done() unbinds the device with its WQ enabled, and says so (a warning).
 	tap_check "$dev: FLR: no $DRV error or warning" \
 		no_new_warnings "$dev-flr" "idxd $dev: Active wq 0 on disable wq$n.0."
+	kmark "$dev-halt"
+	tap_check "$dev: halt needing an FLR: enabled again as before" halt $dev 1
+	tap_check "$dev: after that halt: dsa_test batch -o 0x1 -b 0x3 -c 16 -l 4096" \
+		dsatest $dev -o 0x1 -b 0x3 -c 16 -l 4096
+	# idxd cannot come back from a halt that needs Reset Device: idxd_device_reinit() sends it
+	# through idxd_cmd_exec(), which refuses every command while GENSTS says halted ("Device
+	# is HALTED!"), and idxd_device_reset() forgets the configuration before it is written
+	# again; the device stays halted. So only ridxd is checked here.
+	if [ "$DRV" = ridxd ]; then
+		tap_check "$dev: halt needing Reset Device: enabled again as before" halt $dev 0
+		tap_check "$dev: after that halt: dsa_test -o 0x3 -l 4096" dsatest $dev -o 0x3 -l 4096
+	fi
+	# What each says of a halt: idxd's reset_done() unbinds the device with its WQ enabled, and
+	# says so (a warning); ridxd logs the halt and the reset it needs (an error).
+	case $DRV in
+	idxd) said="idxd $dev: Active wq 0 on disable wq$n.0." ;;
+	ridxd) said=": device halted: it needs a " ;;
+	esac
+	tap_check "$dev: halts: no $DRV error or warning but what it says of a halt" \
+		no_new_warnings "$dev-halt" "$said"
 	kmark "$dev-disable"
 	tap_check "$dev: accel-config disable-wq" accfg disable-wq $dev/wq$n.0
 	tap_check "$dev: accel-config disable-device" accfg disable-device $dev

@@ -89,6 +89,15 @@ OBJECT_DECLARE_SIMPLE_TYPE(IntelDSAState, INTEL_DSA)
 #define R_EVLCFG               0xe0     /* 2 x 64 bits, DSA 2.0 */
 #define R_EVLSTATUS            0xf0     /* 64 bits, DSA 2.0 */
 #define R_DSACAP0              0x180
+/*
+ * model: a test-only register, not in [R] (in BAR0's register range, where
+ * no DSA register is): a write of V halts the device as an internal error
+ * would (GENSTS.state HALT, GENSTS.reset_type V & 3, INTCAUSE.halt_state,
+ * vector 0 when GENCTRL.halt_int_en), so that a test can see what a driver
+ * does about a halt (guest/dsa-idxd.sh).  Reads the number of halts it made
+ * (no reset clears it).
+ */
+#define R_TEST_HALT            0x1f00
 /* Tables [P]: GRPCFG at 0x400, WQCFG at 0x500, MSI-X permissions at 0x700 */
 #define TABLE_MULT             0x100
 #define R_GRPCFG               0x400
@@ -140,6 +149,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(IntelDSAState, INTEL_DSA)
 #define GENSTS_DISABLED        0
 #define GENSTS_ENABLED         1
 #define GENSTS_HALT            3
+#define GENSTS_RESET_TYPE_SHIFT 2          /* bits 3:2 [R: union gensts_reg] */
+#define RESET_TYPE_SOFTWARE    0           /* [R: IDXD_DEVICE_RESET_SOFTWARE] */
 /* INTCAUSE [R: IDXD_INTC_*] */
 #define INTC_ERR               0x01
 #define INTC_CMD               0x02
@@ -340,6 +351,8 @@ struct IntelDSAState {
     uint32_t gencfg;
     uint32_t genctrl;
     uint32_t gensts;
+    uint8_t reset_type;    /* GENSTS.reset_type while halted */
+    uint32_t test_halts;   /* halts made through R_TEST_HALT */
     uint32_t intcause;
     uint32_t cmdsts;
     uint64_t swerr[4];
@@ -514,6 +527,7 @@ static void dsa_reset_state(IntelDSAState *s)
     s->gencfg = 0;
     s->genctrl = 0;
     s->gensts = GENSTS_DISABLED;
+    s->reset_type = 0;
     s->intcause = 0;
     s->cmdsts = 0;
     memset(s->swerr, 0, sizeof(s->swerr));
@@ -538,6 +552,19 @@ static void dsa_misc_irq(IntelDSAState *s, uint32_t cause, bool enabled)
     if (enabled && msix_enabled(pdev)) {
         msix_notify(pdev, 0);
     }
+}
+
+/*
+ * model: the device halts (R_TEST_HALT).  What it was doing stops: the
+ * descriptors of a stalled engine and those that arrive later are dropped
+ * (the device is not enabled), commands but Reset Device fail.
+ */
+static void dsa_halt(IntelDSAState *s, uint8_t reset_type)
+{
+    s->test_halts++;
+    s->gensts = GENSTS_HALT;
+    s->reset_type = reset_type;
+    dsa_misc_irq(s, INTC_HALT_STATE, s->genctrl & GENCTRL_HALT_INT_EN);
 }
 
 /* ---- PRI: page requests ---- */
@@ -1529,8 +1556,10 @@ static void dsa_cmd(IntelDSAState *s, uint32_t val)
     bool int_req = val >> 31;
 
     if (s->gensts == GENSTS_HALT) {
-        /* model: a halted device takes only Reset Device (and FLR) */
-        if (code != CMD_RESET_DEVICE) {
+        /* model: a halted device takes only Reset Device (and FLR), and
+         * Reset Device clears only a halt that asks for it (reset_type 0;
+         * the others need an FLR or a platform reset [R]) */
+        if (code != CMD_RESET_DEVICE || s->reset_type != RESET_TYPE_SOFTWARE) {
             s->cmdsts = 0x03;   /* [R: IDXD_CMDSTS_HW_ERR] */
             goto done;
         }
@@ -1644,7 +1673,10 @@ static uint64_t dsa_reg_read(void *opaque, hwaddr addr, unsigned size)
         v = s->genctrl;
         break;
     case R_GENSTS:
-        v = s->gensts;
+        v = s->gensts | (uint32_t)s->reset_type << GENSTS_RESET_TYPE_SHIFT;
+        break;
+    case R_TEST_HALT:
+        v = s->test_halts;
         break;
     case R_INTCAUSE:
         v = s->intcause;
@@ -1793,6 +1825,9 @@ static void dsa_reg_write(void *opaque, hwaddr addr, uint64_t val,
         break;
     case R_CMD:
         dsa_cmd(s, val);
+        break;
+    case R_TEST_HALT:
+        dsa_halt(s, val & 3);
         break;
     case R_SWERR:
         /* [R: IDXD_SWERR_ACK]: valid and overflow are write-1-to-clear */
