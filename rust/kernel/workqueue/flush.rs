@@ -50,7 +50,7 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     ///     GFP_KERNEL,
     /// )?;
     /// assert!(!c.work.flush());
-    /// let _ = workqueue::system_unbound().enqueue(c.clone());
+    /// let _ = workqueue::queues::system_dfl().enqueue(c.clone());
     /// c.work.flush();
     /// assert_eq!(c.runs.load(Relaxed), 1);
     /// # Ok::<(), Error>(())

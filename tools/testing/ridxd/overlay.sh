@@ -55,6 +55,7 @@ overlay_hooks() {
 	# New kernel crate abstractions (files under rust/kernel/ added by the overlay).
 	append_line "$t/rust/kernel/workqueue.rs" 'pub mod owned;'
 	append_line "$t/rust/kernel/workqueue.rs" 'pub mod flush;'
+	append_line "$t/rust/kernel/workqueue.rs" 'pub mod queues;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod kthread;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod gup;'
 	append_line "$t/rust/kernel/mm.rs" 'pub mod pfnmap;'
