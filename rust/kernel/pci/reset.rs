@@ -9,7 +9,9 @@
 //! the core only warns ("resetting", "reset done") and the driver's idea of the device is then
 //! wrong: a reset clears what the driver programmed.
 //!
-//! [`ResetAdapter`] registers a [`ResetDriver`] with both callbacks.
+//! [`ResetAdapter`] registers a [`ResetDriver`] with both callbacks;
+//! [`Device::try_reset_function`] asks for such a reset, for a driver whose device needs one
+//! to work again (a device that halted asking for a function-level reset).
 //!
 //! # Examples
 //!
@@ -34,6 +36,7 @@ use super::{dma_mask::DmaMaskDriver, dma_mask::WithDmaMask, Adapter, Device, Dri
 use crate::{
     bindings, device,
     driver::{DriverLayout, RegistrationOps},
+    error::to_result,
     prelude::*,
     types::Opaque,
 };
@@ -129,5 +132,28 @@ impl<T: ResetDriver + DmaMaskDriver> ResetDriver for WithDmaMask<T> {
 
     fn reset_done<'bound>(dev: &'bound Device<device::Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         T::reset_done(dev, this)
+    }
+}
+
+impl<Ctx: device::DeviceContext> Device<Ctx> {
+    /// Resets the function as `pci_reset_function()` does (the bound driver's `reset_prepare`
+    /// before, `reset_done` after, config space saved and restored), unless its device lock is
+    /// held: then it does nothing and returns `EAGAIN` (`pci_try_reset_function()`). So it does
+    /// not wait for the device lock, and can be called from where the lock's holder may be
+    /// waiting (a work item the driver's unbind flushes): the caller tries again later, or
+    /// gives up once its driver is going.
+    ///
+    /// Sleeps (a function-level reset waits for the function to come back).
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN` while the device lock is held (also by the caller: the callbacks of a bound
+    /// driver hold it), `ENOTTY` when the function has no reset method, `EINVAL` for a
+    /// function whose reset is not allowed, or the error of the reset.
+    pub fn try_reset_function(&self) -> Result {
+        // SAFETY: `self.as_raw()` is a valid `struct pci_dev` for the lifetime of `&self`.
+        // `pci_try_reset_function()` takes the device lock with a trylock (failing with
+        // `EAGAIN`), so it cannot deadlock on a lock its caller holds, and keeps no reference.
+        to_result(unsafe { bindings::pci_try_reset_function(self.as_raw()) })
     }
 }
