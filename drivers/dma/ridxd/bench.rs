@@ -408,7 +408,7 @@ fn in_kthread(f: impl FnOnce() -> Result<u64> + Send + 'static) -> Result<u64> {
     let done = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
     let result = Arc::new(Atomic::<i64>::new(-1), GFP_KERNEL)?;
     let (done2, result2) = (done.clone(), result.clone());
-    workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+    workqueue::queues::system_dfl().try_spawn(GFP_KERNEL, move || {
         let r = f().map_or(-1, |v| v as i64);
         result2.store(r, Relaxed);
         done2.complete_all();

@@ -17,7 +17,7 @@ use crate::{
     hw::DsaEvlEntry,
     hwif::{DeviceBus, IrqHandler, SvaBond},
     irq::{MiscCtx, MiscIrq},
-    regs::{self, cmd as code, off, DeviceState},
+    regs::{self, cmd as code, off, DeviceState, ResetType},
 };
 use kernel::{
     device::Device,
@@ -92,6 +92,10 @@ pub(crate) trait Recovery: Send + Sync {
 pub(crate) enum Lost {
     /// The whole device: a halt, or Reset Device. Every WQ and every PASID.
     Device,
+    /// The whole device, which halted needing a function-level reset (GENSTS.reset_type 1):
+    /// the recovery has the PCI function reset ([`crate::hwif::DeviceBus::reset_function`]),
+    /// whose reset callbacks bring it back, as idxd's `idxd_device_flr()` does.
+    Function,
     /// WQ `0`: a Disable WQ, with the PASIDs of the files open on it.
     Wq(usize),
 }
@@ -363,35 +367,51 @@ impl DsaDevice {
     /// Disables the device (its WQs with it), then tears the event log down: GENCFG and
     /// GENCTRL are cleared and the ring freed, whatever the device reports.
     ///
-    /// Returns `EINVAL` when the device is not enabled; on `EIO` from the device the driver's
-    /// state is still torn down (a reset follows).
+    /// Returns `EINVAL` when the device is not enabled; on `EIO` from the device (or a halted
+    /// device) the driver's state is still torn down (a reset follows: Reset Device where it
+    /// recovers the device, else the ring is kept until one does, [`Config::stuck`]).
     pub(crate) fn disable(&self) -> Result {
         let mut cfg = self.cfg.lock();
         if !cfg.enabled {
             return Err(EINVAL);
         }
-        let r = self.run_command(code::DISABLE_DEVICE, 0);
-        let stopped = r.is_ok() || self.run_command(code::RESET_DEVICE, 0).is_ok();
+        // A halted device (its halt was reported) runs no Disable Device (`EIO` without
+        // trying); Reset Device recovers it from a halt that asks for that reset, and only
+        // then is tried. (Registers that read all ones are a device that is gone, not halted:
+        // the command says so.)
+        let gensts = self.io.read32(off::GENSTS);
+        let st = regs::GenSts::from_raw(gensts);
+        let halt = (gensts != u32::MAX && st.state() == DeviceState::Halt).then(|| st.reset_type());
+        let r = match halt {
+            Some(_) => Err(EIO),
+            None => self.run_command(code::DISABLE_DEVICE, 0).map(|_| ()),
+        };
+        let stopped = r.is_ok()
+            || (matches!(halt, None | Some(ResetType::Software))
+                && self.run_command(code::RESET_DEVICE, 0).is_ok());
         cfg.enabled = false;
         for w in cfg.wqs.iter_mut() {
             w.enabled = false;
         }
         if !stopped {
             // The device may still write the ring: it stays allocated (and programmed) until
-            // a reset succeeds or the device goes away.
+            // a reset succeeds or the device goes away. A device halted needing another reset
+            // (a function-level or platform one) said so when it halted.
             cfg.stuck = true;
-            dev_err!(
-                self.dev,
-                "the device did not stop (Disable and Reset Device failed): its event log is kept until a reset succeeds\n"
-            );
-            return r.map(|_| ());
+            if halt.is_none() {
+                dev_err!(
+                    self.dev,
+                    "the device did not stop (Disable and Reset Device failed): its event log is kept until a reset succeeds\n"
+                );
+            }
+            return r;
         }
         // Still under `cfg`: an enable waits until this ring is gone, and sets up its own.
         #[cfg(all(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST, CONFIG_INTEL_IDXD_RUST_SIM))]
         test_hooks::reached(test_hooks::Point::BeforeEvlTeardown);
         self.teardown_evl();
         drop(cfg);
-        r.map(|_| ())
+        r
     }
 
     /// Resets the device (Reset Device): it stops using every WQ and PASID, and clears its
@@ -605,14 +625,19 @@ impl DsaDevice {
     /// The device's state for users: "halted" when GENSTS says so (until it is reset),
     /// otherwise "enabled" or "disabled".
     pub(crate) fn state_name(&self) -> &'static str {
-        let st = regs::GenSts::from_raw(self.io.read32(off::GENSTS));
-        if st.state() == DeviceState::Halt {
+        if self.halted().is_some() {
             "halted"
         } else if self.cfg.lock().enabled {
             "enabled"
         } else {
             "disabled"
         }
+    }
+
+    /// The reset the device needs if it is halted (GENSTS.state HALT, GENSTS.reset_type).
+    pub(crate) fn halted(&self) -> Option<ResetType> {
+        let st = regs::GenSts::from_raw(self.io.read32(off::GENSTS));
+        (st.state() == DeviceState::Halt).then(|| st.reset_type())
     }
 
     /// Connects the device's interrupts to this device's handlers; commands complete through
@@ -647,6 +672,11 @@ impl DsaDevice {
         *self.recovery.lock() = r;
     }
 
+    /// Whether a recovery is set ([`Self::set_recovery`]).
+    pub(crate) fn has_recovery(&self) -> bool {
+        self.recovery.lock().is_some()
+    }
+
     /// Queues the recovery of what was `lost`, if a recovery is set.
     fn queue_recovery(&self, lost: Lost) {
         // Under the lock, so that `set_recovery(None)` waits for the queueing.
@@ -659,8 +689,15 @@ impl DsaDevice {
 
 impl IrqHandler for DsaDevice {
     fn irq(&self, vector: u16) {
-        if vector == 0 && self.misc.handle(&self.misc_ctx()) {
-            self.queue_recovery(Lost::Device);
+        if vector != 0 {
+            return;
+        }
+        match self.misc.handle(&self.misc_ctx()) {
+            Some(ResetType::Flr) => self.queue_recovery(Lost::Function),
+            // Software: the recovery resets the device; warm, cold: only the platform can, the
+            // recovery revokes what was open on it.
+            Some(_) => self.queue_recovery(Lost::Device),
+            None => {}
         }
     }
 }

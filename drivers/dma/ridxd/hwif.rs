@@ -89,6 +89,15 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// its portals are software).
     fn portals_mappable(&self) -> bool;
 
+    /// Resets the device's PCI function (a function-level reset, with the driver's reset
+    /// callbacks around it: `pci_try_reset_function()`), what a device that halted with
+    /// GENSTS.reset_type 1 needs. Must not be called with the device lock held.
+    ///
+    /// Returns `EAGAIN` while the device lock is held by someone else (try again later),
+    /// `ENODEV` once the driver has unbound, `EOPNOTSUPP` for a device that is not a PCI
+    /// function (the model), or the reset's error.
+    fn reset_function(&self) -> Result;
+
     /// Inserts WQ `wq`'s limited portal page (BAR2 + `wq * 4` pages + 1 page, idxd's
     /// `idxd_get_wq_portal_full_offset(wq, IDXD_PORTAL_LIMITED)`) at the faulting address of
     /// `vmf`, a fault on a portal mapping of a user WQ file, for direct submission from user

@@ -142,14 +142,14 @@ impl MiscIrq {
 
     /// The misc interrupt: acknowledges INTCAUSE, wakes the command waiter, reports a software
     /// error or a halt, drains the event log. Runs in process context (a threaded handler, or
-    /// the model's work). Returns whether the device halted needing a software reset (the
-    /// caller has the device recovered).
-    pub(crate) fn handle<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> bool {
+    /// the model's work). Returns the reset a halted device needs, if it halted (the caller
+    /// has the device recovered where the driver can).
+    pub(crate) fn handle<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> Option<ResetType> {
         let cause = ctx.io.read32(off::INTCAUSE);
         if cause == 0 {
-            return false;
+            return None;
         }
-        let mut software_reset = false;
+        let mut halt = None;
         ctx.io.write32(off::INTCAUSE, cause);
         if cause & intcause::CMD != 0 {
             self.counters.cmd_irqs.add(1, Relaxed);
@@ -159,27 +159,27 @@ impl MiscIrq {
             self.report_swerr(ctx);
         }
         if cause & intcause::HALT_STATE != 0 {
-            software_reset = self.report_halt(ctx);
+            halt = self.report_halt(ctx);
         }
         if cause & intcause::EVL != 0 {
             self.drain_evl(ctx);
         }
-        software_reset
+        halt
     }
 
     /// Reports a halt: the device stopped on a fatal error and works again only after the
-    /// reset GENSTS.reset_type names. Returns whether that is a software reset (Reset
-    /// Device), which the driver does itself ([`crate::device::Recovery`]); the others are
-    /// outside the driver.
-    fn report_halt<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> bool {
+    /// reset GENSTS.reset_type names. Returns that reset if the device is halted: the driver
+    /// does a software reset (Reset Device) and has a function-level one done
+    /// ([`crate::device::Recovery`], as idxd's `idxd_halt()`); the others are outside it.
+    fn report_halt<I: DeviceIo + ?Sized>(&self, ctx: &MiscCtx<'_, I>) -> Option<ResetType> {
         let st = regs::GenSts::from_raw(ctx.io.read32(off::GENSTS));
         if st.state() != DeviceState::Halt {
-            return false;
+            return None;
         }
         self.counters.halts.add(1, Relaxed);
         let (reset, how) = match st.reset_type() {
             ResetType::Software => ("software", "resetting it, then enabling it again"),
-            ResetType::Flr => ("function-level", "reset the PCI function"),
+            ResetType::Flr => ("function-level", "resetting the PCI function"),
             ResetType::Warm => ("warm", "a warm reset of the platform"),
             ResetType::Cold => ("cold", "a cold reset of the platform"),
         };
@@ -189,7 +189,7 @@ impl MiscIrq {
             reset,
             how
         );
-        st.reset_type() == ResetType::Software
+        Some(st.reset_type())
     }
 
     /// Reads, reports (rate-limited) and acknowledges SWERR; attributes the error to its

@@ -183,6 +183,13 @@ impl DeviceBus for PciIo {
         true
     }
 
+    fn reset_function(&self) -> Result {
+        self.gate.with(|dev| {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            pdev.try_reset_function()
+        })?
+    }
+
     fn fault_portal(&self, wq: usize, vmf: &PfnFault<'_>) -> FaultResult {
         self.gate
             .with(|dev| {

@@ -147,6 +147,11 @@ impl DeviceBus for SimIo {
         false
     }
 
+    fn reset_function(&self) -> Result {
+        // A faux device has no function to reset.
+        Err(EOPNOTSUPP)
+    }
+
     fn fault_portal(&self, _wq: usize, _vmf: &PfnFault<'_>) -> FaultResult {
         FaultResult::SIGBUS
     }

@@ -33,7 +33,7 @@ use crate::{
     config::{GroupConfig, GroupFlag, WqMode},
     device::{DsaDevice, Lost, Recovery},
     fault::UserContext,
-    regs::{off, Major},
+    regs::{off, Major, ResetType},
 };
 use core::fmt::Write;
 use kernel::{
@@ -50,6 +50,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
+    time::{delay::fsleep, Delta},
     workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
@@ -100,7 +101,10 @@ struct DevShared {
     /// reset a release's escalation made ([`Recovery`]).
     #[pin]
     recovery: Work<DevShared>,
-    /// What the queued recovery brings back: the whole device ...
+    /// What the queued recovery brings back: the whole device through a function-level reset
+    /// ([`Lost::Function`]) ...
+    lost_function: Atomic<bool>,
+    /// ... the whole device ...
     lost_device: Atomic<bool>,
     /// ... or these WQs (bit W: WQ W; a WQ past 63 counts as the whole device).
     lost_wqs: Atomic<u64>,
@@ -119,10 +123,19 @@ impl WorkItem for DevShared {
     /// ([`DevShared::enable_bound`]), as idxd's `idxd_device_reinit()` does after a halt. A WQ
     /// a release's escalation disabled: its open files revoked, the WQ enabled again if it is
     /// bound to `user`.
+    ///
+    /// A device that halted needing a function-level reset: the PCI function reset, whose
+    /// callbacks ([`Tree::reset_prepare`], [`Tree::reset_done`]) do the rest, as idxd's
+    /// `idxd_device_flr()` has `pci_reset_function()` do. One that needs a warm or cold
+    /// reset of the platform: every open file revoked, the device left halted (idxd's
+    /// `idxd_halt()` quiesces its WQs and forgets its state).
     fn run(this: Arc<DevShared>) {
+        // Not under `wqs`: the reset callbacks take it. Without a reset, what was open on the
+        // halted device is revoked as below.
+        let no_flr = this.lost_function.xchg(false, Relaxed) && !this.reset_function();
         let wqs = this.wqs.lock();
         let lost_wqs = this.lost_wqs.xchg(0, Relaxed);
-        if !this.lost_device.xchg(false, Relaxed) {
+        if !this.lost_device.xchg(false, Relaxed) && !no_flr {
             for (w, n) in wqs.iter().enumerate().take(64) {
                 if lost_wqs & (1 << w) == 0 {
                     continue;
@@ -136,7 +149,12 @@ impl WorkItem for DevShared {
             return;
         }
         let _ = this.user.disable_device();
-        if this.dsa.state_name() == "halted" {
+        match this.dsa.halted() {
+            None | Some(ResetType::Software) => {}
+            // The halt said which reset it needs; the device stays halted until then.
+            Some(_) => return,
+        }
+        if this.dsa.halted().is_some() {
             if let Err(e) = this.dsa.reset() {
                 dev_err!(
                     this.dsa.dev(),
@@ -159,15 +177,53 @@ impl Recovery for DevShared {
                     cur = now;
                 }
             }
+            Lost::Function => self.lost_function.store(true, Relaxed),
             _ => self.lost_device.store(true, Relaxed),
         }
         // Already queued: the one queued does it (it reads what was lost when it runs; queueing
         // orders these stores before the work's reads).
-        let _ = workqueue::system().enqueue(self);
+        let _ = workqueue::queues::system_dfl().enqueue(self);
     }
 }
 
 impl DevShared {
+    /// How often, and how long apart, [`Self::reset_function`] tries while the device lock is
+    /// held by someone else (a sysfs `reset`, a bind): 50 times, 100 ms apart.
+    const RESET_TRIES: u32 = 50;
+    const RESET_RETRY_MS: i64 = 100;
+
+    /// The function-level reset a halted device asked for. The device lock is not waited for
+    /// (the driver's unbind holds it while it waits for this work): while someone else holds
+    /// it the reset is tried again, until the tree goes (its recovery is taken away first) or
+    /// [`Self::RESET_TRIES`] tries. Returns whether the function was reset; what fails is
+    /// logged, and the device then stays halted.
+    fn reset_function(&self) -> bool {
+        let dev = self.dsa.dev();
+        for _ in 0..Self::RESET_TRIES {
+            match self.dsa.io().reset_function() {
+                Ok(()) => return true,
+                Err(EAGAIN) if self.dsa.has_recovery() => {
+                    fsleep(Delta::from_millis(Self::RESET_RETRY_MS))
+                }
+                // The tree is going: its unbind disables the device.
+                Err(EAGAIN) => return false,
+                Err(e) => {
+                    dev_err!(
+                        dev,
+                        "halted: no function-level reset ({:?}); the device stays halted\n",
+                        e
+                    );
+                    return false;
+                }
+            }
+        }
+        dev_err!(
+            dev,
+            "halted: the device stayed locked; no function-level reset, the device stays halted\n"
+        );
+        false
+    }
+
     /// After a reset or a halt (`what`), with `wqs` held: the device enabled again with its
     /// configuration if it is bound to `idxd`, then each WQ bound to `user` (its character
     /// device registered again). What fails is logged and stays disabled.
@@ -547,6 +603,7 @@ impl Tree {
                 cmd_status: Atomic::new(0),
                 wqs <- new_mutex!(KVec::new(), "ridxd::sysfs::wqs"),
                 recovery <- new_work!("ridxd::sysfs::recovery"),
+                lost_function: Atomic::new(false),
                 lost_device: Atomic::new(false),
                 lost_wqs: Atomic::new(0),
             }),

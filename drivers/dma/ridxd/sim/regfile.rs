@@ -601,6 +601,15 @@ impl RegFile {
     }
 
     fn run_command(&mut self, code: u32, operand: u32) -> u32 {
+        let st = regs::GenSts::from_raw(self.gensts);
+        if st.state() == DeviceState::Halt
+            && !(code == cmd::RESET_DEVICE && st.reset_type() == regs::ResetType::Software)
+        {
+            // A halted device takes Reset Device only, and only when that is the reset it
+            // asks for; the others need a function-level or a platform reset (model: as the
+            // project's QEMU device, "hardware error").
+            return cmdsts::HW_ERR;
+        }
         match code {
             cmd::ENABLE_DEVICE => self.enable_device(),
             cmd::DISABLE_DEVICE => {

@@ -300,6 +300,31 @@ mod tests {
         Ok(())
     }
 
+    /// A device that halts needing a reset the driver cannot do itself (a function-level one
+    /// on the model, which has no PCI function to reset; a warm reset of the platform) is
+    /// left halted, but nothing stays open on it: the device and its WQs are disabled (their
+    /// files revoked), as idxd's `idxd_halt()` quiesces its WQs. Reset Device does not
+    /// recover it.
+    #[test]
+    fn halt_needing_another_reset_disables_and_stays_halted() -> Result {
+        for (i, t) in [(149, regs::ResetType::Flr), (150, regs::ResetType::Warm)] {
+            let s = SimInstance::new(i, Generation::Dsa2, true, None)?;
+            let m = s.model();
+            assert_eq!(wq_state(&s, 0), 1);
+            m.inject_halt(t);
+            m.wait_idle();
+            assert_eq!(s.inst().dsa().stats().halts, 1);
+            // The recovery runs in a work item: wait for it, 2 s at most.
+            wait_for(2000, || !s.inst().dsa().with_config(|c| c.enabled));
+            assert!(!s.inst().dsa().with_config(|c| c.enabled));
+            assert!(!s.inst().dsa().with_config(|c| c.wqs[0].enabled));
+            assert_eq!(s.inst().dsa().state_name(), "halted");
+            assert!(s.inst().dsa().reset().is_err());
+            assert_eq!(s.inst().dsa().state_name(), "halted");
+        }
+        Ok(())
+    }
+
     #[test]
     fn enable_disable_cycles_leak_nothing() -> Result {
         let s = SimInstance::new(113, Generation::Dsa2, true, None)?;
