@@ -255,7 +255,9 @@ impl DsaDevice {
         Ok(())
     }
 
-    /// Writes WQ `wq`'s WQCFG from `cfg`. On a device that is not configurable only the PASID
+    /// Writes WQ `wq`'s WQCFG from `cfg`: dwords 0-3 read-modify-write (the bits the driver
+    /// does not program keep the device's: [`regs::wqcfg::merge`]), OPCFG whole; dwords 4-7
+    /// (occupancy, state) are not written. On a device that is not configurable only the PASID
     /// of the mode dword is written (read-modify-write), as idxd's `idxd_wq_set_pasid()`
     /// does: the rest is what the device was given.
     fn write_wqcfg(&self, cfg: &Config, wq: usize) {
@@ -270,7 +272,9 @@ impl DsaDevice {
             return;
         }
         for (i, v) in d.head.iter().enumerate() {
-            self.io.write32(self.caps.wqcfg_offset(wq, i), *v);
+            let o = self.caps.wqcfg_offset(wq, i);
+            self.io
+                .write32(o, regs::wqcfg::merge(i, self.io.read32(o), *v));
         }
         for (i, v) in d.opcfg.iter().flatten().enumerate() {
             self.io

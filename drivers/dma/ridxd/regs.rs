@@ -620,6 +620,18 @@ pub(crate) mod wqcfg {
     /// Dwords 8-15 (64-byte entries only): OPCFG, the operations the WQ runs, one bit per
     /// opcode, as OPCAP [`op_config[4]` in `union wqcfg`, bytes 32-63].
     pub(crate) const OPCFG_IDX: usize = 8;
+
+    /// The bits of dwords 0-3 this driver programs [`union wqcfg`]: wq_size (15:0), wq_thresh
+    /// (15:0), mode to priv (29:0), max_xfer_shift and max_batch_shift (8:0). The others
+    /// (reserved, max_sgl_shift of IAA) keep what the device has.
+    pub(crate) const OWNED: [u32; 4] = [0xffff, 0xffff, 0x3fff_ffff, 0x1ff];
+
+    /// Dword `i` (0-3) as written: `ours` in the bits this driver programs ([`OWNED`]), what
+    /// the device has (`hw`) in the others, as idxd's `idxd_wq_config_write()` reads WQCFG
+    /// back first ("the sticky values that are present on some devices").
+    pub(crate) fn merge(i: usize, hw: u32, ours: u32) -> u32 {
+        (hw & !OWNED[i]) | (ours & OWNED[i])
+    }
 }
 
 bitfield! {

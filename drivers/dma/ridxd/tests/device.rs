@@ -325,6 +325,23 @@ mod tests {
         Ok(())
     }
 
+    /// WQCFG dwords 0-3 are written read-modify-write, as idxd's `idxd_wq_config_write()`
+    /// reads WQCFG back first: the bits the driver does not program (reserved ones, IAA's
+    /// max_sgl_shift) keep what the device has, the fields it programs are its own.
+    #[test]
+    fn wqcfg_keeps_the_bits_the_driver_does_not_program() {
+        use crate::regs::wqcfg::merge;
+        assert_eq!(merge(0, 0xabcd_0010, 0x20), 0xabcd_0020);
+        assert_eq!(merge(1, 0x8000_ffff, 8), 0x8000_0008);
+        // Mode (bit 0) is the driver's: cleared; bits 31:30 are not.
+        assert_eq!(merge(2, 0xc000_0001, 0x10), 0xc000_0010);
+        assert_eq!(
+            merge(3, 0xffff_ffff, 21 | 5 << 5),
+            0xffff_fe00 | 21 | 5 << 5
+        );
+        assert_eq!(merge(3, 0, 0xffff_ffff), 0x1ff);
+    }
+
     #[test]
     fn enable_disable_cycles_leak_nothing() -> Result {
         let s = SimInstance::new(113, Generation::Dsa2, true, None)?;
