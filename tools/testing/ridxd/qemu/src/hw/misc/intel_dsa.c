@@ -41,6 +41,7 @@
 #include "qemu/range.h"
 #include "qemu/coroutine.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
@@ -385,7 +386,20 @@ struct IntelDSAState {
     IOMMUPRINotifier pri_notifier;
     QEMUBH *pri_bh;
     uint64_t page_requests;
+    /*
+     * A command that stops, drains or aborts work, written while the engine
+     * waited for a page group response: it completes once the engine is
+     * idle (or, should no response come, after DSA_CMD_WAIT_MS).
+     */
+    bool cmd_deferred;
+    uint32_t cmd_val;
+    QEMUBH *cmd_bh;
+    QEMUTimer *cmd_timer;
 };
+
+/* model: how long a deferred command waits for the page group response */
+#define DSA_CMD_WAIT_MS        2000
+#define CMDSTS_ACTIVE          (1u << 31)   /* [R: union cmdsts_reg] */
 
 /* ---- capabilities ---- */
 
@@ -528,6 +542,10 @@ static void dsa_reset_state(IntelDSAState *s)
     s->genctrl = 0;
     s->gensts = GENSTS_DISABLED;
     s->reset_type = 0;
+    s->cmd_deferred = false;
+    if (s->cmd_timer) {
+        timer_del(s->cmd_timer);
+    }
     s->intcause = 0;
     s->cmdsts = 0;
     memset(s->swerr, 0, sizeof(s->swerr));
@@ -624,9 +642,10 @@ static void dsa_pri_bh(void *opaque)
 /*
  * End the engine's waits: the stalled descriptor, and the queued ones after
  * it, run to completion without page requests (their faults end as with
- * PRS off).  model: commands (drain, abort, disable, reset) do this first,
- * so that they complete with nothing in flight; with DROP the queued
- * descriptors are dropped instead of run.
+ * PRS off).  model: a reset of the function does this, and a command
+ * (drain, abort, disable, reset) whose wait for the page group response
+ * timed out (dsa_cmd), so that they complete with nothing in flight; with
+ * DROP the queued descriptors are dropped instead of run.
  */
 static void dsa_unstall(IntelDSAState *s, bool drop)
 {
@@ -1291,6 +1310,9 @@ static void coroutine_fn dsa_engine(void *opaque)
         dsa_submit(s, q.wq, q.mode, q.raw);
     }
     s->engine = NULL;
+    if (s->cmd_deferred) {
+        qemu_bh_schedule(s->cmd_bh);
+    }
 }
 
 /*
@@ -1549,7 +1571,76 @@ static uint32_t dsa_run_cmd(IntelDSAState *s, uint32_t code, uint32_t operand)
     return CMDSTS_INVAL_CMD;
 }
 
+/* Whether command CODE stops, drains or aborts work. */
+static bool cmd_quiesces(uint32_t code)
+{
+    return code == CMD_ABORT_ALL || code == CMD_ABORT_WQ ||
+           code == CMD_ABORT_PASID || code == CMD_DISABLE_DEVICE ||
+           code == CMD_RESET_DEVICE || code == CMD_DISABLE_WQ ||
+           code == CMD_RESET_WQ || code == CMD_DRAIN_ALL ||
+           code == CMD_DRAIN_WQ || code == CMD_DRAIN_PASID;
+}
+
+static void dsa_cmd_run(IntelDSAState *s, uint32_t val);
+
+/*
+ * A command written to CMD.  One written while another is active is dropped
+ * [R: the driver waits for CMDSTS.active to clear].  [S]: a PASID's page
+ * request is answered before the device lets go of the PASID, and work in
+ * flight completes before a drain does: a command that stops, drains or
+ * aborts work while the engine waits for a page group response is deferred
+ * (CMDSTS.active set) until the engine is idle; with an abort, disable or
+ * reset the descriptors queued behind the stalled one are dropped at once.
+ */
 static void dsa_cmd(IntelDSAState *s, uint32_t val)
+{
+    uint32_t code = (val >> 20) & 0x1f;
+
+    if (s->cmd_deferred) {
+        return;
+    }
+    if (s->gensts != GENSTS_HALT && s->engine && s->stalled &&
+        cmd_quiesces(code)) {
+        if (code != CMD_DRAIN_ALL && code != CMD_DRAIN_WQ &&
+            code != CMD_DRAIN_PASID) {
+            s->queue_len = 0;
+            memset(s->queued, 0, sizeof(s->queued));
+        }
+        s->cmd_deferred = true;
+        s->cmd_val = val;
+        s->cmdsts = CMDSTS_ACTIVE;
+        timer_mod(s->cmd_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  DSA_CMD_WAIT_MS);
+        return;
+    }
+    dsa_cmd_run(s, val);
+}
+
+/* The engine went idle (or the wait timed out): the deferred command runs. */
+static void dsa_cmd_bh(void *opaque)
+{
+    IntelDSAState *s = opaque;
+
+    /* not idle yet: the engine's end schedules this again */
+    if (s->cmd_deferred && !s->engine) {
+        s->cmd_deferred = false;
+        timer_del(s->cmd_timer);
+        dsa_cmd_run(s, s->cmd_val);
+    }
+}
+
+static void dsa_cmd_timeout(void *opaque)
+{
+    IntelDSAState *s = opaque;
+
+    if (s->cmd_deferred) {
+        /* model: no response came; the command ends the wait itself */
+        s->cmd_deferred = false;
+        dsa_cmd_run(s, s->cmd_val);
+    }
+}
+
+static void dsa_cmd_run(IntelDSAState *s, uint32_t val)
 {
     /* [R: union idxd_command_reg] */
     uint32_t operand = val & 0xfffff, code = (val >> 20) & 0x1f;
@@ -1580,8 +1671,8 @@ static void dsa_cmd(IntelDSAState *s, uint32_t val)
     s->cmdsts = dsa_run_cmd(s, code, operand);
 done:
     if (int_req) {
-        /* the command completes before the CMD write returns, so
-         * CMDSTS.active is never seen set */
+        /* the command completes before the CMD write returns (CMDSTS.active
+         * is never seen set) unless it was deferred (dsa_cmd) */
         dsa_misc_irq(s, INTC_CMD, true);
     }
 }
@@ -1957,6 +2048,8 @@ static void intel_dsa_realize(PCIDevice *pdev, Error **errp)
     }
     s->pri_notifier.notify = dsa_pri_notify;
     s->pri_bh = qemu_bh_new(dsa_pri_bh, s);
+    s->cmd_bh = qemu_bh_new(dsa_cmd_bh, s);
+    s->cmd_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, dsa_cmd_timeout, s);
 
     dsa_reset_state(s);
 }
@@ -1975,6 +2068,9 @@ static void intel_dsa_exit(PCIDevice *pdev)
 
     dsa_unstall(s, true);
     qemu_bh_delete(s->pri_bh);
+    qemu_bh_delete(s->cmd_bh);
+    timer_free(s->cmd_timer);
+    s->cmd_timer = NULL;
     msix_unuse_all_vectors(pdev);
     msix_uninit(pdev, &INTEL_DSA(pdev)->bar0, &INTEL_DSA(pdev)->bar0);
 }
