@@ -96,10 +96,12 @@ pub(crate) struct WqConfig {
 /// One group's flags (GRPCFG qword 5 [`union group_flags`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GroupConfig {
-    /// Traffic class A (descriptor and CR accesses).
-    pub(crate) tc_a: Bounded<u64, 3>,
-    /// Traffic class B (source and destination accesses).
-    pub(crate) tc_b: Bounded<u64, 3>,
+    /// Traffic class A (descriptor and CR accesses); `None`: not set (with `tc_override`
+    /// only: shown as -1, programmed as 0, as idxd).
+    pub(crate) tc_a: Option<Bounded<u64, 3>>,
+    /// Traffic class B (source and destination accesses); `None`: not set (shown as -1,
+    /// programmed as 1, as idxd).
+    pub(crate) tc_b: Option<Bounded<u64, 3>>,
     /// The group's engines honour the device's read-buffer limit.
     pub(crate) use_rdbuf_limit: bool,
     /// Read buffers reserved for the group.
@@ -151,6 +153,9 @@ pub(crate) struct Config {
     /// may still run descriptors and write the event log, whatever `enabled` says, until a
     /// reset succeeds.
     pub(crate) stuck: bool,
+    /// Traffic classes may be changed on DSA 1.0 and 2.0 (idxd's `tc_override` parameter;
+    /// this driver's, as the device was probed): [`Config::set_tc_override`].
+    tc_override: bool,
     caps: Caps,
 }
 
@@ -192,14 +197,16 @@ impl WqConfig {
 
 impl GroupConfig {
     /// idxd's defaults (`idxd_setup_groups()`, `idxd_groups_clear_state()`): traffic classes
-    /// 1 on DSA 1.0/2.0 (the only versions this driver knows), all read buffers allowed.
+    /// 1 on DSA 1.0/2.0 (the only versions this driver knows), not set with `tc_override`;
+    /// all read buffers allowed.
     ///
     /// `EINVAL` for a GRPCAP total that does not fit the flags' 8 bits.
-    fn new(caps: &Caps) -> Result<Self> {
+    fn new(caps: &Caps, tc_override: bool) -> Result<Self> {
         let total = caps.grpcap.total_rdbufs().get();
+        let tc = (!tc_override).then(Bounded::<u64, 3>::new::<1>);
         Ok(GroupConfig {
-            tc_a: Bounded::<u64, 3>::new::<1>(),
-            tc_b: Bounded::<u64, 3>::new::<1>(),
+            tc_a: tc,
+            tc_b: tc,
             use_rdbuf_limit: false,
             rdbufs_reserved: Bounded::<u64, 8>::new::<0>(),
             rdbufs_allowed: Bounded::try_new(total).ok_or(EINVAL)?,
@@ -223,7 +230,7 @@ impl Config {
         }
         let mut groups = KVec::with_capacity(caps.num_groups(), GFP_KERNEL)?;
         for _ in 0..caps.num_groups() {
-            groups.push(GroupConfig::new(caps)?, GFP_KERNEL)?;
+            groups.push(GroupConfig::new(caps, false)?, GFP_KERNEL)?;
         }
         Ok(Self {
             wqs,
@@ -238,6 +245,7 @@ impl Config {
             rdbuf_limit: Bounded::<u32, 8>::new::<0>(),
             enabled: false,
             stuck: false,
+            tc_override: false,
             caps: *caps,
         })
     }
@@ -519,8 +527,8 @@ impl Config {
             }
             let f = regs::GroupFlags::from_raw(read64(base + regs::grpcfg::FLAGS));
             c.groups[g] = GroupConfig {
-                tc_a: f.tc_a(),
-                tc_b: f.tc_b(),
+                tc_a: Some(f.tc_a()),
+                tc_b: Some(f.tc_b()),
                 use_rdbuf_limit: f.use_rdbuf_limit(),
                 rdbufs_reserved: f.rdbufs_reserved(),
                 rdbufs_allowed: f.rdbufs_allowed(),
@@ -572,7 +580,7 @@ impl Config {
         }
         for g in self.groups.iter_mut() {
             // `new` succeeded for these same capabilities in `Config::new`.
-            if let Ok(fresh) = GroupConfig::new(&caps) {
+            if let Ok(fresh) = GroupConfig::new(&caps, self.tc_override) {
                 *g = fresh;
             }
         }
@@ -622,9 +630,19 @@ impl Config {
         let engines = self.engines.iter().filter(|e| **e == Some(g)).count() as u64;
         let c = &mut self.groups[g];
         match flag {
-            // DSA 1.0 and 2.0: traffic classes stay 1 (idxd: unless its tc_override
-            // parameter is set, which this driver does not have).
-            GroupFlag::TrafficClassA | GroupFlag::TrafficClassB => return Err(EPERM),
+            // DSA 1.0 and 2.0 (every version this driver knows): traffic classes stay 1
+            // unless `tc_override` is set; 0..=7 [idxd `group_traffic_class_a_store`].
+            GroupFlag::TrafficClassA | GroupFlag::TrafficClassB => {
+                if !self.tc_override {
+                    return Err(EPERM);
+                }
+                let tc = Some(Bounded::try_new(v).ok_or(EINVAL)?);
+                if flag == GroupFlag::TrafficClassA {
+                    c.tc_a = tc;
+                } else {
+                    c.tc_b = tc;
+                }
+            }
             GroupFlag::UseReadBufferLimit => {
                 if self.rdbuf_limit.get() == 0 {
                     return Err(EPERM);
@@ -673,12 +691,34 @@ impl Config {
         Ok(())
     }
 
-    /// GRPCFG flags of group `g` (qword 5).
+    /// Sets whether traffic classes may be changed (idxd's `tc_override`), on a configuration
+    /// fresh from [`Config::new`]: with it, the groups' traffic classes start out not set.
+    pub(crate) fn set_tc_override(&mut self, on: bool) {
+        self.tc_override = on;
+        if on && self.caps.configurable() {
+            for g in self.groups.iter_mut() {
+                g.tc_a = None;
+                g.tc_b = None;
+            }
+        }
+    }
+
+    /// Gives the groups' traffic classes that are not set what idxd programs for them at
+    /// enable and then shows (`idxd_group_flags_setup()`): 0 for class A, 1 for class B.
+    pub(crate) fn settle_traffic_classes(&mut self) {
+        for g in self.groups.iter_mut() {
+            g.tc_a.get_or_insert(Bounded::<u64, 3>::new::<0>());
+            g.tc_b.get_or_insert(Bounded::<u64, 3>::new::<1>());
+        }
+    }
+
+    /// GRPCFG flags of group `g` (qword 5); traffic classes not set as
+    /// [`Config::settle_traffic_classes`] gives them.
     pub(crate) fn group_flags(&self, g: usize) -> u64 {
         let c = &self.groups[g];
         regs::GroupFlags::zeroed()
-            .with_tc_a(c.tc_a)
-            .with_tc_b(c.tc_b)
+            .with_tc_a(c.tc_a.unwrap_or(Bounded::<u64, 3>::new::<0>()))
+            .with_tc_b(c.tc_b.unwrap_or(Bounded::<u64, 3>::new::<1>()))
             .with_use_rdbuf_limit(c.use_rdbuf_limit)
             .with_rdbufs_reserved(c.rdbufs_reserved)
             .with_rdbufs_allowed(c.rdbufs_allowed)

@@ -128,11 +128,12 @@ impl DsaDevice {
         );
         // A device that is not configurable holds a configuration someone else programmed:
         // read it back, as idxd does.
-        let cfg = if caps.configurable() {
+        let mut cfg = if caps.configurable() {
             Config::new(&caps)?
         } else {
             Config::load(&caps, |o| io.read32(o), |o| io.read64(o))?
         };
+        cfg.set_tc_override(crate::module_parameters::tc_override.value());
         let faults = FaultPath::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
@@ -212,6 +213,7 @@ impl DsaDevice {
         // A device that is not configurable keeps the tables it was given (read back at
         // probe: `Config::load`).
         if self.caps.configurable() {
+            cfg.settle_traffic_classes();
             for g in 0..self.caps.num_groups() {
                 let (wqs, engines) = cfg.grpcfg(g);
                 let base = self.caps.grpcfg_offset(g);

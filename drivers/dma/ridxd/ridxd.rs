@@ -56,6 +56,10 @@ module! {
             default: false,
             description: "Give configurable PCI devices the default configuration and enable them at probe (default: left disabled for accel-config, as idxd leaves them)",
         },
+        tc_override: bool {
+            default: false,
+            description: "Let traffic_class_a/b of DSA 1.0 and 2.0 groups be written (idxd's tc_override; read when a device is probed)",
+        },
         sim_auto_config: bool {
             default: true,
             description: "Give model devices the default configuration and enable them at creation (CONFIG_INTEL_IDXD_RUST_SIM)",

@@ -43,6 +43,7 @@ use kernel::{
         Device,
     },
     new_mutex,
+    num::Bounded,
     prelude::*,
     str::CString,
     sync::{
@@ -1477,6 +1478,17 @@ fn group_show(n: &DsaNode, e: &mut Emit<'_>, f: impl FnOnce(&GroupConfig) -> u64
     e.line(format_args!("{v}"))
 }
 
+/// A group's traffic class, -1 when not set (as idxd shows it).
+fn tc_show(
+    n: &DsaNode,
+    e: &mut Emit<'_>,
+    f: impl FnOnce(&GroupConfig) -> Option<Bounded<u64, 3>>,
+) -> Result {
+    let p = part_of(n)?;
+    let v = p.shared.dsa.with_config(|c| f(&c.groups[p.id]));
+    e.line(format_args!("{}", v.map_or(-1, |t| t.get() as i64)))
+}
+
 /// Sets a group flag from a decimal write.
 fn group_set(n: &DsaNode, flag: GroupFlag, input: &[u8]) -> Result {
     let p = part_of(n)?;
@@ -1508,13 +1520,13 @@ static GROUP_ATTRS: [Attribute<DsaNode>; 12] = [
     },
     Attribute {
         name: c"traffic_class_a",
-        show: |n, e| group_show(n, e, |g| g.tc_a.get()),
+        show: |n, e| tc_show(n, e, |g| g.tc_a),
         store: Some(|n, i| group_set(n, GroupFlag::TrafficClassA, i)),
         visible: None,
     },
     Attribute {
         name: c"traffic_class_b",
-        show: |n, e| group_show(n, e, |g| g.tc_b.get()),
+        show: |n, e| tc_show(n, e, |g| g.tc_b),
         store: Some(|n, i| group_set(n, GroupFlag::TrafficClassB, i)),
         visible: None,
     },

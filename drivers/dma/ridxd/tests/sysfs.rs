@@ -340,6 +340,21 @@ mod tests {
         let p = s.model().personality();
         let flags = s.model().read64(p.grpcfg_offset() + 40);
         assert_eq!(flags, 1 | 1 << 3 | 2 << 8 | 16 << 20);
+        // With tc_override (idxd's parameter): not set at first (-1), then 0..=7; one not set
+        // is programmed (and then shown) as idxd does: 0 for class A, 1 for class B.
+        t.device_node().unbind();
+        configure_by_hand(&s)?;
+        s.inst().dsa().with_config(|c| c.set_tc_override(true));
+        assert!(is(read_attr(g0, c"traffic_class_b"), b"-1\n"));
+        assert_eq!(write_attr(g0, c"traffic_class_a", b"8\n"), Err(EINVAL));
+        write_attr(g0, c"traffic_class_a", b"5\n")?;
+        assert!(is(read_attr(g0, c"traffic_class_a"), b"5\n"));
+        assert_eq!(t.device_node().attach(), Ok(true));
+        let flags = s.model().read64(p.grpcfg_offset() + 40);
+        assert_eq!(flags & 0x3f, 5 | 1 << 3);
+        assert!(is(read_attr(g0, c"traffic_class_b"), b"1\n"));
+        assert!(is(read_attr(t.group_node(1), c"traffic_class_a"), b"0\n"));
+        assert_eq!(write_attr(g0, c"traffic_class_b", b"2\n"), Err(EPERM));
         Ok(())
     }
 }

@@ -30,7 +30,7 @@ conf_dev() {
 	        ]
 	      },
 	      {
-	        "dev":"group$n.1",
+	        "dev":"group$n.1", "traffic_class_a":2, "traffic_class_b":3,
 	        "grouped_workqueues":[
 	          { "dev":"wq$n.2", "mode":"dedicated", "size":8, "group_id":1, "priority":1,
 	            "block_on_fault":0, "type":"user", "driver_name":"user", "name":"app$n.2" }
@@ -156,10 +156,14 @@ ktap_print_header
 tap_check "the CPU has no ENQCMD (TCG)" sh -c '! grep -qw enqcmd /proc/cpuinfo'
 accfg() { accel-config "$@"; }
 probe_idxd=0 enable_idxd=0 probe_ridxd=0 enable_ridxd=0
-tap_check "idxd: insmod idxd_bus, idxd" timed probe_idxd sh -c 'insmod /lib/modules/idxd_bus.ko && insmod /lib/modules/idxd.ko'
+# Both drivers with tc_override, so that the second group's traffic classes are taken.
+tap_check "idxd: insmod idxd_bus, idxd tc_override=1" timed probe_idxd sh -c 'insmod /lib/modules/idxd_bus.ko && insmod /lib/modules/idxd.ko tc_override=1'
 tap_check "idxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "idxd: load-config -e" timed enable_idxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "idxd: snapshot" snapshot idxd
+# accel-config writes traffic classes on DSA 2.0 only (is_group_traffic_class_writable()).
+tap_check "idxd: group0.1's traffic classes as loaded (2, 3)" sh -c \
+	"grep -q '^group0.1/traffic_class_a=2|' /tmp/idxd.attrs && grep -q '^group0.1/traffic_class_b=3|' /tmp/idxd.attrs"
 tap_check "idxd: wq0.1's op_config as loaded (0xb: no-op, batch, memmove)" \
 	grep -q '^wq0.1/op_config=00000000,00000000,00000000,00000000,00000000,00000000,00000000,0000000b|' /tmp/idxd.attrs
 tap_check "idxd: CR fix-ups measured" bench_crs idxd
@@ -169,7 +173,7 @@ tap_check "idxd: snapshot of the disabled devices" snapshot idxd-off
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
 
 accfg() { /ridxd/accfg.sh "$@"; }
-tap_check "ridxd: insmod ridxd" timed probe_ridxd insmod /lib/modules/ridxd.ko
+tap_check "ridxd: insmod ridxd tc_override=1" timed probe_ridxd insmod /lib/modules/ridxd.ko tc_override=1
 tap_check "ridxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "ridxd: load-config -e" timed enable_ridxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "ridxd: snapshot" snapshot ridxd
