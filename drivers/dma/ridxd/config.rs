@@ -703,12 +703,17 @@ impl Config {
         }
     }
 
+    /// What idxd programs for a traffic class A and B not set, and then shows
+    /// (`idxd_group_flags_setup()`).
+    const TC_UNSET: (Bounded<u64, 3>, Bounded<u64, 3>) =
+        (Bounded::<u64, 3>::new::<0>(), Bounded::<u64, 3>::new::<1>());
+
     /// Gives the groups' traffic classes that are not set what idxd programs for them at
-    /// enable and then shows (`idxd_group_flags_setup()`): 0 for class A, 1 for class B.
+    /// enable and then shows ([`Self::TC_UNSET`]).
     pub(crate) fn settle_traffic_classes(&mut self) {
         for g in self.groups.iter_mut() {
-            g.tc_a.get_or_insert(Bounded::<u64, 3>::new::<0>());
-            g.tc_b.get_or_insert(Bounded::<u64, 3>::new::<1>());
+            g.tc_a.get_or_insert(Self::TC_UNSET.0);
+            g.tc_b.get_or_insert(Self::TC_UNSET.1);
         }
     }
 
@@ -717,8 +722,8 @@ impl Config {
     pub(crate) fn group_flags(&self, g: usize) -> u64 {
         let c = &self.groups[g];
         regs::GroupFlags::zeroed()
-            .with_tc_a(c.tc_a.unwrap_or(Bounded::<u64, 3>::new::<0>()))
-            .with_tc_b(c.tc_b.unwrap_or(Bounded::<u64, 3>::new::<1>()))
+            .with_tc_a(c.tc_a.unwrap_or(Self::TC_UNSET.0))
+            .with_tc_b(c.tc_b.unwrap_or(Self::TC_UNSET.1))
             .with_use_rdbuf_limit(c.use_rdbuf_limit)
             .with_rdbufs_reserved(c.rdbufs_reserved)
             .with_rdbufs_allowed(c.rdbufs_allowed)

@@ -383,11 +383,8 @@ impl DsaDevice {
         }
         // A halted device (its halt was reported) runs no Disable Device (`EIO` without
         // trying); Reset Device recovers it from a halt that asks for that reset, and only
-        // then is tried. (Registers that read all ones are a device that is gone, not halted:
-        // the command says so.)
-        let gensts = self.io.read32(off::GENSTS);
-        let st = regs::GenSts::from_raw(gensts);
-        let halt = (gensts != u32::MAX && st.state() == DeviceState::Halt).then(|| st.reset_type());
+        // then is tried.
+        let halt = self.halted();
         let r = match halt {
             Some(_) => Err(EIO),
             None => self.run_command(code::DISABLE_DEVICE, 0).map(|_| ()),
@@ -641,9 +638,12 @@ impl DsaDevice {
     }
 
     /// The reset the device needs if it is halted (GENSTS.state HALT, GENSTS.reset_type).
+    /// Registers that read all ones are a device that is gone, not a halted one: `None` (its
+    /// commands then fail with `ENODEV`, [`crate::cmd`]).
     pub(crate) fn halted(&self) -> Option<ResetType> {
-        let st = regs::GenSts::from_raw(self.io.read32(off::GENSTS));
-        (st.state() == DeviceState::Halt).then(|| st.reset_type())
+        let gensts = self.io.read32(off::GENSTS);
+        let st = regs::GenSts::from_raw(gensts);
+        (gensts != u32::MAX && st.state() == DeviceState::Halt).then(|| st.reset_type())
     }
 
     /// Connects the device's interrupts to this device's handlers; commands complete through

@@ -151,19 +151,19 @@ impl WorkItem for DevShared {
         }
         let _ = this.user.disable_device();
         match this.dsa.halted() {
-            None | Some(ResetType::Software) => {}
+            None => {}
+            Some(ResetType::Software) => {
+                if let Err(e) = this.dsa.reset() {
+                    dev_err!(
+                        this.dsa.dev(),
+                        "halted: Reset Device failed ({:?}); the device stays halted\n",
+                        e
+                    );
+                    return;
+                }
+            }
             // The halt said which reset it needs; the device stays halted until then.
             Some(_) => return,
-        }
-        if this.dsa.halted().is_some() {
-            if let Err(e) = this.dsa.reset() {
-                dev_err!(
-                    this.dsa.dev(),
-                    "halted: Reset Device failed ({:?}); the device stays halted\n",
-                    e
-                );
-                return;
-            }
         }
         this.enable_bound(&wqs, "halt or reset");
     }

@@ -50,12 +50,12 @@ impl Bitmap {
         let buflen = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // By the type invariant, the length fits in an `int`.
         let nbits = i32::try_from(self.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `buf` is valid for reads of `buflen` bytes, and `bitmap_parse()` reads no
-        // further (it stops at `buflen`, a NUL or a newline). By the type invariant,
-        // `as_mut_ptr()` points to an array of `unsigned long` holding `nbits` bits, which the
-        // `&mut self` borrow gives this call alone; `bitmap_parse()` writes only those bits.
-        to_result(unsafe {
-            bindings::bitmap_parse(buf.as_ptr().cast(), buflen, self.as_mut_ptr().cast(), nbits)
-        })
+        let dst = self.as_mut_ptr().cast();
+        // `bitmap_parse()` reads at most `buflen` bytes (it stops there, at a NUL or at a
+        // newline) and writes only the `nbits` bits of `dst`.
+        // SAFETY: `buf` is valid for reads of `buflen` bytes; by the type invariant `dst` is an
+        // array of `unsigned long` holding `nbits` bits, which `&mut self` gives this call alone.
+        let rc = unsafe { bindings::bitmap_parse(buf.as_ptr().cast(), buflen, dst, nbits) };
+        to_result(rc)
     }
 }
