@@ -8,12 +8,13 @@
 #   Rust for the kernel  rustc-web + rust-web-src 1.96 (bookworm-security, a matched pair),
 #                        libclang1-22, clang-22, lld-22, llvm-22 (bookworm-security),
 #                        bindgen-cli $BINDGEN_VER (cargo)
-#   guest                qemu-system-x86 (bookworm-backports), busybox-static (unpacked only)
+#   guest                qemu-system-x86 (bookworm-backports), busybox-static (unpacked only),
+#                        strace (copied into the guest with its libraries)
 #   kernel source        linux-source-7.3 (trixie-backports, downloaded and unpacked only)
 
 setup_host_deps() {
 	apt_install_missing gcc make libc6-dev bc flex bison libelf-dev libssl-dev cpio kmod \
-		rsync python3 xz-utils gzip
+		rsync python3 xz-utils gzip strace
 }
 
 setup_rust() {

@@ -50,10 +50,25 @@ make_initramfs() {
 	if [ -n "${ACCFG_DIR:-}" ] && [ -x "$ACCFG_DIR/out/accel-config" ]; then
 		cp "$ACCFG_DIR/out/accel-config" "$ACCFG_DIR/out/dsa_test" "$r/bin/"
 	fi
+	# strace (a Debian package; setup installs it), with the libraries it links: guest checks
+	# hold a system call back with it (files.sh).
+	initramfs_add_dynamic "$r" "$(command -v strace)" || return 1
 	if [ -n "$VM_INITRAMFS_HOOK" ]; then "$VM_INITRAMFS_HOOK" "$r" "$v" || return 1; fi
 	mv "$r/ridxd/init" "$r/init"
 	chmod +x "$r/init" "$r"/ridxd/*.sh
 	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 >"$out")
+}
+
+# initramfs_add_dynamic ROOT BIN: BIN into ROOT/bin, and the shared libraries and dynamic
+# loader it links (as ldd lists them) at their paths under ROOT.
+initramfs_add_dynamic() {
+	local r=$1 bin=$2 lib
+	[ -x "$bin" ] || { echo "!!! initramfs: no ${bin:-binary} to add (run 'ridxd-dev setup')" >&2; return 1; }
+	cp "$bin" "$r/bin/"
+	for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$r$(dirname "$lib")"
+		cp -L "$lib" "$r$lib"
+	done
 }
 
 # splat_when LOG: where the first kernel splat of LOG came, relative to the guest script that

@@ -7,6 +7,7 @@
 # The CLI runs through accfg.sh (see there why).
 
 D=/sys/bus/dsa/devices
+. /ridxd/files.sh
 accfg() { /ridxd/accfg.sh "$@"; }
 # show_out CMD...: runs CMD, its output as TAP comments if it fails.
 show_out() {
@@ -177,8 +178,7 @@ rebind_wq11() {
 		[ "$(cat $D/wq1.1/prs_disable)" = "$1" ]
 }
 tap_check "dsa1: wq1.1 PRS off (unbind, prs_disable 1, bind)" rebind_wq11 1
-tap_check "dsa1: dsa_test -w 1 -o 0x3 -l 4096 -f 0x10 (CR page dropped, PRS off)" \
-	dsatest_shared -o 0x3 -l 4096 -f 0x10
-tap_check "dsa1: dsa_test -w 1 -o 0x3 -n 64 -l 4096 -f 0x10 (64 descriptors)" \
-	dsatest_shared -o 0x3 -n 64 -l 4096 -f 0x10
+tap_check "dsa1: wq1.1 file<N>/cr_faults read at dsa_test -w 1's close: 9, one per event-log entry of its batch of 8 CR faults" \
+	cr_faults_at_close dsa1 wq1.1 /sys/kernel/debug/ridxd/dsa1/event_log 9 \
+	-w 1 -o 1 -b 3 -f 0x8 -c 8 -e "$CR_FAULTS_8"
 tap_check "dsa1: wq1.1 PRS on again" rebind_wq11 0

@@ -10,6 +10,7 @@
 # accel-config runs (accfg.sh: it wants a /sys/module/idxd), the debugfs event-log file, and
 # the one message idxd prints about ENQCMD.
 . /ridxd/tap.sh
+. /ridxd/files.sh
 DRV=${DSA_DRIVER:-idxd}
 case $DRV in
 idxd)
@@ -188,9 +189,7 @@ EVL_CASES="1a.0=0,0,0,0:0,0,0,0:0,1,0,0
 6c.1=0,0,1,2:0,0,0,0:0,1,1,0:0,0,0,0
 6d.0=0,0,1,2:1,0,0,0:0,1,0,0:0,0,0,0
 6d.1=0,0,1,2:1,0,0,0:0,1,1,0:0,0,0,0"
-evl_tail() {
-	sed -nE 's/^(Event Log )?head [0-9]+ tail ([0-9]+) .*/\2/p' "$EVL_FILE"
-}
+evl_tail() { evl_tail_of "$EVL_FILE"; }
 # evl_case PATTERN EXPECTED-ENTRIES
 evl_case() {
 	t0=$(evl_tail)
@@ -384,8 +383,9 @@ for dev in dsa0 dsa1; do
 		tap_check "$dev: dsa_test batch -o 0x1 -b $op -c 16 -l 4096" \
 			dsatest $dev -o 0x1 -b $op -c 16 -l 4096
 	done
-	tap_check "$dev: dsa_test -o 0x3 -l 65536 -f 0x10 (CR page dropped)" \
-		dsatest $dev -o 0x3 -l 65536 -f 0x10
+	# dsa0 (DSA 2.0, PRS off) only: dsa1 has no event log, its CR faults are page requests.
+	[ $dev = dsa0 ] && tap_check "dsa0: file<N>/cr_faults read at dsa_test's close: 9, one per event-log entry of its batch of 8 CR faults" \
+		cr_faults_at_close dsa0 wq0.0 "$EVL_FILE" 9 -w 0 -o 1 -b 3 -f 0x8 -c 8 -e "$CR_FAULTS_8"
 	tap_check "$dev: dsa_test -o 0x3 -n 64 -l 4096 (64 descriptors)" \
 		dsatest $dev -o 0x3 -n 64 -l 4096
 	tap_check "$dev: an open file's node is file0 when no other is open (lowest free number)" \
