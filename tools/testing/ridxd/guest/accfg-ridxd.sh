@@ -146,11 +146,14 @@ restored() {
 }
 tap_check "accel-config disable-device, load-config -e of the saved default" restored
 
-# accel-config's dsa_test on the shared user WQ wq1.1 of dsa1 (DSA 2.0): -w 1 submits with
+# accel-config's dsa_test on the shared user WQ wq1.1 of dsa1 (DSA 2.0; -d DEV/WQ first for
+# another): -w 1 submits with
 # write() in 4.1.9 (TCG has no ENQCMD), every opcode the model implements, alone and in
-# batches, with PRS on and then off with the CR page dropped before submission (-f 0x10).
+# batches, with PRS on and then off.
 dsatest_shared() {
-	out=$(dsa_test -w 1 -d dsa1/wq1.1 -t 5000 "$@" 2>&1 </dev/null) && return 0
+	wq=dsa1/wq1.1
+	[ "$1" = -d ] && wq=$2 && shift 2
+	out=$(dsa_test -w 1 -d "$wq" -t 5000 "$@" 2>&1 </dev/null) && return 0
 	echo "$out" | tail -n 8 | sed 's/^/# /'
 	return 1
 }
@@ -165,6 +168,26 @@ for op in $ops; do
 	done
 done
 tap_check "dsa1: dsa_test -w 1 drain -o 0x2" dsatest_shared -o 0x2 -l 4096
+# The same through dsa0 (DSA 1.0: no event log, no PRS setting) and its shared WQ wq0.1.
+for op in $ops; do
+	tap_check "dsa0 (DSA 1.0): dsa_test -w 1 -o $op -l 4096" \
+		dsatest_shared -d dsa0/wq0.1 -o $op -l 4096
+done
+# A batch through write() on DSA 1.0 is refused (EINVAL; INTEL-SA-01084: the driver cannot
+# check what a batch points to), as idxd refuses it: dsa_test's three write() tries fail and
+# the test fails (kselftest batch_refused_on_dsa1 checks the errno).
+batch_refused_dsa0() {
+	out=$(dsa_test -w 1 -d dsa0/wq0.1 -t 500 -o 0x1 -b 0x3 -c 16 -l 4096 2>&1 </dev/null) && {
+		echo "# dsa_test passed"
+		return 1
+	}
+	tries=$(echo "$out" | grep -c 'Submitting descriptor via syscall write')
+	retries=$(echo "$out" | grep -c '^\[ info\] retry')
+	echo "# write() tries $tries, retries $retries"
+	[ "$tries" = 3 ] && [ "$retries" = 3 ]
+}
+tap_check "dsa0 (DSA 1.0): dsa_test -w 1 batch: its write() refused 3 times, the test fails" \
+	batch_refused_dsa0
 for op in $ops; do
 	tap_check "dsa1: dsa_test -w 1 batch -o 0x1 -b $op -c 16 -l 4096" \
 		dsatest_shared -o 0x1 -b $op -c 16 -l 4096
