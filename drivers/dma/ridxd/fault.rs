@@ -83,14 +83,15 @@ const FIXUP_BOUND: Delta = Delta::from_millis(20);
 /// in with `FOLL_NOWAIT` ([`MmapReadGuard::fault_in_nowait`], the mmap lock only tried), and
 /// the copy retried. A fault that would have to wait (a `userfaultfd` nobody answers, a FUSE
 /// daemon that does not reply, I/O in flight, the mmap lock held) is retried after 1 ms until
-/// [`FIXUP_BOUND`] has passed since `start` (the start of the run); then the write fails with
-/// `ETIMEDOUT`. A page that cannot be written at all fails with `EFAULT`.
+/// [`FIXUP_BOUND`] has passed since `waiting` (the run's first such fault); then the write fails
+/// with `ETIMEDOUT`. A page that cannot be written at all fails with `EFAULT`.
 ///
 /// [`MmapReadGuard::fault_in_nowait`]: kernel::mm::MmapReadGuard::fault_in_nowait
 struct NowaitWriter<'a> {
     mm: &'a MmWithUser,
-    /// When the run began: the bound runs from here.
-    start: Instant<Monotonic>,
+    /// When the run's first fault that would wait came: the bound runs from there. (Read
+    /// only then: a run whose pages are present reads no clock.)
+    waiting: Option<Instant<Monotonic>>,
     /// Never sleep: a fault that would wait fails at once with `EAGAIN` (the drain's inline
     /// fix-ups, which hand such an entry to the context's work item instead).
     defer: bool,
@@ -120,7 +121,9 @@ impl CrWriter for NowaitWriter<'_> {
                     if self.defer {
                         return Err(EAGAIN);
                     }
-                    if Instant::<Monotonic>::now() - self.start >= FIXUP_BOUND {
+                    let now = Instant::<Monotonic>::now();
+                    let since = *self.waiting.get_or_insert(now);
+                    if now - since >= FIXUP_BOUND {
                         return Err(ETIMEDOUT);
                     }
                     fsleep(Delta::from_millis(1));
@@ -184,6 +187,12 @@ pub(crate) struct UserContext {
     /// after it; every entry is checked again when it is handled. Read without the lock to
     /// pick a context for an entry.
     closing: Atomic<u32>,
+    /// Per batch identifier, one bit: a sub-descriptor CR of the batch could not be written.
+    /// (A batch's sub-descriptors and the batch descriptor carry the same PASID and WQ, so
+    /// this is per context.) Read and written only by whoever handles the context's entries,
+    /// which is one thread at a time (`state.busy`, or `state` held by the drain's inline
+    /// run), with that exclusion's ordering: relaxed loads and stores, no lock.
+    batch_fail: [Atomic<u64>; 4],
     #[pin]
     state: Mutex<CtxState>,
     #[pin]
@@ -211,28 +220,21 @@ struct CtxState {
     /// Entries of the context are being handled (by its work item, or inline by the drain):
     /// new ones must queue behind them.
     busy: bool,
-    /// Per batch identifier, one bit: a sub-descriptor CR of the batch could not be written.
-    /// (A batch's sub-descriptors and the batch descriptor carry the same PASID and WQ, so
-    /// this is per context.)
-    batch_fail: [u64; 4],
-}
-
-impl CtxState {
-    fn batch_failed(&self, id: u8) -> bool {
-        self.batch_fail[usize::from(id / 64)] & (1 << (id % 64)) != 0
-    }
-
-    fn set_batch_failed(&mut self, id: u8, failed: bool) {
-        let w = &mut self.batch_fail[usize::from(id / 64)];
-        if failed {
-            *w |= 1 << (id % 64);
-        } else {
-            *w &= !(1 << (id % 64));
-        }
-    }
 }
 
 impl UserContext {
+    fn batch_failed(&self, id: u8) -> bool {
+        self.batch_fail[usize::from(id / 64)].load(Relaxed) & (1 << (id % 64)) != 0
+    }
+
+    /// Only the context's handler calls it (see `batch_fail`): a load and a store suffice.
+    fn set_batch_failed(&self, id: u8, failed: bool) {
+        let w = &self.batch_fail[usize::from(id / 64)];
+        let bit = 1u64 << (id % 64);
+        let old = w.load(Relaxed);
+        w.store(if failed { old | bit } else { old & !bit }, Relaxed);
+    }
+
     /// The PASID the context's process has on the device.
     pub(crate) fn pasid(&self) -> u32 {
         self.pasid
@@ -311,11 +313,10 @@ impl UserContext {
             }
             return run.len();
         };
-        let start = Instant::<Monotonic>::now();
         let done = mm.kthread_use(|| {
             let mut w = NowaitWriter {
                 mm: &mm,
-                start,
+                waiting: None,
                 defer: inline,
             };
             let mut n = 0;
@@ -373,24 +374,23 @@ impl UserContext {
         }
         let mut cr = e.cr;
         let mut was_failed = false;
-        // The context's lock only for a batch's bookkeeping: a run's plain CRs take no lock.
+        // No lock: only the context's handler is here (see `batch_fail`).
         let write = match kind {
             EvlKind::CrFault => {
                 if h.info.batch() && h.desc.first_err_in_batch() {
-                    self.state.lock().set_batch_failed(id, false);
+                    self.set_batch_failed(id, false);
                 }
                 true
             }
             EvlKind::BatchCr => {
-                let mut st = self.state.lock();
-                let failed = st.batch_failed(id);
+                let failed = self.batch_failed(id);
                 was_failed = failed;
                 if failed {
                     if cr.status_code() == status::SUCCESS {
                         cr.status = status::BATCH_FAIL;
                     }
                     cr.result = 1;
-                    st.set_batch_failed(id, false);
+                    self.set_batch_failed(id, false);
                 }
                 h.desc.rcr() || failed
             }
@@ -411,7 +411,7 @@ impl UserContext {
             // Handed on: undo what this entry changed (clearing a batch's failure flag again
             // when the entry is handled later is harmless).
             if was_failed {
-                self.state.lock().set_batch_failed(id, true);
+                self.set_batch_failed(id, true);
             }
             return Handled::Deferred;
         }
@@ -432,7 +432,7 @@ impl UserContext {
             t.failures += 1;
             t.errors += 1;
             if kind == EvlKind::CrFault && h.info.batch() {
-                self.state.lock().set_batch_failed(id, true);
+                self.set_batch_failed(id, true);
             }
         }
         Handled::Done
@@ -515,6 +515,20 @@ pub(crate) struct FaultStats {
     pub(crate) deferred: u64,
 }
 
+impl FaultStats {
+    /// Adds `o`'s counts to these (`peak_pending` is not a count: left as it is).
+    fn add(&mut self, o: &FaultStats) {
+        self.handled += o.handled;
+        self.no_ctx += o.no_ctx;
+        self.skipped += o.skipped;
+        self.lost += o.lost;
+        self.backpressure += o.backpressure;
+        self.mm_uses += o.mm_uses;
+        self.inline += o.inline;
+        self.deferred += o.deferred;
+    }
+}
+
 /// Why [`FaultPath::try_push`] did not take an entry: [`PENDING_MAX`] entries are pending (or
 /// no memory could be had for one). Try again after [`FaultPath::wait_room`].
 #[derive(Debug, PartialEq, Eq)]
@@ -523,8 +537,8 @@ pub(crate) struct Full;
 /// What a fault path and its contexts share.
 #[pin_data]
 struct Shared {
-    /// Entries pending (queued to a context and not handled yet), and whether the path is
-    /// shut down. Taken under a context's `state` lock, never the other way round.
+    /// Entries pending (queued to a context's work item and not handled yet), and whether the
+    /// path is shut down. Taken under a context's `state` lock, never the other way round.
     #[pin]
     budget: SpinLock<Budget>,
     /// Signalled when pending entries are handled (room for more) or at shutdown.
@@ -539,8 +553,11 @@ struct Shared {
 }
 
 struct Budget {
+    /// Entries queued to contexts' work items and not handled yet. With the entries the drain
+    /// has collected and not handled ([`InlineRun`], at most [`INLINE_RUN_MAX`]), never more
+    /// than `max`: [`FaultPath::try_push`] checks the sum.
     pending: usize,
-    /// Most entries pending at once so far.
+    /// Most entries held at once so far (queued, plus collected by the drain).
     peak: usize,
     /// Threads waiting in [`FaultPath::wait_room`] (only they need waking).
     waiting: usize,
@@ -579,9 +596,11 @@ fn key(pasid: u32, wq: u8) -> usize {
 /// drain). A context's
 /// `state` (sleeping) is never taken under `by_key`; the shared `budget` spinlock is taken
 /// under a context's `state`; `stats` is a leaf. `inline` (sleeping) is the drain's: taken by
-/// [`Self::try_push`], [`Self::end_drain`], [`Self::wait_room`] and at shutdown, and held
-/// while the drain handles a run itself (contexts' `state`, `budget`, `stats` and the
-/// address space's mmap lock, only ever tried, are taken under it); work items never take it.
+/// [`Self::try_push`], [`Self::end_drain`], [`Self::wait_room`], at shutdown, and briefly by
+/// [`Self::remove_ctx`] and [`Self::stats`] (under none of these), and held while the drain
+/// handles a run itself (a context's `state`, held for the whole run, `budget`, `by_key`,
+/// `stats` and the address space's mmap lock, only ever tried, are taken under it); work
+/// items never take it.
 #[pin_data]
 pub(crate) struct FaultPath {
     /// Every context, oldest first (for the per-WQ sums, and to rebuild a key's list).
@@ -600,11 +619,17 @@ pub(crate) struct FaultPath {
 /// Consecutive entries of one context collected by [`FaultPath::try_push`], handled as one
 /// run when another context's entry comes, [`INLINE_RUN_MAX`] are collected, or the drain ends.
 struct InlineRun {
+    /// The context of the entries; kept after they are handled, so that the next drain's
+    /// entries of the same context need no lookup ([`FaultPath::remove_ctx`] takes it away).
     ctx: Option<Arc<UserContext>>,
-    /// The entries (counted as pending); the vector keeps its memory from run to run.
+    /// The entries (not in [`Budget::pending`] until handed to a work item); the vector keeps
+    /// its memory from run to run.
     entries: KVec<DsaEvlEntry>,
     /// The last [`FaultPath::try_push`] could not allocate.
     nomem: bool,
+    /// What the drain's own thread did: added to [`Shared::stats`] when they are read, so that
+    /// a run handled inline takes no lock of the statistics.
+    stats: FaultStats,
 }
 
 /// Most entries of one context collected before they are handled: 4 KiB.
@@ -639,7 +664,12 @@ impl FaultPath {
                 ctxs <- new_mutex!(KVec::new(), "ridxd::fault::ctxs"),
                 by_key <- XArray::new(AllocKind::Alloc),
                 inline <- new_mutex!(
-                    InlineRun { ctx: None, entries: KVec::new(), nomem: false },
+                    InlineRun {
+                        ctx: None,
+                        entries: KVec::new(),
+                        nomem: false,
+                        stats: FaultStats::default(),
+                    },
                     "ridxd::fault::inline"
                 ),
                 shared,
@@ -663,13 +693,13 @@ impl FaultPath {
                 mm: ARef::from(mm),
                 shared: self.shared.clone(),
                 closing: Atomic::new(0),
+                batch_fail: [const { Atomic::new(0) }; 4],
                 state <- new_mutex!(
                     CtxState {
                         counters: CrCounters::default(),
                         errors: 0,
                         queue: KVec::new(),
                         busy: false,
-                        batch_fail: [0; 4],
                     },
                     "ridxd::fault::ctx"
                 ),
@@ -702,6 +732,17 @@ impl FaultPath {
     /// the `mm`) after. (The device must already have stopped using the PASID: drained.)
     pub(crate) fn remove_ctx(&self, ctx: &Arc<UserContext>) {
         self.close_ctx(ctx);
+        {
+            // Entries the drain collected for it and has not handled are skipped now (a drain
+            // looks it up again and finds it closing): nothing of it is queued after the flush.
+            let mut run = self.inline.lock();
+            if run.ctx.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
+                run.stats.skipped += run.entries.len() as u64;
+                run.stats.handled += run.entries.len() as u64;
+                run.entries.clear();
+                run.ctx = None;
+            }
+        }
         ctx.work.flush();
         let mut all = self.ctxs.lock();
         all.retain(|c| !Arc::ptr_eq(c, ctx));
@@ -775,70 +816,59 @@ impl FaultPath {
     /// collected as a run, handled when another context's entry comes, 64 are collected, or
     /// the drain ends ([`Self::end_drain`]). CR-carrying entries are written, others are
     /// attributed to the context as software errors. An entry with no context, or whose
-    /// context is closing, is counted and dropped at once.
+    /// context is closing, is counted and dropped at once. The context of the last run is
+    /// remembered: a drain's entries of the context it had last need no lookup.
     ///
-    /// Returns [`Full`] when [`PENDING_MAX`] entries are pending (or no memory could be had):
-    /// the entry was not taken. Must be called in process context (it may allocate).
+    /// Returns [`Full`] when [`PENDING_MAX`] entries are held (queued to work items, or
+    /// collected here), or no memory could be had: the entry was not taken. Must be called in
+    /// process context (it may allocate).
     pub(crate) fn try_push(&self, e: &DsaEvlEntry) -> Result<(), Full> {
         let sh = &*self.shared;
         let h = &e.header;
         let (pasid, wq) = (h.pasid(), h.info.wq_idx());
         let mut run = self.inline.lock();
-        // The context of the run being collected, if the entry is of it (no lookup).
-        let same = run
-            .ctx
-            .as_ref()
-            .filter(|c| c.pasid == pasid && c.wq == wq && !c.is_closing())
-            .cloned();
-        let ctx = match same {
-            Some(c) => c,
-            None => {
-                let Some(ctx) = self.find(pasid, wq) else {
-                    drop(run);
-                    sh.stats.lock().no_ctx += 1;
-                    return Ok(());
-                };
-                if ctx.is_closing() {
-                    drop(run);
-                    sh.stats.lock().skipped += 1;
-                    return Ok(());
-                }
-                if run.ctx.is_some() {
-                    self.flush_run(&mut run);
-                }
-                ctx
+        let cached = matches!(
+            &run.ctx,
+            Some(c) if c.pasid == pasid && c.wq == wq && !c.is_closing()
+        );
+        if !cached {
+            let Some(ctx) = self.find(pasid, wq) else {
+                run.stats.no_ctx += 1;
+                return Ok(());
+            };
+            if ctx.is_closing() {
+                run.stats.skipped += 1;
+                return Ok(());
             }
-        };
+            self.flush_run(&mut run);
+            run.ctx = Some(ctx);
+        }
         if run.entries.len() >= INLINE_RUN_MAX {
             self.flush_run(&mut run);
         }
         if run.entries.reserve(1, GFP_KERNEL).is_err() {
             run.nomem = true;
-            drop(run);
-            sh.stats.lock().backpressure += 1;
+            run.stats.backpressure += 1;
             return Err(Full);
         }
+        let held = run.entries.len() + 1;
         let mut b = sh.budget.lock();
         if b.dead {
             drop(b);
-            drop(run);
-            sh.stats.lock().lost += 1;
+            run.stats.lost += 1;
             return Ok(());
         }
-        if b.pending >= b.max {
+        if b.pending + held > b.max {
             drop(b);
-            drop(run);
-            sh.stats.lock().backpressure += 1;
+            run.stats.backpressure += 1;
             return Err(Full);
         }
-        b.pending += 1;
-        if b.pending > b.peak {
-            b.peak = b.pending;
+        if b.pending + held > b.peak {
+            b.peak = b.pending + held;
         }
         drop(b);
         // Reserved above, under the same lock.
         let _ = run.entries.push_within_capacity(*e);
-        run.ctx = Some(ctx);
         Ok(())
     }
 
@@ -851,40 +881,47 @@ impl FaultPath {
 
     /// Handles the collected run of one context: inline, in the calling thread, when nothing
     /// of the context is queued or being handled and its CRs can be written without waiting;
-    /// what cannot be goes to the context's work item, behind what it has.
+    /// what cannot be goes to the context's work item, behind what it has. The run's context
+    /// stays remembered.
     fn flush_run(&self, run: &mut InlineRun) {
-        let Some(ctx) = run.ctx.take() else {
+        let InlineRun {
+            ctx,
+            entries,
+            stats,
+            ..
+        } = run;
+        let Some(ctx) = ctx.as_ref() else {
             return;
         };
-        let sh = &*self.shared;
+        if entries.is_empty() {
+            return;
+        }
         let mut t = Tally::default();
         let mut st = ctx.state.lock();
         let done = if st.busy || !st.queue.is_empty() || ctx.is_closing() {
             0
         } else {
-            st.busy = true;
-            drop(st);
-            let n = ctx.handle_run(&run.entries, true, &mut t);
-            st = ctx.state.lock();
-            st.busy = false;
+            // Handled under the context's lock, taken once: an inline run never sleeps, and
+            // the context's work item, which takes the lock to start, waits for it.
+            let n = ctx.handle_run(entries, true, &mut t);
             t.add_to_ctx(&mut st);
             n
         };
         t.inline = done as u64;
-        let rest = &run.entries[done..];
+        let rest = &entries[done..];
         t.deferred = rest.len() as u64;
         if !rest.is_empty() {
-            st = self.queue_to_work(&ctx, st, rest);
+            st = self.queue_to_work(ctx, st, rest, rest.len());
         }
         drop(st);
-        ctx.settle_stats(&t);
-        run.entries.clear();
-        if done != 0 {
-            sh.release(done);
+        t.add_to_stats(stats);
+        if t.errors != 0 {
+            self.shared.err_wait.notify_all();
         }
+        entries.clear();
     }
 
-    /// Appends `entries` (already counted as pending) to `ctx`'s queue, behind what it has, and
+    /// Appends `entries` to `ctx`'s queue, behind what it has, counts `count` more pending, and
     /// queues its work item. `st` is `ctx`'s state, locked; it is given back locked (it is
     /// dropped while waiting for memory: entries are not dropped for the lack of it).
     fn queue_to_work<'a>(
@@ -892,6 +929,7 @@ impl FaultPath {
         ctx: &'a Arc<UserContext>,
         mut st: MutexGuard<'a, CtxState>,
         entries: &[DsaEvlEntry],
+        count: usize,
     ) -> MutexGuard<'a, CtxState> {
         let sh = &*self.shared;
         while st.queue.extend_from_slice(entries, GFP_KERNEL).is_err() {
@@ -903,7 +941,8 @@ impl FaultPath {
         // Queued under the budget lock, so that `shutdown` (which sets `dead` under it, then
         // drains the workqueue) never sees a work queued after it began. `Err`: the work is
         // already queued, and will take these entries.
-        let b = sh.budget.lock();
+        let mut b = sh.budget.lock();
+        b.pending += count;
         if !b.dead {
             let _ = sh.wq.enqueue(ctx.clone());
         }
@@ -937,7 +976,7 @@ impl FaultPath {
             b.peak = b.pending;
         }
         drop(b);
-        drop(self.queue_to_work(ctx, st, entries));
+        drop(self.queue_to_work(ctx, st, entries, 0));
         Ok(())
     }
 
@@ -1004,9 +1043,9 @@ impl FaultPath {
 
     /// The fault path's counters.
     pub(crate) fn stats(&self) -> FaultStats {
-        let peak = self.shared.budget.lock().peak as u64;
-        let mut s = *self.shared.stats.lock();
-        s.peak_pending = peak;
+        let mut s = self.inline.lock().stats;
+        s.add(&self.shared.stats.lock());
+        s.peak_pending = self.shared.budget.lock().peak as u64;
         s
     }
 
@@ -1017,7 +1056,7 @@ impl FaultPath {
         {
             // Nothing is collected outside a drain, which always ends with `end_drain`.
             let mut run = self.inline.lock();
-            self.shared.stats.lock().lost += run.entries.len() as u64;
+            run.stats.lost += run.entries.len() as u64;
             run.entries.clear();
             run.ctx = None;
         }
