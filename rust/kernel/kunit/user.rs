@@ -8,7 +8,12 @@
 //! ([`madvise_dontneed`]) or inaccessible (`prot::NONE`). The mappings and the address space
 //! go away with the test.
 //!
+//! Only with KUnit built in (`CONFIG_KUNIT=y`): the helpers are for tests, and
+//! `kunit_vm_mmap()` is not there for the kernel crate otherwise.
+//!
 //! C header: [`include/kunit/test.h`](srctree/include/kunit/test.h)
+
+#![cfg(CONFIG_KUNIT = "y")]
 
 use crate::{bindings, mm::Mm, prelude::*, sync::aref::ARef, task::Task, uaccess::UserPtr};
 
@@ -36,7 +41,6 @@ const MADV_DONTNEED: i32 = 4;
 /// on first access. The mapping lasts until the test ends.
 ///
 /// Returns `EINVAL` when not called from a KUnit test, `ENOMEM` when the mapping fails.
-#[cfg(CONFIG_KUNIT = "y")]
 pub fn vm_mmap_anon(len: usize, prot: u32) -> Result<UserPtr> {
     // SAFETY: `kunit_get_current_test()` only reads the current task's KUnit pointer.
     let test = unsafe { bindings::kunit_get_current_test() };
