@@ -370,6 +370,41 @@ mod tests {
         Ok(())
     }
 
+    /// A context removed while the drain holds an entry it collected for it: the fault path
+    /// keeps no reference to it once `remove_ctx` returns (the drain remembers the context of
+    /// its last run, and with it the process's `mm`), and the entry is skipped, never written.
+    #[test]
+    fn removed_context_leaves_no_reference() -> Result {
+        let rig = Rig::new(130)?;
+        let f = rig.s.inst().dsa().faults();
+        let task = kernel::current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        let gone = f.add_ctx(0x20000, 1, mm)?;
+        let buf = map_rw(1)?;
+        put(buf, &[0u8; 64])?;
+        let mut e = entry(&rig, buf, 7);
+        e.header.info = e.header.info.with_const_pasid::<0x20000>();
+        // Handled by the context's work (a KUnit thread has an address space of its own, so
+        // the drain's inline path hands it on).
+        assert!(f.try_push(&e).is_ok());
+        f.flush();
+        assert_eq!(gone.counters().cr_faults, 1);
+        assert_eq!(cr_at(buf).bytes_completed, 7);
+        // Collected, not handled yet, when the context goes.
+        e.header.fault_addr = buf + 32;
+        assert!(f.try_push(&e).is_ok());
+        let skipped = f.stats().skipped;
+        f.remove_ctx(&gone);
+        let last = Arc::into_unique_or_drop(gone);
+        // None: the fault path still holds the removed context.
+        assert!(last.is_some());
+        f.end_drain();
+        f.flush();
+        assert_eq!(cr_at(buf + 32).status, 0);
+        assert_eq!(f.stats().skipped, skipped + 1);
+        Ok(())
+    }
+
     #[test]
     fn batch_cases() -> Result {
         let rig = Rig::new(122)?;
