@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/idxd.h>
+#include <linux/fuse.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 
@@ -1392,6 +1394,226 @@ TEST_F(wq, disable_with_userfault_crs_pending)
 	close(fd2);
 	close(uffd);
 	munmap(trap, UFFD_TRAPS * 4096);
+}
+
+
+/*
+ * A FUSE file whose daemon never answers a read: a CR in a MAP_SHARED mapping of it that
+ * was never touched. The daemon (a child, speaking the FUSE protocol on /dev/fuse itself,
+ * include/uapi/linux/fuse.h) does not ask for FUSE_ASYNC_READ, so reading a page of the file
+ * waits for its reply in the reader's own thread, whatever fault flags the reader passed. A
+ * fix-up must not become that reader: the CR counts as a failure within a second, another
+ * process's fix-up is not delayed, this process's close() finishes, and nothing was written
+ * (the daemon never gets a FUSE_WRITE).
+ */
+enum { FUSE_SEEN_READ, FUSE_SEEN_WRITE, FUSE_SEEN_MAX };
+
+static int fuse_reply(int fd, uint64_t unique, int error, const void *arg, size_t len)
+{
+	char out[sizeof(struct fuse_out_header) + 256];
+	struct fuse_out_header *h = (void *)out;
+
+	h->len = sizeof(*h) + len;
+	h->error = error;
+	h->unique = unique;
+	memcpy(out + sizeof(*h), arg, len);
+	return write(fd, out, h->len) == h->len ? 0 : -1;
+}
+
+static void fuse_fill_attr(struct fuse_attr *a, uint64_t nodeid)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = nodeid;
+	a->mode = nodeid == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0666;
+	a->nlink = nodeid == FUSE_ROOT_ID ? 2 : 1;
+	a->size = nodeid == FUSE_ROOT_ID ? 0 : 4096;
+	a->blocks = 8;
+	a->blksize = 4096;
+}
+
+/* The daemon's loop: answers what opening and mapping "f" needs, never a FUSE_READ. */
+static void __attribute__((noreturn)) fuse_stuck_daemon(int fd, int *seen)
+{
+	static char in[FUSE_MIN_READ_BUFFER + 65536];
+
+	for (;;) {
+		struct fuse_in_header *h = (void *)in;
+		void *arg = in + sizeof(*h);
+		ssize_t n = read(fd, in, sizeof(in));
+
+		if (n < 0 && (errno == EINTR || errno == ENOENT))
+			continue;
+		if (n < (ssize_t)sizeof(*h))
+			_exit(0);
+		switch (h->opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_in *i = arg;
+			struct fuse_init_out o = {
+				.major = FUSE_KERNEL_VERSION,
+				.minor = FUSE_KERNEL_MINOR_VERSION,
+				.max_readahead = i->max_readahead,
+				.max_write = 4096,
+				.time_gran = 1,
+			};
+
+			fuse_reply(fd, h->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out o = { .nodeid = 2, .generation = 1 };
+
+			if (strcmp(arg, "f")) {
+				fuse_reply(fd, h->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			fuse_fill_attr(&o.attr, 2);
+			fuse_reply(fd, h->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_GETATTR:
+		case FUSE_SETATTR: {
+			struct fuse_attr_out o = { 0 };
+
+			fuse_fill_attr(&o.attr, h->nodeid);
+			fuse_reply(fd, h->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out o = { .fh = 1 };
+
+			fuse_reply(fd, h->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_READ:
+			__atomic_add_fetch(&seen[FUSE_SEEN_READ], 1, __ATOMIC_SEQ_CST);
+			break;
+		case FUSE_WRITE: {
+			struct fuse_write_out o = { .size = ((struct fuse_write_in *)arg)->size };
+
+			__atomic_add_fetch(&seen[FUSE_SEEN_WRITE], 1, __ATOMIC_SEQ_CST);
+			fuse_reply(fd, h->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+		case FUSE_INTERRUPT:
+			break;
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+		case FUSE_ACCESS:
+			fuse_reply(fd, h->unique, 0, NULL, 0);
+			break;
+		default:
+			fuse_reply(fd, h->unique, -ENOSYS, NULL, 0);
+		}
+	}
+}
+
+TEST_F(wq, cr_in_stuck_fuse_page)
+{
+	char mnt[] = "/tmp/ridxd-fuse-XXXXXX", opts[128], file[64];
+	struct timespec t0, t1;
+	struct dsa_hw_desc d;
+	pid_t daemon, watchdog, pid;
+	int fusefd, ffd, *res;
+	long fails0, took;
+	char *page;
+
+	if (!variant->prs_disable || variant->wq != 1)
+		SKIP(return, "needs a shared WQ with PRS off (two processes, CR faults)");
+	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fusefd < 0)
+		SKIP(return, "no /dev/fuse: %s", strerror(errno));
+	ASSERT_NE(NULL, mkdtemp(mnt));
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fusefd);
+	if (mount("ridxd-stuck", mnt, "fuse", MS_NOSUID | MS_NODEV, opts)) {
+		int e = errno;
+
+		close(fusefd);
+		rmdir(mnt);
+		SKIP(return, "mount fuse: %s", strerror(e));
+	}
+	res = map_results();
+	ASSERT_NE(NULL, res);
+	res[FUSE_SEEN_READ] = res[FUSE_SEEN_WRITE] = 0;
+	daemon = fork();
+	ASSERT_LE(0, daemon);
+	if (daemon == 0)
+		fuse_stuck_daemon(fusefd, res);
+	close(fusefd);
+	snprintf(file, sizeof(file), "%s/f", mnt);
+	ffd = open(file, O_RDWR);
+	ASSERT_LE(0, ffd) TH_LOG("open %s: %s", file, strerror(errno));
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	/* Whatever waits on the daemon is let go after 3 s: the connection is aborted. */
+	watchdog = fork();
+	ASSERT_LE(0, watchdog);
+	if (watchdog == 0) {
+		sleep(3);
+		kill(daemon, SIGKILL);
+		_exit(0);
+	}
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, page);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = wq_open(variant->wq);
+		char *crs = map_pages(1), *data = map_pages(2);
+		struct timespec a, b;
+
+		if (fd < 0 || !crs || !data)
+			_exit(1);
+		memset(data, 1, 2 * 4096);
+		memmove_desc(&d, data, data + 4096, 64, crs);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (write(fd, &d, sizeof(d)) != sizeof(d))
+			_exit(2);
+		res[FUSE_SEEN_MAX] = wait_cr((void *)crs);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		res[FUSE_SEEN_MAX + 1] = ms_between(&a, &b);
+		close(fd);
+		_exit(0);
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	EXPECT_EQ(DSA_COMP_SUCCESS, res[FUSE_SEEN_MAX]);
+	EXPECT_GT(100, res[FUSE_SEEN_MAX + 1])
+		TH_LOG("another process's CR took %d ms", res[FUSE_SEEN_MAX + 1]);
+
+	/* Counted within a second, before the watchdog lets anything go. */
+	for (int i = 0; i < 1000; i++) {
+		if (wq_attr(variant->wq, -1, "cr_fault_failures") == fails0 + 1)
+			break;
+		usleep(1000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = ms_between(&t0, &t1);
+	EXPECT_EQ(fails0 + 1, wq_attr(variant->wq, -1, "cr_fault_failures"))
+		TH_LOG("no failure counted %ld ms after the submission", took);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(self->fd);
+	self->fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = ms_between(&t0, &t1);
+	EXPECT_GT(1000, took) TH_LOG("close() took %ld ms", took);
+	/* Were the page dirty, writing it back would be a FUSE_WRITE. */
+	msync(page, 4096, MS_SYNC);
+	EXPECT_EQ(0, __atomic_load_n(&res[FUSE_SEEN_WRITE], __ATOMIC_SEQ_CST));
+	TH_LOG("the daemon got %d FUSE_READ", __atomic_load_n(&res[FUSE_SEEN_READ], __ATOMIC_SEQ_CST));
+
+	kill(watchdog, SIGKILL);
+	waitpid(watchdog, NULL, 0);
+	kill(daemon, SIGKILL);
+	waitpid(daemon, NULL, 0);
+	munmap(page, 4096);
+	close(ffd);
+	umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+	munmap(res, 4096);
 }
 
 /*
