@@ -12,9 +12,21 @@
 //! references (`pages == NULL`); the caller then retries its non-faulting access
 //! ([`crate::uaccess::nofault`]).
 //!
+//! `FOLL_NOWAIT` is a request, not a promise: a filesystem's `read_folio()` or readahead may
+//! wait inside the fault handler whatever its flags. A FUSE file whose daemon did not ask for
+//! `FUSE_ASYNC_READ` is read synchronously (`fuse_send_readpages()` calls
+//! `fuse_simple_request()` and waits for the daemon's reply), so a fault on a page of it that
+//! is not in the page cache waits for the daemon, `FAULT_FLAG_RETRY_NOWAIT` or not. Only
+//! anonymous, shmem and hugetlb memory are faulted in here: their faults wait on nothing user
+//! space controls but a `userfaultfd`, which honours `FAULT_FLAG_RETRY_NOWAIT`
+//! (`handle_userfault()`). Pages of other file mappings are only written where they are present.
+//!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
-use super::MmapReadGuard;
+use super::{
+    virt::{flags, VmaRef},
+    MmapReadGuard,
+};
 use crate::{bindings, page::PAGE_SIZE, prelude::*};
 
 /// What [`MmapReadGuard::fault_in_nowait`] achieved.
@@ -23,7 +35,9 @@ pub enum FaultIn {
     /// Every page of the range is now present with the access asked for.
     Done,
     /// A page could not be faulted in without waiting (I/O started, a userfault pending, a
-    /// lock busy); a later retry may succeed.
+    /// lock busy), or it is in a file mapping other than shmem or hugetlbfs, whose fault may
+    /// wait on the filesystem (see the module's documentation) and is not tried; a later
+    /// retry may succeed (the page may have become present meanwhile).
     WouldWait,
 }
 
@@ -36,7 +50,8 @@ impl MmapReadGuard<'_> {
     /// accessed that way (no mapping, `PROT_NONE`, read-only for a write, past the end of a
     /// file, a hardware-poisoned page), `ENOMEM` when memory for the fault could not be had,
     /// and `EINVAL` for an empty or wrapping range. May allocate memory; never waits on the
-    /// process, another task or I/O.
+    /// process, another task or I/O: pages of file mappings other than shmem and hugetlbfs are
+    /// not faulted in ([`FaultIn::WouldWait`]).
     ///
     /// # Examples
     ///
@@ -66,9 +81,20 @@ impl MmapReadGuard<'_> {
         let end = addr.checked_add(len).filter(|_| len > 0).ok_or(EINVAL)?;
         let start = addr & !(PAGE_SIZE - 1);
         let nr = (end - start).div_ceil(PAGE_SIZE);
-        let mut flags = bindings::FOLL_NOWAIT;
+        let mut at = start;
+        while at < end {
+            let vma = self.vma_lookup(at).ok_or(EFAULT)?;
+            if vma.flags() & (flags::IO | flags::PFNMAP) != 0 {
+                return Err(EFAULT);
+            }
+            if !nowait_honoured(vma) {
+                return Ok(FaultIn::WouldWait);
+            }
+            at = vma.end();
+        }
+        let mut foll = bindings::FOLL_NOWAIT;
         if write {
-            flags |= bindings::FOLL_WRITE;
+            foll |= bindings::FOLL_WRITE;
         }
         // SAFETY: `MmapReadGuard` holds `self.mm`'s mmap lock for read, as required; NULL `pages`
         // takes no page references (none to release); NULL `locked` keeps the lock held.
@@ -77,7 +103,7 @@ impl MmapReadGuard<'_> {
                 self.mm.as_raw(),
                 start,
                 nr,
-                flags as _,
+                foll as _,
                 core::ptr::null_mut(),
                 core::ptr::null_mut(),
             )
@@ -91,4 +117,26 @@ impl MmapReadGuard<'_> {
             FaultIn::WouldWait
         })
     }
+}
+
+/// Whether a fault in `vma` with `FAULT_FLAG_RETRY_NOWAIT` waits on nothing user space controls:
+/// anonymous memory (no `vm_ops`, as `vma_is_anonymous()`), shmem (`vma_is_shmem()`) and
+/// hugetlb (`VM_HUGETLB`), whose userfaults honour the flag. Not other file mappings: their
+/// filesystem's read may wait for a server (a FUSE daemon) inside the fault.
+fn nowait_honoured(vma: &VmaRef) -> bool {
+    if vma.flags() & flags::HUGETLB != 0 {
+        return true;
+    }
+    let raw = vma.as_ptr();
+    // SAFETY: `VmaRef` is only handed out while the mmap lock is held for read (its invariant),
+    // under which `vma` stays valid and its `vm_ops` does not change.
+    if unsafe { (*raw).vm_ops }.is_null() {
+        return true;
+    }
+    #[cfg(CONFIG_SHMEM)]
+    // SAFETY: As above, `raw` is a valid VMA under the mmap lock, which `vma_is_shmem()` needs.
+    if unsafe { bindings::vma_is_shmem(raw) } {
+        return true;
+    }
+    false
 }
