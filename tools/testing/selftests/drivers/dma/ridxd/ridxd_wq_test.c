@@ -1398,6 +1398,43 @@ TEST_F(wq, disable_with_userfault_crs_pending)
 
 
 /*
+ * The device is disabled (its driver unbound, as accel-config disable-device does) while this
+ * process's CRs wait on unanswered userfaults: the disable finishes within a second, the file
+ * answers ENODEV, nothing is written in the trap pages, and the device comes back with a
+ * configuration. (rmmod, once the files are closed, is tests.sh's.)
+ */
+TEST_F(wq, device_disable_with_userfault_crs_pending)
+{
+	struct dsa_completion_record *cr = (void *)(self->buf + 3 * 4096);
+	struct timespec t0, t1;
+	struct dsa_hw_desc d;
+	char *trap;
+	int uffd;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fault reaches the driver");
+	trap = uffd_trap_pages(&uffd);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_NE(NULL, trap);
+	ASSERT_EQ(0, submit_trapped(self->fd, self->buf, trap)) TH_LOG("%s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, attr_write("enable", "0"));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GT(1000, ms_between(&t0, &t1)) TH_LOG("disable took %ld ms", ms_between(&t0, &t1));
+	memmove_desc(&d, self->buf, self->buf + 4096, 64, cr);
+	EXPECT_EQ(-1, write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, wq_attr(variant->wq, -1, "clients"));
+	ASSERT_EQ(0, default_config());
+	ASSERT_EQ(0, attr_write("enable", "1"));
+	enable_wqs();
+	EXPECT_EQ(0, trap_untouched(uffd, trap));
+	close(uffd);
+	munmap(trap, UFFD_TRAPS * 4096);
+}
+
+/*
  * A FUSE file whose daemon never answers a read: a CR in a MAP_SHARED mapping of it that
  * was never touched. The daemon (a child, speaking the FUSE protocol on /dev/fuse itself,
  * include/uapi/linux/fuse.h) does not ask for FUSE_ASYNC_READ, so reading a page of the file
