@@ -742,6 +742,36 @@ TEST_F(wq, cr_past_eof_of_shared_tmpfs)
 	close(mfd);
 }
 
+/*
+ * A CR in a present page the process may only read (PROT_READ after it was filled): the
+ * device's write faults, the fix-up must not write it either. One failure, no fix-up counted,
+ * the page unchanged.
+ */
+TEST_F(wq, read_only_cr_page_counts_as_failure)
+{
+	char *ro, *src = self->buf + 4096, *dst = self->buf + 2 * 4096;
+	long faults0, fails0;
+	struct dsa_hw_desc d;
+	int bad = 0;
+
+	if (!variant->prs_disable)
+		SKIP(return, "PRS on: no CR fault reaches the driver");
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	memset(ro, 0x5a, 4096);
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+	faults0 = wq_attr(variant->wq, -1, "cr_faults");
+	fails0 = wq_attr(variant->wq, -1, "cr_fault_failures");
+	memmove_desc(&d, src, dst, 64, ro + 64);
+	ASSERT_EQ(sizeof(d), write(self->fd, &d, sizeof(d)));
+	EXPECT_EQ(fails0 + 1, wq_attr_wait(variant->wq, -1, "cr_fault_failures", fails0 + 1));
+	EXPECT_EQ(faults0, wq_attr(variant->wq, -1, "cr_faults"));
+	for (int i = 0; i < 4096; i++)
+		bad += ro[i] != 0x5a;
+	EXPECT_EQ(0, bad);
+	munmap(ro, 4096);
+}
+
 TEST_F(wq, unwritable_records_count_as_failures)
 {
 	struct dsa_hw_desc *list = (void *)self->buf, b, d;
