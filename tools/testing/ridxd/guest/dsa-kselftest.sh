@@ -7,6 +7,16 @@
 # intel-iommu has x-prs=on).  What the devices cannot do is skipped by the kselftest with its
 # reason: shared WQs (no ENQCMD), the model's own knobs, several openers of one WQ.  Run by
 # "ridxd-dev dsa-vm guest dsa-kselftest.sh".
+#
+# The console shows one DMAR fault per device, "[DMA Read NO_PASID] ... SM: Invalid
+# Scalable-Mode PASID Table Entry" at a user address, most likely from
+# killed_with_faults_pending (run alone on dsa0 it makes QEMU print "vtd_iommu_translate:
+# detected translation failure" at a user address; no other case tried did): the killed process's mm goes (exit_mm(), whose
+# mmu_notifier release makes intel-iommu clear the PASID's table entry) before its files are
+# closed and the driver drains the PASID, so the device's next request with that PASID finds
+# no entry. The request did carry the PASID: QEMU 10.2.2's vtd_do_iommu_translate() records
+# PASID-entry faults with is_pasid false, so the guest prints NO_PASID and dumps PASID 0's
+# entry (which is valid).
 . /ridxd/tap.sh
 D=/sys/bus/dsa/devices
 
