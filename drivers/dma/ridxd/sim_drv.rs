@@ -19,7 +19,7 @@ use crate::{
     hwif::{DeviceBus, DeviceIo, DmaBuf, IrqHandler, SvaBond},
     instance::{BringUp, Instance},
     regs,
-    sim::{mem::DmaRegion, Generation, IrqSink, SimDevice, SimHandle},
+    sim::{mem::DmaRegion, Generation, IrqSink, Portal, SimDevice, SimHandle},
 };
 use kernel::{
     debugfs::{Dir, File},
@@ -158,7 +158,10 @@ impl DeviceBus for SimIo {
 
     fn submit(&self, wq: usize, shared: bool, desc: &Descriptor) -> Result {
         if shared {
-            self.0.enqcmd(wq, desc, desc.pasid(), true)
+            // ENQCMDS carries the descriptor's own privilege bit; `write()`, like idxd's,
+            // uses the limited portal.
+            self.0
+                .enqcmd(wq, desc, desc.pasid(), desc.priv_(), Portal::Limited)
         } else {
             self.0.movdir64b(wq, desc);
             Ok(())

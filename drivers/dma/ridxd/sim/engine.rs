@@ -85,6 +85,10 @@ pub(crate) struct Stats {
     pub(crate) swerrs: u64,
     /// Descriptors discarded by an abort, a reset, or a full dedicated WQ.
     pub(crate) discarded: u64,
+    /// Descriptors run with supervisor privilege: submitted by ENQCMDS with the privilege
+    /// bit set, or to a dedicated WQ whose WQCFG.priv is set (user descriptors run with it
+    /// could reach supervisor mappings of the PASID's page tables).
+    pub(crate) privileged: u64,
 }
 
 /// What the engine needs from the device while it runs a descriptor.

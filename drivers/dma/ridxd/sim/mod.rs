@@ -60,6 +60,19 @@ pub(crate) trait IrqSink: Send + Sync {
     fn fire(&self, vector: u16);
 }
 
+/// Which of a shared WQ's portals a submission is written to (`enum idxd_portal_prot` of the C
+/// driver's `idxd.h`). The unlimited portal takes a descriptor while the WQ holds fewer than
+/// its size; the limited portal only while it holds fewer than its threshold (WQCFG dword 1;
+/// `Documentation/ABI/stable/sysfs-driver-dma-idxd`: "the number of entries in this work
+/// queue that may be filled via a limited portal").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Portal {
+    /// Offset 0 of the WQ's portal pages.
+    Unlimited,
+    /// The next page: the one user mappings and idxd's (and ridxd's) `write()` use.
+    Limited,
+}
+
 /// A descriptor waiting in a WQ.
 #[derive(Clone, Copy, Debug)]
 struct Submission {
@@ -366,21 +379,24 @@ impl SimDevice {
             pasid: None,
             privileged: false,
         };
-        if !ok || self.push(wq, s).is_err() {
+        // A dedicated WQ has no threshold: every entry may be filled.
+        if !ok || self.push(wq, s, Portal::Unlimited).is_err() {
             self.stats.lock().discarded += 1;
         }
     }
 
-    /// ENQCMD (`privileged` false) or ENQCMDS to shared WQ `wq`, tagged with `pasid`.
+    /// ENQCMD (`privileged` false) or ENQCMDS to `portal` of shared WQ `wq`, tagged with
+    /// `pasid`.
     ///
-    /// Returns `EAGAIN` ("retry", the instruction's ZF) when the WQ is full, disabled, or not a
-    /// shared WQ.
+    /// Returns `EAGAIN` ("retry", the instruction's ZF) when the WQ is full (for the limited
+    /// portal: holds its threshold), disabled, or not a shared WQ.
     pub(crate) fn enqcmd(
         self: &Arc<Self>,
         wq: usize,
         desc: &Descriptor,
         pasid: u32,
         privileged: bool,
+        portal: Portal,
     ) -> Result {
         {
             let regs = self.regs.lock();
@@ -398,12 +414,21 @@ impl SimDevice {
                 pasid: Some(pasid & mem::PASID_MAX),
                 privileged,
             },
+            portal,
         )
     }
 
-    /// Queues `s` on WQ `wq` if it has room (WQCFG size), and kicks the engine.
-    fn push(self: &Arc<Self>, wq: usize, s: Submission) -> Result {
-        let size = self.regs.lock().wqcfg(wq, regs::wqcfg::SIZE_IDX) as usize & 0xffff;
+    /// Queues `s` on WQ `wq` if it has room (WQCFG size; the threshold too through the limited
+    /// portal), and kicks the engine.
+    fn push(self: &Arc<Self>, wq: usize, s: Submission, portal: Portal) -> Result {
+        let size = {
+            let r = self.regs.lock();
+            let size = r.wqcfg(wq, regs::wqcfg::SIZE_IDX) & 0xffff;
+            match portal {
+                Portal::Unlimited => size,
+                Portal::Limited => size.min(r.wqcfg(wq, regs::wqcfg::THRESH_IDX) & 0xffff),
+            }
+        } as usize;
         let n = {
             let mut q = self.queues.lock();
             if q.q[wq].len() >= size {
@@ -557,6 +582,9 @@ impl SimDevice {
     /// Runs one descriptor of WQ `wq` to completion.
     fn run(&self, wq: usize, s: Submission) {
         let (ctx, pasid) = self.wq_ctx(wq, &s);
+        if ctx.privileged {
+            self.stats.lock().privileged += 1;
+        }
         let d = s.desc;
         let mm = pasid.and_then(|p| self.pasids.lock().lookup(p));
         let Some(mm) = mm.and_then(|m| m.mmget_not_zero()) else {

@@ -53,6 +53,8 @@ impl Rig {
         for w in [DWQ, SWQ] {
             d.write32(wq_off(w, wqcfg::SIZE_IDX), wq_size);
         }
+        // The limited portal may fill half of the shared WQ.
+        d.write32(wq_off(SWQ, wqcfg::THRESH_IDX), wq_size / 2);
         d.write32(wq_off(DWQ, wqcfg::MODE_IDX), 1 | prs | pasid << 8 | 1 << 28);
         d.write32(wq_off(SWQ, wqcfg::MODE_IDX), prs | 1 << 28);
         let mut evl = None;
@@ -210,6 +212,7 @@ mod tests {
             &desc(opcode::NOOP, 0, 0, 0, cr),
             rig.pasid + 100,
             false,
+            Portal::Unlimited,
         )?;
         rig.dev().wait_idle();
         let sw = rig.dev().read64(off::SWERR);
@@ -226,7 +229,11 @@ mod tests {
         rig.dev()
             .write32(off::CMD, cmd::DISABLE_WQ << 20 | 1 << SWQ);
         rig.dev().wait_idle();
-        assert!(rig.dev().enqcmd(SWQ, &d, rig.pasid, false) == Err(EAGAIN));
+        assert!(
+            rig.dev()
+                .enqcmd(SWQ, &d, rig.pasid, false, Portal::Unlimited)
+                == Err(EAGAIN)
+        );
         Ok(())
     }
 
@@ -363,8 +370,13 @@ mod tests {
         madvise_dontneed(UserPtr::from_addr(crs as usize), PAGE_SIZE)?;
         let submit = |n: u32| {
             let cr = crs + u64::from(n % 128) * 32;
-            rig.dev()
-                .enqcmd(SWQ, &desc(opcode::NOOP, 0, 0, 0, cr), rig.pasid, false)
+            rig.dev().enqcmd(
+                SWQ,
+                &desc(opcode::NOOP, 0, 0, 0, cr),
+                rig.pasid,
+                false,
+                Portal::Unlimited,
+            )
         };
         // Phase 1: free nothing. The engine must stop with SIZE - 1 entries written (a full
         // ring keeps one slot empty) and wait, not drop.
@@ -431,7 +443,11 @@ mod tests {
         let mut spins = 0;
         while rig.dev().stats().evl_full_waits == 0 {
             let d = desc(opcode::NOOP, 0, 0, 0, crs + u64::from(n % 128) * 32);
-            if rig.dev().enqcmd(SWQ, &d, rig.pasid, false).is_ok() {
+            if rig
+                .dev()
+                .enqcmd(SWQ, &d, rig.pasid, false, Portal::Unlimited)
+                .is_ok()
+            {
                 n += 1;
             } else {
                 fsleep(Delta::from_millis(1));
@@ -439,19 +455,26 @@ mod tests {
                 assert!(spins < 10_000);
             }
         }
-        // The shared WQ fills up to its size, then says "retry"; occupancy shows it.
-        let mut queued = 0;
-        while rig
-            .dev()
-            .enqcmd(SWQ, &desc(opcode::NOOP, 0, 0, 0, crs), rig.pasid, false)
-            .is_ok()
-        {
-            queued += 1;
-            assert!(queued <= WQ_SIZE);
-        }
+        // The shared WQ's limited portal takes descriptors while it holds fewer than its
+        // threshold, then says "retry"; the unlimited portal goes on up to its size, then says
+        // "retry"; occupancy shows it. (Descriptors submitted while the engine was stalling
+        // may be queued already.)
         let p = rig.dev().personality();
         let state = p.wqcfg_offset() + SWQ * p.wqcfg_stride() + wqcfg::STATE_IDX * 4;
-        assert_eq!(rig.dev().read32(state) & 0xffff, WQ_SIZE);
+        let occupancy = || rig.dev().read32(state) & 0xffff;
+        let before = occupancy();
+        for (portal, upto) in [
+            (Portal::Limited, before.max(WQ_SIZE / 2)),
+            (Portal::Unlimited, WQ_SIZE),
+        ] {
+            let d = desc(opcode::NOOP, 0, 0, 0, crs);
+            let mut queued = 0;
+            while rig.dev().enqcmd(SWQ, &d, rig.pasid, false, portal).is_ok() {
+                queued += 1;
+                assert!(queued <= WQ_SIZE);
+            }
+            assert_eq!(occupancy(), upto);
+        }
         // A descriptor on the dedicated WQ waits behind the stalled engine.
         rig.dev()
             .movdir64b(DWQ, &desc(opcode::NOOP, 0, 0, 0, ok_cr));

@@ -11,7 +11,7 @@ mod tests {
     use crate::{
         fault::{CrCounters, UserContext},
         hw::{opcode, status, Descriptor, DsaEvlEntry, EvlInfo},
-        sim::Generation,
+        sim::{Generation, Portal},
         sim_drv::SimInstance,
     };
     use kernel::{
@@ -50,7 +50,10 @@ mod tests {
         fn run(&self, d: &Descriptor) -> Result {
             let m = self.s.model();
             let mut spins = 0;
-            while m.enqcmd(1, d, self.pasid, false).is_err() {
+            while m
+                .enqcmd(1, d, self.pasid, false, Portal::Unlimited)
+                .is_err()
+            {
                 fsleep(Delta::from_millis(1));
                 spins += 1;
                 if spins > 5000 {
@@ -236,7 +239,10 @@ mod tests {
         for i in 0..n {
             let d = desc(opcode::NOOP, 0, 0, 0, crs + (i * PAGE_SIZE) as u64);
             let mut spins = 0;
-            while m.enqcmd(1, &d, rig.pasid, false).is_err() {
+            while m
+                .enqcmd(1, &d, rig.pasid, false, Portal::Unlimited)
+                .is_err()
+            {
                 fsleep(Delta::from_micros(100));
                 spins += 1;
                 if spins > 50_000 {

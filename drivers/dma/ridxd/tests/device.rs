@@ -15,8 +15,7 @@ mod tests {
         hw::{opcode, Descriptor},
         hwif::DeviceIo,
         regs::{self, cmd, off, state, wqcfg},
-        sim::Generation,
-        sim::SimDevice,
+        sim::{Generation, Portal, SimDevice},
         sim_drv::SimInstance,
         tests::util::{wait_for, Job},
     };
@@ -543,7 +542,7 @@ mod tests {
             desc.set_opcode(opcode::NOOP);
             desc.set_flags(crate::hw::flags::CRAV | crate::hw::flags::RCR);
             desc.completion_addr = crs + (sent % 128) * 32;
-            if m.enqcmd(1, &desc, pasid, false).is_ok() {
+            if m.enqcmd(1, &desc, pasid, false, Portal::Unlimited).is_ok() {
                 sent += 1;
             } else {
                 fsleep(Delta::from_millis(1));

@@ -16,7 +16,7 @@ mod tests {
         hw::opcode,
         hwif::SvaBond,
         regs::{cmd, off, state},
-        sim::{CmdFault, Generation},
+        sim::{CmdFault, Generation, Portal},
         sim_drv::SimInstance,
         tests::util::{desc, get, map_rw, put, wait_for, Job},
     };
@@ -72,7 +72,7 @@ mod tests {
         let cr = buf + PAGE_SIZE as u64 + 64;
         let d = desc(opcode::MEMMOVE, buf, buf + 512, 64, cr);
         let mut spins = 0;
-        while m.enqcmd(1, &d, pasid, false).is_err() && spins < 1000 {
+        while m.enqcmd(1, &d, pasid, false, Portal::Unlimited).is_err() && spins < 1000 {
             fsleep(Delta::from_millis(1));
             spins += 1;
         }

@@ -10,9 +10,15 @@ mod tests {
         cmd as command,
         regs::{cmd, off, state},
         sim::Generation,
+        hw::opcode,
         sim_drv::SimInstance,
+        tests::util::{desc, map_rw},
     };
-    use kernel::prelude::*;
+    use kernel::{
+        kunit::user::{prot, vm_mmap_anon},
+        page::PAGE_SIZE,
+        prelude::*,
+    };
 
     #[test]
     fn probe_both_generations() -> Result {
@@ -45,6 +51,33 @@ mod tests {
         // A command that succeeds.
         assert_eq!(command::run_polled(dev, io, cmd::RESET_DEVICE, 0), Ok(0));
         assert_eq!(io.read32(off::GENSTS), state::DISABLED);
+        Ok(())
+    }
+
+    /// ENQCMDS carries the privilege of the descriptor it submits (its PASID dword's bit 31),
+    /// so the seam's shared-WQ submission, which `write()` uses, runs a descriptor whose bit
+    /// is clear (`write()` refuses one with it set) without privilege.
+    #[test]
+    fn enqcmds_through_the_seam_carries_the_descriptors_privilege() -> Result {
+        let s = SimInstance::new(103, Generation::Dsa2, true, None)?;
+        // The test's own address space, as a process's.
+        vm_mmap_anon(PAGE_SIZE, prot::READ)?;
+        let dsa = s.inst().dsa();
+        let m = s.model();
+        let task = kernel::current!();
+        let bond = dsa.io().sva_bind(task.mm().ok_or(EINVAL)?)?;
+        let cr = map_rw(1)?;
+        let mut d = desc(opcode::NOOP, 0, 0, 0, cr);
+        d.set_pasid(bond.pasid());
+        dsa.io().submit(1, true, &d)?;
+        m.wait_idle();
+        assert_eq!(m.stats().completed, 1);
+        assert_eq!(m.stats().privileged, 0);
+        d.set_priv(true);
+        dsa.io().submit(1, true, &d)?;
+        m.wait_idle();
+        assert_eq!(m.stats().completed, 2);
+        assert_eq!(m.stats().privileged, 1);
         Ok(())
     }
 }
