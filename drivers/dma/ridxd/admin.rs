@@ -169,6 +169,17 @@ fn dump_evl(d: &DsaDevice, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// `u32`. `EINVAL` if it is not one.
 pub(crate) fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
     let mut buf = [0u8; 32];
+    input_line(reader, &mut buf)?
+        .parse::<u32>()
+        .map_err(|_| EINVAL)
+}
+
+/// Reads a user write of at most `buf.len() - 1` bytes into `buf` and returns it as text,
+/// trailing newlines and spaces left out.
+///
+/// Returns `EINVAL` for an empty or longer write, or one that is not UTF-8; `EFAULT` if the
+/// user buffer cannot be read.
+pub(crate) fn input_line<'a>(reader: &mut UserSliceReader, buf: &'a mut [u8]) -> Result<&'a str> {
     let n = reader.len();
     if n == 0 || n >= buf.len() {
         return Err(EINVAL);
@@ -178,6 +189,5 @@ pub(crate) fn input_u32(reader: &mut UserSliceReader) -> Result<u32> {
     while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b' ') {
         end -= 1;
     }
-    let s = core::str::from_utf8(&buf[..end]).map_err(|_| EINVAL)?;
-    s.parse::<u32>().map_err(|_| EINVAL)
+    core::str::from_utf8(&buf[..end]).map_err(|_| EINVAL)
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What loading the module sets up and unloading tears down: the `dsa` bus and its drivers, the
-//! PCI driver, the model devices of `sim_dsa1`/`sim_dsa2`, and the debugfs root.
+//! PCI driver, the model devices (those of `sim_dsa1`/`sim_dsa2`, and the files that add and
+//! remove others), and the debugfs root.
 
 use crate::{instance::RootSlot, sysfs::BusSlot};
 use kernel::{debugfs, driver, pci, prelude::*};
@@ -13,8 +14,9 @@ pub(crate) struct RidxdModule {
     _pci: driver::Registration<
         pci::reset::ResetAdapter<pci::dma_mask::WithDmaMask<crate::pci_drv::RidxdPciDriver>>,
     >,
+    /// The model devices, and the debugfs files that add and remove them.
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
-    _sims: KVec<crate::sim_drv::SimInstance>,
+    _sims: Option<crate::sim_drv::SimDevices>,
     /// The fault path's benchmark, `bench` in the debugfs root (model builds only).
     #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
     _bench: Option<crate::bench::BenchFile>,
@@ -47,14 +49,15 @@ impl kernel::InPlaceModule for RidxdModule {
         let bus = BusSlot::register(module);
         #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]
         let sims = if bus.is_err() {
-            Ok(KVec::new())
+            Ok(None)
         } else {
-            crate::sim_drv::create(
+            crate::sim_drv::SimDevices::create(
                 dsa1,
                 dsa2,
                 crate::module_parameters::sim_auto_config.value(),
                 &root,
             )
+            .map(Some)
         };
         // Without it the module works; only the benchmark is missing (and says so).
         #[cfg(CONFIG_INTEL_IDXD_RUST_SIM)]

@@ -6,12 +6,27 @@
 //! The module parameters `sim_dsa1` and `sim_dsa2` say how many DSA 1.0 and DSA 2.0 model
 //! devices to create at load (faux devices `ridxd_sim0`, `ridxd_sim1`, ...).
 //!
+//! Tests create and remove model devices at run time, netdevsim-style, through files in the
+//! module's debugfs root ([`SimDevices`]):
+//!
+//! ```text
+//! /sys/kernel/debug/ridxd/
+//!     new_device      write "<generation> [<configure>]": a new model device, DSA 1.0 for
+//!                     generation 1, DSA 2.0 for 2; with configure 1 it gets the default
+//!                     configuration and is enabled, with 0 it is left disabled (default:
+//!                     the sim_auto_config parameter)
+//!     del_device      write "dsa<N>" (or "<N>"): model device N goes as on a PCI unbind
+//!     sim_devices     one line per model device: "dsa<N> ridxd_sim<N> <version>"
+//! ```
+//!
 //! Each model device has a debugfs directory of its own beside the admin interface's,
 //! `/sys/kernel/debug/ridxd/ridxd_sim<N>/`, for what only a model can do:
 //!
 //! ```text
 //!     irq_delay_ms    how long the device's interrupt messages take to arrive (0: at once;
 //!                     read-write; see `SimDevice::set_irq_delay`)
+//!     inject_halt     write a GENSTS.reset_type (0 software, 1 FLR, 2 warm, 3 cold): the
+//!                     device halts with a software error asking for that reset
 //! ```
 
 use crate::{
@@ -29,12 +44,13 @@ use kernel::{
         pfnmap::{FaultResult, PfnFault},
         MmWithUser,
     },
+    new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc,
+        Arc, Mutex,
     },
     time::Delta,
 };
@@ -191,6 +207,9 @@ impl Drop for SimBond {
 /// order: the driver lets go of the device first ([`Instance`]'s teardown), then the faux
 /// device goes, then the model.
 pub(crate) struct SimInstance {
+    /// The device's number: `dsa<index>`.
+    index: usize,
+    generation: Generation,
     /// The model's own debugfs files; removed first.
     _knobs: Option<SimKnobs>,
     _inst: Instance,
@@ -331,6 +350,8 @@ impl SimInstance {
             None => None,
         };
         Ok(Self {
+            index,
+            generation,
             _knobs: knobs,
             _inst: inst,
             _faux: faux,
@@ -357,17 +378,177 @@ impl SimInstance {
     }
 }
 
-/// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices, each with its admin directory
-/// `dsa<N>` under `root`; with `auto`, configured and enabled.
-pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<KVec<SimInstance>> {
-    let mut v = KVec::new();
-    let gens = Iterator::chain(
-        (0..dsa1).map(|_| Generation::Dsa1),
-        (0..dsa2).map(|_| Generation::Dsa2),
-    );
-    for g in gens {
-        let inst = SimInstance::new(crate::instance::next_device_index(), g, auto, Some(root))?;
-        v.push(inst, GFP_KERNEL)?;
+/// The model devices of the module: those of `sim_dsa1`/`sim_dsa2`, and those tests add and
+/// remove through `new_device`/`del_device` in the debugfs root (see the module docs). The
+/// files go first when dropped (a write in progress finishes), then the devices, in the order
+/// they were created.
+pub(crate) struct SimDevices {
+    files: KVec<Pin<KBox<File<Arc<SimList>>>>>,
+    list: Arc<SimList>,
+}
+
+/// What `new_device`, `del_device` and `sim_devices` work on.
+#[pin_data]
+struct SimList {
+    /// Where new devices' admin and model directories go.
+    root: Dir,
+    /// Whether a device of `new_device` gets the default configuration unless the write says.
+    auto: bool,
+    /// The devices, in creation order. Held while one is created or removed, so that two
+    /// writers cannot take the same one; nothing a device's bring-up or teardown calls takes it.
+    #[pin]
+    devices: Mutex<KVec<SimInstance>>,
+}
+
+/// A request written to `new_device`: `"<generation> [<configure>]"` (see the module docs).
+///
+/// Returns the generation and whether to configure and enable the device (`auto` where the
+/// write does not say); `EINVAL` for anything else.
+pub(crate) fn parse_new_device(line: &str, auto: bool) -> Result<(Generation, bool)> {
+    let mut words = line.split_ascii_whitespace();
+    let generation = match words.next() {
+        Some("1") => Generation::Dsa1,
+        Some("2") => Generation::Dsa2,
+        _ => return Err(EINVAL),
+    };
+    let configure = match words.next() {
+        None => auto,
+        Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(EINVAL),
+    };
+    if words.next().is_some() {
+        return Err(EINVAL);
     }
-    Ok(v)
+    Ok((generation, configure))
+}
+
+/// A device named in a write to `del_device`: `"dsa<N>"` or `"<N>"`; returns N, or `EINVAL`.
+pub(crate) fn parse_del_device(line: &str) -> Result<usize> {
+    let n = line.strip_prefix("dsa").unwrap_or(line);
+    // `parse` takes a leading '+'; a device name has none.
+    if !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    n.parse::<usize>().map_err(|_| EINVAL)
+}
+
+/// "1.0" or "2.0".
+fn version(g: Generation) -> &'static str {
+    match g {
+        Generation::Dsa1 => "1.0",
+        Generation::Dsa2 => "2.0",
+    }
+}
+
+impl SimList {
+    /// Creates a model device of `generation` with the next device number, configured and
+    /// enabled if `configure`; returns its number. Errors are [`SimInstance::new`]'s.
+    fn add(&self, generation: Generation, configure: bool) -> Result<usize> {
+        let mut devices = self.devices.lock();
+        devices.reserve(1, GFP_KERNEL)?;
+        let index = crate::instance::next_device_index();
+        let inst = SimInstance::new(index, generation, configure, Some(&self.root))?;
+        pr_info!(
+            "dsa{}: DSA {} model device created\n",
+            index,
+            version(generation)
+        );
+        // Room was reserved above.
+        devices.push(inst, GFP_KERNEL)?;
+        Ok(index)
+    }
+
+    /// Removes model device `index`, as a PCI device's unbind removes it: its WQs' open files
+    /// are revoked, its nodes and char devices go. `ENOENT` if no model device has that number
+    /// (a PCI device's number among them).
+    fn remove(&self, index: usize) -> Result {
+        let mut devices = self.devices.lock();
+        let pos = devices
+            .iter()
+            .position(|d| d.index == index)
+            .ok_or(ENOENT)?;
+        let inst = devices.remove(pos)?;
+        drop(inst);
+        pr_info!("dsa{}: model device removed\n", index);
+        Ok(())
+    }
+}
+
+impl SimDevices {
+    /// Creates `dsa1` DSA 1.0 and `dsa2` DSA 2.0 model devices, each with its admin directory
+    /// `dsa<N>` under `root`, configured and enabled if `auto`, and the files `new_device`,
+    /// `del_device` and `sim_devices` in `root`.
+    ///
+    /// Returns `ENOMEM` and [`SimInstance::new`]'s errors; the devices created before the
+    /// error go again.
+    pub(crate) fn create(dsa1: u32, dsa2: u32, auto: bool, root: &Dir) -> Result<Self> {
+        let list = Arc::pin_init(
+            pin_init!(SimList {
+                root: root.clone(),
+                auto,
+                devices <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )?;
+        let gens = Iterator::chain(
+            (0..dsa1).map(|_| Generation::Dsa1),
+            (0..dsa2).map(|_| Generation::Dsa2),
+        );
+        for g in gens {
+            list.add(g, auto)?;
+        }
+        let mut files = KVec::new();
+        files.push(
+            KBox::pin_init(
+                root.write_callback_file(c"new_device", list.clone(), &|l: &Arc<SimList>, r| {
+                    let mut buf = [0u8; 32];
+                    let (g, configure) =
+                        parse_new_device(crate::admin::input_line(r, &mut buf)?, l.auto)?;
+                    l.add(g, configure).map(|_| ())
+                }),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                root.write_callback_file(c"del_device", list.clone(), &|l: &Arc<SimList>, r| {
+                    let mut buf = [0u8; 32];
+                    l.remove(parse_del_device(crate::admin::input_line(r, &mut buf)?)?)
+                }),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                root.read_callback_file(c"sim_devices", list.clone(), &|l: &Arc<SimList>, f| {
+                    for d in l.devices.lock().iter() {
+                        writeln!(
+                            f,
+                            "dsa{} ridxd_sim{} {}",
+                            d.index,
+                            d.index,
+                            version(d.generation)
+                        )?;
+                    }
+                    Ok(())
+                }),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        Ok(Self { files, list })
+    }
+}
+
+impl Drop for SimDevices {
+    fn drop(&mut self) {
+        // The files first (a write in progress finishes): no write can add a device then.
+        drop(core::mem::replace(&mut self.files, KVec::new()));
+        let mut devices = KVec::new();
+        core::mem::swap(&mut *self.list.devices.lock(), &mut devices);
+        drop(devices);
+    }
 }

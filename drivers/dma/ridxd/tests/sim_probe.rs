@@ -8,10 +8,10 @@ use kernel::prelude::*;
 mod tests {
     use crate::{
         cmd as command,
+        hw::opcode,
         regs::{cmd, off, state},
         sim::Generation,
-        hw::opcode,
-        sim_drv::SimInstance,
+        sim_drv::{parse_del_device, parse_new_device, SimInstance},
         tests::util::{desc, map_rw},
     };
     use kernel::{
@@ -79,5 +79,35 @@ mod tests {
         assert_eq!(m.stats().completed, 2);
         assert_eq!(m.stats().privileged, 1);
         Ok(())
+    }
+
+    #[test]
+    fn new_device_requests() {
+        use Generation::{Dsa1, Dsa2};
+        assert_eq!(parse_new_device("1", true), Ok((Dsa1, true)));
+        assert_eq!(parse_new_device("2", false), Ok((Dsa2, false)));
+        assert_eq!(parse_new_device("2 0", true), Ok((Dsa2, false)));
+        assert_eq!(parse_new_device("1  1", false), Ok((Dsa1, true)));
+        for bad in ["", "0", "3", "2.0", "dsa", "2 2", "2 1 1", "+2", "1 yes"] {
+            assert_eq!(parse_new_device(bad, true), Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn del_device_requests() {
+        assert_eq!(parse_del_device("dsa3"), Ok(3));
+        assert_eq!(parse_del_device("12"), Ok(12));
+        for bad in [
+            "",
+            "dsa",
+            "wq1.0",
+            "dsa-1",
+            "+1",
+            "dsa 1",
+            "1x",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_del_device(bad), Err(EINVAL));
+        }
     }
 }
