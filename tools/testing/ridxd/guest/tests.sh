@@ -132,6 +132,25 @@ if command -v accel-config >/dev/null; then
 else
 	ktap_test_skip "accel-config checks: no accel-config in this guest"
 fi
+# Model devices added and removed at run time, netdevsim-style (debugfs new_device and
+# del_device): on the dsa bus, and to accel-config, as any device.
+last_sim() { awk 'END { print $1 }' $A/sim_devices; }
+tap_check "new_device: a DSA 1.0 model device, left disabled" writes $A/new_device "1 0"
+N=$(last_sim)
+echo "# new_device made $N; sim_devices: $(tr '\n' ';' < $A/sim_devices)"
+tap_check "sim_devices lists it as DSA 1.0" sh -c "grep -qx '$N ridxd_sim${N#dsa} 1.0' $A/sim_devices"
+tap_check "$N on the dsa bus, disabled, below faux device ridxd_sim${N#dsa}" sh -c "[ \$(cat $D/$N/state) = disabled ] && [ \$(cat $D/$N/version) = 0x100 ] && [ \$(basename \$(dirname \$(readlink -f $D/$N))) = ridxd_sim${N#dsa} ]"
+if command -v accel-config >/dev/null; then
+	tap_check "accel-config list -i shows $N" sh -c "/ridxd/accfg.sh list -i | grep -q '\"dev\":\"$N\"'"
+else
+	ktap_test_skip "accel-config list -i shows $N: no accel-config in this guest"
+fi
+tap_check "new_device 3 refused, nothing made" sh -c "! echo 3 > $A/new_device 2>/dev/null && [ \$(awk 'END { print \$1 }' $A/sim_devices) = $N ]"
+tap_check "del_device of dsa1's WQ name refused" refused $A/del_device wq1.0
+tap_check "del_device $N" writes $A/del_device "$N"
+tap_check "$N gone: bus node, faux device, admin directory" sh -c "[ ! -e $D/$N ] && [ ! -e /sys/bus/faux/devices/ridxd_sim${N#dsa} ] && [ ! -e $A/$N ] && ! grep -q '^$N ' $A/sim_devices"
+tap_check "del_device $N again: no such model device" refused $A/del_device "$N"
+tap_check "dsa0 and dsa1 untouched" sh -c "[ \$(cat $D/dsa0/state) = enabled ] && [ \$(cat $D/dsa1/state) = enabled ]"
 # The user WQ character devices: the kselftest program (its TAP indented under this one).
 run_selftest() {
 	"/ridxd/selftests/$1" > /tmp/$1.out 2>&1

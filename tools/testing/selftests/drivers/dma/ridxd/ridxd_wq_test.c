@@ -53,14 +53,14 @@ static int wq_open(int wq)
 }
 
 /*
- * Writes VAL to the device's attribute REL (ridxd_attr_write()). Binding WQ 0 or 1
+ * Writes VAL to attribute REL of device DEV (ridxd_attr_write()). Binding WQ 0 or 1
  * ("wq<W>/enable" "1") first gives it again what unbinding it reset, as idxd's
  * idxd_wq_disable_cleanup() does (all but size, group and driver_name): the default
  * configuration's mode, priority, name and, for the shared WQ 1, threshold (writes refused
  * because the WQ is enabled are ignored; the bind then says so). Its flags (block_on_fault,
  * prs_disable) are the caller's to set before binding.
  */
-static int attr_write(const char *rel, const char *val)
+static int attr_write_dev(const char *dev, const char *rel, const char *val)
 {
 	static const char *const again[2][4][2] = {
 		{ { "mode", "dedicated" }, { "priority", "1" }, { "name", "ridxd" } },
@@ -74,10 +74,16 @@ static int attr_write(const char *rel, const char *val)
 	    !strcmp(val, "1") && (wq == 0 || wq == 1)) {
 		for (int i = 0; i < 4 && again[wq][i][0]; i++) {
 			snprintf(r, sizeof(r), "wq%d/%s", wq, again[wq][i][0]);
-			ridxd_attr_write(dev_index(), r, again[wq][i][1]);
+			ridxd_attr_write(dev, r, again[wq][i][1]);
 		}
 	}
-	return ridxd_attr_write(dev_index(), rel, val);
+	return ridxd_attr_write(dev, rel, val);
+}
+
+/* attr_write_dev() on the device under test. */
+static int attr_write(const char *rel, const char *val)
+{
+	return attr_write_dev(dev_index(), rel, val);
 }
 
 /*
@@ -1313,6 +1319,122 @@ static int trap_untouched(int uffd, char *trap)
 		if (((struct dsa_completion_record *)(trap + i * 4096))->status)
 			return -1;
 	return 0;
+}
+
+/*
+ * The number of the model device listed last in debugfs sim_devices ("dsa<N> ..." lines, in
+ * creation order), into DEV; 0, or -1 if there is none.
+ */
+static int last_sim_device(char *dev, size_t len)
+{
+	char line[128];
+	int n = -1, k;
+	FILE *f = fopen(DBG "/sim_devices", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "dsa%d ", &k) == 1)
+			n = k;
+	fclose(f);
+	if (n < 0)
+		return -1;
+	snprintf(dev, len, "%d", n);
+	return 0;
+}
+
+/*
+ * A model device created at run time (debugfs new_device, DSA 2.0 in the default
+ * configuration) is removed (del_device) while two files are open on it, one with its CRs
+ * waiting on unanswered userfaults (shared WQ, PRS off): the removal finishes within a
+ * second; the files answer ENODEV to write and mmap, POLLERR | POLLHUP to poll; the device's
+ * nodes and char devices are gone; nothing is written in the trap pages; close is clean.
+ * Requests it cannot take are refused with EINVAL, or ENOENT for a device that is not a model
+ * device, and change nothing.
+ */
+TEST(model_device_removed_with_files_open)
+{
+	char dev[16], before[16] = "", path[128], gone[32];
+	struct pollfd p = { .events = POLLIN };
+	struct dsa_completion_record *cr;
+	struct timespec t0, t1;
+	struct dsa_hw_desc d;
+	int shared, dedicated, uffd;
+	char *buf, *trap;
+	struct stat st;
+
+	if (stat(DBG "/new_device", &st))
+		SKIP(return, "no model devices (ridxd built without CONFIG_INTEL_IDXD_RUST_SIM)");
+	last_sim_device(before, sizeof(before));
+	EXPECT_EQ(-EINVAL, ridxd_write_file(DBG "/new_device", "3"));
+	EXPECT_EQ(-EINVAL, ridxd_write_file(DBG "/new_device", "2 1 1"));
+	EXPECT_EQ(-EINVAL, ridxd_write_file(DBG "/del_device", "wq1.0"));
+	EXPECT_EQ(-ENOENT, ridxd_write_file(DBG "/del_device", "dsa100000"));
+	/* Without model devices (PCI devices only), there is none before or after. */
+	dev[0] = '\0';
+	last_sim_device(dev, sizeof(dev));
+	EXPECT_STREQ(before, dev) TH_LOG("a refused request created a device");
+
+	ASSERT_EQ(0, ridxd_write_file(DBG "/new_device", "2 1"));
+	ASSERT_EQ(0, last_sim_device(dev, sizeof(dev)));
+	ASSERT_STRNE(before, dev);
+	snprintf(path, sizeof(path), RIDXD_SYSFS "/devices/dsa%s/state", dev);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, attr_write_dev(dev, "wq1/enable", "0"));
+	ASSERT_EQ(0, ridxd_attr_write(dev, "wq1/prs_disable", "1"));
+	ASSERT_EQ(0, attr_write_dev(dev, "wq1/enable", "1"));
+
+	snprintf(path, sizeof(path), "/dev/dsa/wq%s.1", dev);
+	shared = open(path, O_RDWR);
+	ASSERT_LE(0, shared) TH_LOG("open %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "/dev/dsa/wq%s.0", dev);
+	dedicated = open(path, O_RDWR);
+	ASSERT_LE(0, dedicated) TH_LOG("open %s: %s", path, strerror(errno));
+	buf = map_pages(4);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 0x3c, 3 * 4096);
+	cr = (void *)(buf + 2 * 4096);
+	memset(cr, 0, sizeof(*cr));
+	memmove_desc(&d, buf, buf + 4096, 512, cr);
+	ASSERT_EQ(sizeof(d), write(dedicated, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	trap = uffd_trap_pages(&uffd);
+	ASSERT_NE(NULL, trap) TH_LOG("userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, submit_trapped(shared, buf, trap)) TH_LOG("%s", strerror(errno));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	snprintf(gone, sizeof(gone), "dsa%s", dev);
+	ASSERT_EQ(0, ridxd_write_file(DBG "/del_device", gone));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GT(1000, ms_between(&t0, &t1)) TH_LOG("removal took %ld ms", ms_between(&t0, &t1));
+	EXPECT_EQ(-ENOENT, ridxd_write_file(DBG "/del_device", gone));
+	if (last_sim_device(path, sizeof(path)) == 0)
+		EXPECT_STRNE(dev, path);
+
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? shared : dedicated;
+
+		memset(cr, 0, sizeof(*cr));
+		EXPECT_EQ(-1, write(fd, &d, sizeof(d)));
+		EXPECT_EQ(ENODEV, errno);
+		p.fd = fd;
+		EXPECT_EQ(1, poll(&p, 1, 0));
+		EXPECT_EQ(POLLERR | POLLHUP, p.revents);
+		EXPECT_EQ(ENODEV, mmap_errno(fd, 4096));
+		EXPECT_EQ(0, cr->status);
+	}
+	snprintf(path, sizeof(path), "/dev/dsa/wq%s.0", dev);
+	EXPECT_NE(0, stat(path, &st));
+	snprintf(path, sizeof(path), RIDXD_SYSFS "/devices/dsa%s", dev);
+	EXPECT_NE(0, stat(path, &st));
+	snprintf(path, sizeof(path), RIDXD_SYSFS "/devices/wq%s.1", dev);
+	EXPECT_NE(0, stat(path, &st));
+	EXPECT_EQ(0, trap_untouched(uffd, trap));
+	EXPECT_EQ(0, close(shared));
+	EXPECT_EQ(0, close(dedicated));
+	close(uffd);
+	munmap(trap, UFFD_TRAPS * 4096);
+	munmap(buf, 4 * 4096);
 }
 
 TEST_F(wq, cr_in_unanswered_userfault_page)
