@@ -27,10 +27,16 @@ check_fragment() {
 }
 
 # guest_fragment VARIANT: the configuration fragment of a guest kernel, on stdout.
+# debug.config's settings replace guest.config's of the same symbols.
 guest_fragment() {
-	cat "$RIDXD_TOOLS/configs/guest.config"
-	[ "$1" = debug ] && cat "$RIDXD_TOOLS/configs/debug.config"
-	return 0
+	local g=$RIDXD_TOOLS/configs/guest.config d=$RIDXD_TOOLS/configs/debug.config syms
+	if [ "$1" != debug ]; then
+		cat "$g"
+		return 0
+	fi
+	syms=$(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*\)=.*/\1/p' "$d" | paste -sd'|')
+	grep -vE "^($syms)=" "$g"
+	cat "$d"
 }
 
 # configure_build NAME FRAGMENT: configure $RIDXD_CACHE/build-NAME from FRAGMENT (a file) with
@@ -67,8 +73,16 @@ build_guest() {
 	# (functions that "phase" runs are in an || list, where set -e does not stop them).
 	run_logged "$LOGS/build-$v.log" make -C "$KSRC" O="$b" "$KMAKE_LLVM" -j"$JOBS" bzImage modules ||
 		return 1
-	[ -f "$b/drivers/dma/ridxd/ridxd.ko" ] || die "$v build produced no ridxd.ko"
-	log "$v kernel: $(du -h "$b/arch/x86/boot/bzImage" | cut -f1) bzImage, ridxd.ko $(du -h "$b/drivers/dma/ridxd/ridxd.ko" | cut -f1)"
+	local ko
+	ko=$(ridxd_module_name "$b").ko
+	[ -f "$b/drivers/dma/ridxd/$ko" ] || die "$v build produced no $ko"
+	log "$v kernel: $(du -h "$b/arch/x86/boot/bzImage" | cut -f1) bzImage, $ko $(du -h "$b/drivers/dma/ridxd/$ko" | cut -f1)"
+}
+
+# ridxd_module_name BUILD_DIR: the driver's module in that build, "ridxd", or "idxd" where it is
+# configured with CONFIG_INTEL_IDXD_RUST_AS_IDXD (the debug kernel: configs/debug.config).
+ridxd_module_name() {
+	if grep -qx 'CONFIG_INTEL_IDXD_RUST_AS_IDXD=y' "$1/.config"; then echo idxd; else echo ridxd; fi
 }
 
 # build_nosim: compile the driver crate the way a hardware user builds it, without the device

@@ -34,13 +34,17 @@ make_initramfs() {
 	r=$RIDXD_CACHE/initramfs-$v
 	rm -rf "$r"
 	mkdir -p "$r"/{bin,sbin,proc,sys,dev,tmp,lib/modules,ridxd}
+	cp "$RIDXD_TOOLS"/guest/* "$r/ridxd/"
 	cp "$TOOLS/busybox/bin/busybox" "$r/bin/"
 	local a
 	for a in $("$r/bin/busybox" --list); do
 		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
 	done
-	cp "$b/drivers/dma/ridxd/ridxd.ko" "$r/lib/modules/"
-	cp "$RIDXD_TOOLS"/guest/* "$r/ridxd/"
+	local mod
+	mod=$(ridxd_module_name "$b")
+	cp "$b/drivers/dma/ridxd/$mod.ko" "$r/lib/modules/"
+	# guest/init: which module the guest scripts load.
+	echo "$mod" >"$r/ridxd/module"
 	# The kselftest TAP helpers the guest scripts source.
 	cp "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$r/ridxd/"
 	if [ -d "$RIDXD_CACHE/selftests" ]; then

@@ -14,7 +14,7 @@ for p in /sys/bus/pci/devices/*; do
 		echo "    $(basename $p): 8086:0b25 (DSA)"
 done
 echo "--- insmod ridxd.ko"
-insmod /lib/modules/ridxd.ko || exit 1
+insmod "$RIDXD_KO" || exit 1
 dmesg | grep -E 'ridxd [0-9a-f:.]+:' | sed 's/^/    /'
 for d in $D/dsa[0-9]*; do
 	evl=$(cat "$d/event_log_size" 2>/dev/null || echo "none")
@@ -40,6 +40,6 @@ echo "--- event log of dsa0 (first entries)"
 head -n 6 $A/dsa0/event_log | sed 's/^/    /'
 echo "--- accel-config disable-device dsa0; rmmod ridxd"
 /ridxd/accfg.sh disable-device dsa0 2>&1 | sed 's/^/    /'
-rmmod ridxd || exit 1
+rmmod "$RIDXD_MOD" || exit 1
 echo "    $(ls $D 2>/dev/null | wc -l) nodes left on the dsa bus"
 exit $rc

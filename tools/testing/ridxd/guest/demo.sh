@@ -7,7 +7,7 @@ D=$B/devices
 echo "--- IOMMU"
 dmesg | grep -E 'DMAR: (Intel|IOMMU enabled|Enable scalable)|DMAR-IR' | sed 's/^/    /'
 echo "--- insmod ridxd.ko sim_dsa1=1 sim_dsa2=1   (one DSA 1.0 and one DSA 2.0 model device)"
-insmod /lib/modules/ridxd.ko sim_dsa1=1 sim_dsa2=1 || exit 1
+insmod "$RIDXD_KO" sim_dsa1=1 sim_dsa2=1 || exit 1
 dmesg | grep -E 'ridxd(_sim[0-9]+)?:' | sed 's/^/    /'
 echo "--- the idxd sysfs ABI: $D"
 for d in $D/dsa[0-9]*; do
@@ -31,7 +31,7 @@ echo "--- event log of dsa1 (first entries)"
 head -n 6 $A/dsa1/event_log | sed 's/^/    /'
 echo "    ... $(($(wc -l < $A/dsa1/event_log) - 1)) entries in the ring"
 echo "--- rmmod ridxd"
-rmmod ridxd || exit 1
+rmmod "$RIDXD_MOD" || exit 1
 left=$(ls /sys/bus/faux/devices 2>/dev/null | grep -c ridxd_sim)
 echo "    model devices left: $left"
 [ "$left" = 0 ] && [ "$rc" = 0 ]

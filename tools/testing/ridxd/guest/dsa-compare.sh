@@ -173,7 +173,7 @@ tap_check "idxd: snapshot of the disabled devices" snapshot idxd-off
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
 
 accfg() { /ridxd/accfg.sh "$@"; }
-tap_check "ridxd: insmod ridxd tc_override=1" timed probe_ridxd insmod /lib/modules/ridxd.ko tc_override=1
+tap_check "ridxd: insmod ridxd tc_override=1" timed probe_ridxd insmod "$RIDXD_KO" tc_override=1
 tap_check "ridxd: refuses a shared WQ without ENQCMD" refused_shared
 tap_check "ridxd: load-config -e" timed enable_ridxd show_out accfg load-config -c /tmp/both.conf -e
 tap_check "ridxd: snapshot" snapshot ridxd
@@ -191,6 +191,6 @@ tap_check "ridxd: snapshot of the disabled devices" snapshot ridxd-off
 # A disabled device has forgotten its configuration under both (idxd_device_clear_state()).
 tap_check "disabled: accel-config list -i the same" same_off list
 tap_check "disabled: every attribute the same" same_off attrs
-tap_check "ridxd: rmmod ridxd" rmmod ridxd
+tap_check "ridxd: rmmod ridxd" rmmod "$RIDXD_MOD"
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished

@@ -59,7 +59,7 @@ if [ "$DRV" = idxd ]; then
 	tap_check "insmod idxd_bus" insmod /lib/modules/idxd_bus.ko
 	tap_check "insmod idxd" insmod /lib/modules/idxd.ko
 else
-	tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
+	tap_check "insmod ridxd" insmod "$RIDXD_KO"
 fi
 sleep 1
 tap_check "dsa0 probed" test -d $D/dsa0

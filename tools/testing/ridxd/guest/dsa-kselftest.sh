@@ -48,7 +48,7 @@ ran() {
 }
 
 ktap_print_header
-tap_check "insmod ridxd (PCI devices come up disabled)" insmod /lib/modules/ridxd.ko
+tap_check "insmod ridxd (PCI devices come up disabled)" insmod "$RIDXD_KO"
 tap_check "dsa0 (DSA 2.0) configured and enabled" configure 0
 tap_check "dsa1 (DSA 1.0) configured and enabled" configure 1
 tap_check "kselftest ridxd_wq_test on dsa0 (DSA 2.0, PCI)" kselftest 0
@@ -58,6 +58,6 @@ tap_check "dsa0: the dedicated PRS-on and PRS-off cases ran" ran 0 40
 tap_check "kselftest ridxd_wq_test on dsa1 (DSA 1.0, PCI)" kselftest 1
 # DSA 1.0: PRS on only, no batches from user space (18 on 2026-12-03).
 tap_check "dsa1: the dedicated PRS-on cases ran" ran 1 15
-tap_check "rmmod ridxd" rmmod ridxd
+tap_check "rmmod ridxd" rmmod "$RIDXD_MOD"
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished

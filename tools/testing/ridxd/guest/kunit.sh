@@ -7,5 +7,5 @@
 # the host reads it with tools/testing/kunit/kunit.py parse, as kunit.py reads its own QEMU
 # runs. The module is unloaded afterwards, so that the init script's kmemleak scan also sees
 # what the suites left behind.
-insmod /lib/modules/ridxd.ko || exit 1
-rmmod ridxd
+insmod "$RIDXD_KO" || exit 1
+rmmod "$RIDXD_MOD"

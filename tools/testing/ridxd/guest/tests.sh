@@ -5,9 +5,9 @@
 . /ridxd/tap.sh
 
 dmesg_has() { dmesg | grep -q "$1"; }
-not_loaded() { ! grep -q '^ridxd ' /proc/modules; }
-loaded() { grep -q '^ridxd ' /proc/modules; }
-pci_driver_registered() { [ -d /sys/bus/pci/drivers/ridxd ]; }
+not_loaded() { ! grep -q "^$RIDXD_MOD " /proc/modules; }
+loaded() { grep -q "^$RIDXD_MOD " /proc/modules; }
+pci_driver_registered() { [ -d "/sys/bus/pci/drivers/$RIDXD_MOD" ]; }
 scalable_mode() { dmesg | grep -q 'DMAR: Intel(R) Virtualization Technology for Directed I/O' &&
 	[ -e /sys/kernel/debug/iommu/intel/dmar_translation_struct ]; }
 faux_dev() { [ -e "/sys/bus/faux/devices/$1" ]; }
@@ -15,18 +15,18 @@ no_faux_dev() { ! faux_dev "$1"; }
 
 ktap_print_header
 tap_check "intel-iommu is up" scalable_mode
-tap_check "insmod ridxd" insmod /lib/modules/ridxd.ko
-tap_check "ridxd is loaded" loaded
-tap_check "load message in dmesg" dmesg_has "ridxd: Intel DSA driver (Rust)"
+tap_check "insmod $RIDXD_MOD" insmod "$RIDXD_KO"
+tap_check "$RIDXD_MOD is loaded" loaded
+tap_check "load message in dmesg" dmesg_has "$RIDXD_MOD: Intel DSA driver (Rust)"
 tap_check "PCI driver registered" pci_driver_registered
-tap_check "rmmod ridxd" rmmod ridxd
-tap_check "ridxd is gone" not_loaded
-tap_check "unload message in dmesg" dmesg_has "ridxd: unloaded"
+tap_check "rmmod $RIDXD_MOD" rmmod "$RIDXD_MOD"
+tap_check "$RIDXD_MOD is gone" not_loaded
+tap_check "unload message in dmesg" dmesg_has "$RIDXD_MOD: unloaded"
 # Model devices: one DSA 1.0 and one DSA 2.0, probed through the same path as PCI devices,
 # whose interrupts arrive 1 ms late (nothing bounds when hardware's do; the driver must not
 # depend on them arriving before a command's completion is seen).
-tap_check "insmod ridxd sim_dsa1=1 sim_dsa2=1 sim_irq_delay_ms=1" \
-	insmod /lib/modules/ridxd.ko sim_dsa1=1 sim_dsa2=1 sim_irq_delay_ms=1
+tap_check "insmod $RIDXD_MOD sim_dsa1=1 sim_dsa2=1 sim_irq_delay_ms=1" \
+	insmod "$RIDXD_KO" sim_dsa1=1 sim_dsa2=1 sim_irq_delay_ms=1
 tap_check "faux device ridxd_sim0" faux_dev ridxd_sim0
 tap_check "ridxd_sim0 probed as DSA 1.0 without event log" \
 	dmesg_has "ridxd_sim0: DSA 1.0: 8 WQs (128 entries), 4 engines, 4 groups, event log: no, PRS disable: no"
@@ -165,12 +165,12 @@ tap_check "kselftest ridxd_wq_test (DSA 1.0)" env RIDXD_DEV=0 sh -c '"/ridxd/sel
 # An open file keeps the module: rmmod is refused until it is closed.
 rmmod_refused_while_open() {
 	exec 3<> /dev/dsa/wq1.1 || return 1
-	if rmmod ridxd 2>/dev/null; then exec 3>&-; return 1; fi
+	if rmmod "$RIDXD_MOD" 2>/dev/null; then exec 3>&-; return 1; fi
 	exec 3>&-
 	return 0
 }
 tap_check "rmmod refused while a WQ file is open" rmmod_refused_while_open
-tap_check "rmmod ridxd with model devices" rmmod ridxd
+tap_check "rmmod $RIDXD_MOD with model devices" rmmod "$RIDXD_MOD"
 tap_check "faux devices removed" no_faux_dev ridxd_sim0
 tap_check "faux device ridxd_sim1 removed" no_faux_dev ridxd_sim1
 tap_check "debugfs directory removed" absent $A

@@ -10,8 +10,10 @@
 DSA_VM_DEVICES=(-device intel-dsa,version=2.0 -device intel-dsa,version=1.0)
 
 # dsa_vm_initramfs ROOT VARIANT
+# (A kernel whose ridxd is the idxd module, the debug one, has no C idxd modules to add.)
 dsa_vm_initramfs() {
 	local r=$1 b=$RIDXD_CACHE/build-$2 m
+	[ "$(ridxd_module_name "$b")" = idxd ] ||
 	for m in idxd_bus idxd; do
 		[ -f "$b/drivers/dma/idxd/$m.ko" ] || { echo "!!! no $m.ko in build-$2" >&2; return 1; }
 		cp "$b/drivers/dma/idxd/$m.ko" "$r/lib/modules/"
