@@ -104,6 +104,10 @@ pub(crate) trait Sink {
     fn page_request(&self);
     /// Counts a completed descriptor.
     fn completed(&self);
+    /// Called before a batch runs its sub-descriptor `idx`: `false` if the device has halted
+    /// (fault injection may halt it here), and the batch then stops where it is, reporting
+    /// nothing more.
+    fn batch_step(&self, idx: u32) -> bool;
 }
 
 impl WqCtx {
@@ -423,14 +427,16 @@ pub(crate) fn interrupt(d: &Descriptor, sink: &dyn Sink) {
 /// Runs a batch descriptor: reads its list, runs each sub-descriptor, reports the batch's own
 /// CR. `id` is the batch identifier the device gives it.
 ///
-/// Returns the batch CR and its fate.
+/// Returns the batch CR and its fate; `None` if the device halted before the batch was done
+/// ([`Sink::batch_step`]): the sub-descriptors run before the halt have reported, the rest and
+/// the batch itself never do.
 pub(crate) fn run_batch(
     d: &Descriptor,
     ctx: &WqCtx,
     sink: &dyn Sink,
     supports: &dyn Fn(u8) -> bool,
     id: u8,
-) -> (CompletionRecord, CrFate) {
+) -> Option<(CompletionRecord, CrFate)> {
     let mut cr = CompletionRecord::default();
     if !check(d, ctx, supports, &mut cr) {
         let fate = write_cr(
@@ -443,7 +449,7 @@ pub(crate) fn run_batch(
             status::BATCH_EVL_ERR,
             Some(id),
         );
-        return (cr, fate);
+        return Some((cr, fate));
     }
     let count = d.xfer_size;
     if count < 2 || count > ctx.max_batch {
@@ -458,13 +464,16 @@ pub(crate) fn run_batch(
             status::BATCH_EVL_ERR,
             Some(id),
         );
-        return (cr, fate);
+        return Some((cr, fate));
     }
     let mut any_failed = false;
     let mut evl_reported = false;
     let mut done = 0u32;
     let list = ctx.for_data(d);
     for i in 0..count {
+        if !sink.batch_step(i) {
+            return None;
+        }
         let mut raw = [0u8; Descriptor::SIZE];
         let at = d.src_addr + u64::from(i) * Descriptor::SIZE as u64;
         if let Err(f) = read(&list, sink, at, &mut raw) {
@@ -533,5 +542,5 @@ pub(crate) fn run_batch(
             Some(id),
         )
     };
-    (cr, fate)
+    Some((cr, fate))
 }

@@ -44,14 +44,14 @@ mod tests_engine;
 
 use crate::{
     hw::{opcode, status, Descriptor, DsaEvlEntry},
-    regs,
+    regs::{self, DeviceState},
 };
 use engine::{CrFate, Stats, WqCtx};
 use mem::{Access, DmaRegion, PasidTable};
 pub(crate) use personality::{Generation, Personality, NUM_WQS};
 #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
 pub(crate) use regfile::CmdFault;
-use regfile::{Quiesce, RegFile, WriteEffect};
+use regfile::{Quiesce, RegFile, WqMask, WriteEffect};
 
 /// Receives the model's interrupts, as the MSI-X messages of a PCI device would be.
 pub(crate) trait IrqSink: Send + Sync {
@@ -98,6 +98,9 @@ struct Queues {
 struct Control {
     /// The owning [`SimHandle`] is gone: no work may be queued any more.
     dead: bool,
+    /// Fault injection ([`SimDevice::inject_halt_in_batch`]): the next batch halts the device
+    /// with this reset type before it runs sub-descriptor `.0`.
+    batch_halt: Option<(u32, regs::ResetType)>,
 }
 
 /// Delivery of the device's interrupt messages to its [`IrqSink`].
@@ -315,6 +318,15 @@ impl SimDevice {
         }
     }
 
+    /// Fault injection for tests: the next batch halts the device (as [`Self::inject_halt`]
+    /// does) just before it runs its sub-descriptor `idx`, which with those after it and the
+    /// batch's own CR is never reported, as when an internal error halts hardware in the middle
+    /// of a batch.
+    #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
+    pub(crate) fn inject_halt_in_batch(&self, idx: u32, reset_type: regs::ResetType) {
+        self.ctl.lock().batch_halt = Some((idx, reset_type));
+    }
+
     /// Fault injection for tests: command `code` does `fault` from now on ([`CmdFault`]; `None`
     /// undoes it). Kept across Reset Device.
     #[cfg(CONFIG_INTEL_IDXD_RUST_KUNIT_TEST)]
@@ -513,6 +525,12 @@ impl SimDevice {
     /// The device's work: run queued descriptors, then a pending command.
     fn process(&self) {
         loop {
+            // A halted device runs nothing more: what is queued is lost (Reset Device, the one
+            // command it takes then, clears the WQs anyway).
+            if self.regs.lock().state() == DeviceState::Halt {
+                self.abort(Quiesce::AbortWqs(WqMask((1 << NUM_WQS) - 1)));
+                break;
+            }
             // An abort or reset discards what is queued before anything more runs.
             let pending = self.regs.lock().peek_command();
             if let Some(raw) = pending {
@@ -614,7 +632,8 @@ impl SimDevice {
                     && opcfg.is_none_or(|o| o[usize::from(op / 32)] & (1 << (op % 32)) != 0)
             };
             let fate = if d.opcode() == opcode::BATCH {
-                engine::run_batch(&d, &ctx, sink, &supports, batch_id).1
+                // `None`: the device halted in the middle; nothing more is reported.
+                engine::run_batch(&d, &ctx, sink, &supports, batch_id)?.1
             } else {
                 let cr = engine::run_op(&d, &ctx, sink, &supports);
                 if drain_after_evl && ctx.evl && d.flags() & crate::hw::flags::CRAV != 0 {
@@ -632,10 +651,11 @@ impl SimDevice {
             };
             engine::interrupt(&d, sink);
             sink.completed();
-            fate
+            Some(fate)
         });
         match ran {
-            Ok(fate) => {
+            Ok(None) => {}
+            Ok(Some(fate)) => {
                 let mut q = self.queues.lock();
                 if d.opcode() == opcode::DRAIN {
                     q.evl_since_drain[wq] = false;
@@ -735,6 +755,23 @@ impl engine::Sink for SimDevice {
     fn completed(&self) {
         self.stats.lock().completed += 1;
     }
+
+    fn batch_step(&self, idx: u32) -> bool {
+        let halt = {
+            let mut ctl = self.ctl.lock();
+            match ctl.batch_halt {
+                Some((at, t)) if at == idx => {
+                    ctl.batch_halt = None;
+                    Some(t)
+                }
+                _ => None,
+            }
+        };
+        if let Some(t) = halt {
+            self.inject_halt(t);
+        }
+        self.regs.lock().state() != DeviceState::Halt
+    }
 }
 
 /// Owner of a model device: creating it makes the device, dropping it drains the device's
@@ -774,7 +811,13 @@ impl SimHandle {
         let dev = Arc::pin_init(
             try_pin_init!(SimDevice {
                 regs <- new_spinlock!(RegFile::new(Personality::new(generation)), "ridxd_sim::regs"),
-                ctl <- new_spinlock!(Control { dead: false }, "ridxd_sim::ctl"),
+                ctl <- new_spinlock!(
+                    Control {
+                        dead: false,
+                        batch_halt: None,
+                    },
+                    "ridxd_sim::ctl"
+                ),
                 irq,
                 queues <- new_spinlock!(Queues {
                     q: core::array::from_fn(|_| KVec::new()),

@@ -638,4 +638,37 @@ mod tests {
         assert!(rig.dev().dma_unmap(bus) == Err(EINVAL));
         Ok(())
     }
+
+    /// A halt in the middle of a batch (fault injection): the sub-descriptors run before it
+    /// report, the rest and the batch's own CR never do, and nothing queued behind it runs.
+    #[test]
+    fn halt_in_the_middle_of_a_batch() -> Result {
+        let rig = Rig::new(Generation::Dsa2, false, 0, 16)?;
+        let buf = map_rw(2)?;
+        let list = buf; // four no-ops, page 0
+        let crs = buf + PAGE_SIZE as u64; // theirs at 0..128, the batch's at 256, then 512
+        put(crs, &[0u8; 1024])?;
+        for i in 0..4u64 {
+            put(
+                list + i * 64,
+                desc(opcode::NOOP, 0, 0, 0, crs + i * 32).as_bytes(),
+            )?;
+        }
+        rig.dev().inject_halt_in_batch(2, regs::ResetType::Software);
+        rig.dev()
+            .movdir64b(DWQ, &desc(opcode::BATCH, list, 0, 4, crs + 256));
+        rig.dev()
+            .movdir64b(DWQ, &desc(opcode::NOOP, 0, 0, 0, crs + 512));
+        rig.dev().wait_idle();
+        let st = regs::GenSts::from_raw(rig.dev().read32(off::GENSTS));
+        assert!(st.state() == regs::DeviceState::Halt);
+        for i in 0..2 {
+            assert_eq!(cr_at(crs + i * 32).status, status::SUCCESS);
+        }
+        for at in [64, 96, 256, 512] {
+            assert_eq!(cr_at(crs + at).status, 0);
+        }
+        assert_eq!(rig.dev().stats().completed, 2);
+        Ok(())
+    }
 }
