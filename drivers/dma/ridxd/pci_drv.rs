@@ -259,23 +259,33 @@ impl DmaMaskDriver for RidxdPciDriver {
     const DMA_MASK: DmaMask = DmaMask::new::<64>();
 }
 
-/// Per-device state of a bound PCI DSA device; torn down (in [`Instance`]'s order) at unbind,
-/// before devres releases the interrupt and the BAR mappings.
+/// Per-device state of a bound PCI DSA device; torn down (in [`Instance`]'s order) in the
+/// driver's `unbind` callback.
+///
+/// Not later: the driver core drops a Rust driver's data after the bus's `dma_cleanup`, whose
+/// `iommu_device_unuse_default_domain()` expects every PASID of the device detached (it warns,
+/// and leaves the IOMMU group owned, otherwise), so the open files' SVA bonds must be gone
+/// by the end of `unbind`; and before devres releases the interrupt and the BAR mappings.
 pub(crate) struct RidxdPciData {
-    inst: Instance,
+    /// `None` once torn down.
+    inst: Pin<KBox<Mutex<Option<Instance>>>>,
 }
 
 impl ResetDriver for RidxdPciDriver {
     /// A reset of the function (FLR) clears what the driver programmed: the open files are
     /// revoked and the device disabled while it still works ([`Instance::reset_prepare`]).
     fn reset_prepare<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&RidxdPciData>) {
-        this.inst.reset_prepare();
+        if let Some(inst) = &*this.inst.lock() {
+            inst.reset_prepare();
+        }
     }
 
     /// The device and its WQs enabled again with the configuration they had, as idxd's
     /// `idxd_reset_done()` does ([`Instance::reset_done`]).
     fn reset_done<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&RidxdPciData>) {
-        this.inst.reset_done();
+        if let Some(inst) = &*this.inst.lock() {
+            inst.reset_done();
+        }
     }
 }
 
@@ -343,6 +353,14 @@ impl pci::Driver for RidxdPciDriver {
                 default_config: crate::module_parameters::auto_config.value(),
             },
         )?;
-        Ok(RidxdPciData { inst })
+        Ok(RidxdPciData {
+            inst: KBox::pin_init(new_mutex!(Some(inst), "ridxd::pci::inst"), GFP_KERNEL)?,
+        })
+    }
+
+    /// Tears the device down (see [`RidxdPciData`]): its files revoked, their SVA bonds
+    /// unbound, the device disabled.
+    fn unbind<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        drop(this.inst.lock().take());
     }
 }

@@ -58,6 +58,30 @@ tap_check "dsa0: the dedicated PRS-on and PRS-off cases ran" ran 0 40
 tap_check "kselftest ridxd_wq_test on dsa1 (DSA 1.0, PCI)" kselftest 1
 # DSA 1.0: PRS on only, no batches from user space (18 on 2026-12-03).
 tap_check "dsa1: the dedicated PRS-on cases ran" ran 1 15
+# Last, as it takes dsa0 away: its PCI function removed with a file open on wq0.0 and the
+# portal mapped (the kselftest's pci_function_removed_with_files_open, which runs only when
+# asked), then a rescan brings the function back, probed again as a new device.
+removed_with_file_open() {
+	RIDXD_DEV=0 RIDXD_PCI_REMOVE=1 /ridxd/selftests/ridxd_wq_test \
+		-t pci_function_removed_with_files_open > /tmp/rm.out 2>&1
+	rc=$?
+	sed 's/^/    /' /tmp/rm.out
+	# Not skipped.
+	grep -qx 'ok 1 global.pci_function_removed_with_files_open' /tmp/rm.out && return $rc
+	return 1
+}
+tap_check "kselftest: dsa0's PCI function removed with a file open" removed_with_file_open
+# rescanned: the DSA 2.0 function is back on the dsa bus, disabled (as after probe), beside dsa1.
+rescanned() {
+	echo 1 > /sys/bus/pci/rescan || return 1
+	sleep 1
+	for d in $D/dsa[0-9]*; do
+		echo "# $(basename $d): version $(cat $d/version), $(cat $d/state)"
+		[ "$(cat $d/version)" = 0x200 ] && [ "$(cat $d/state)" = disabled ] && return 0
+	done
+	return 1
+}
+tap_check "PCI rescan probes the DSA 2.0 function again" rescanned
 tap_check "rmmod ridxd" rmmod "$RIDXD_MOD"
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished

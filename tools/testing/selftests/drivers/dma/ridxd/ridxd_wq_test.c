@@ -2474,4 +2474,65 @@ TEST_F_TIMEOUT(cycles, open_close, 900)
 		EXPECT_EQ(0, attr_read("wq1/clients"));
 }
 
+/*
+ * The device's PCI function removed (its sysfs "remove", as a hot unplug) while a file is open
+ * on its dedicated WQ 0, with the portal mapped where the process may map it: the removal
+ * finishes; the file answers ENODEV to write and mmap, POLLERR | POLLHUP to poll; the mapping
+ * is taken away (SIGBUS); nothing is written to the CR of a descriptor refused after it;
+ * close is clean (the SVA bond went with the device's binding). It removes the device it runs
+ * on, so it runs only when RIDXD_PCI_REMOVE is set (dsa-kselftest.sh sets it, then rescans).
+ */
+TEST(pci_function_removed_with_files_open)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct dsa_completion_record *cr;
+	char bus[64], path[160];
+	void *map = MAP_FAILED;
+	struct dsa_hw_desc d;
+	struct stat st;
+	char *buf;
+	int fd;
+
+	if (!getenv("RIDXD_PCI_REMOVE"))
+		SKIP(return, "it removes the PCI function: set RIDXD_PCI_REMOVE=1 to run it");
+	if (model_device())
+		SKIP(return, "not a PCI device");
+	ASSERT_EQ(0, ridxd_attr_read_str(dev_index(), "device", bus, sizeof(bus)));
+	fd = wq_open(0);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	buf = map_pages(4);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 0x11, 3 * 4096);
+	cr = (void *)(buf + 2 * 4096);
+	memset(cr, 0, sizeof(*cr));
+	memmove_desc(&d, buf, buf + 4096, 256, cr);
+	ASSERT_EQ(sizeof(d), write(fd, &d, sizeof(d)));
+	ASSERT_EQ(DSA_COMP_SUCCESS, wait_cr(cr));
+	if (has_cap(CAP_SYS_RAWIO) == 1) {
+		map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap: %s", strerror(errno));
+		EXPECT_EQ(0, load_faults(map));
+	}
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bus);
+	ASSERT_EQ(0, ridxd_write_file(path, "1"));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bus);
+	EXPECT_NE(0, stat(path, &st));
+	memset(cr, 0, sizeof(*cr));
+	EXPECT_EQ(-1, write(fd, &d, sizeof(d)));
+	EXPECT_EQ(ENODEV, errno);
+	p.fd = fd;
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLERR | POLLHUP, p.revents);
+	EXPECT_EQ(ENODEV, mmap_errno(fd, 4096));
+	if (map != MAP_FAILED) {
+		EXPECT_EQ(1, load_faults(map));
+		munmap(map, 4096);
+	}
+	usleep(100000);
+	EXPECT_EQ(0, cr->status);
+	EXPECT_EQ(0, close(fd));
+	munmap(buf, 4 * 4096);
+}
+
 TEST_HARNESS_MAIN
