@@ -11,6 +11,7 @@ use crate::{
 };
 use kernel::{
     device::{bound::BoundGate, Bound, Core, Device},
+    devres::Devres,
     dma::{Coherent, DmaMask},
     io::{io_read, portal, Io},
     iommu::sva,
@@ -115,12 +116,17 @@ pub(crate) struct PciIo {
     user_submission_safe: bool,
 }
 
-/// An address space bound to a PCI device with `iommu_sva_bind_device()`.
-struct PciBond(sva::Bond);
+/// An address space bound to a PCI device with `iommu_sva_bind_device()`: unbound when
+/// dropped, or when the driver unbinds, whichever comes first.
+struct PciBond {
+    _bond: Devres<sva::Bond>,
+    /// Its PASID, read once (the bond's is fixed).
+    pasid: u32,
+}
 
 impl SvaBond for PciBond {
     fn pasid(&self) -> u32 {
-        self.0.pasid()
+        self.pasid
     }
 }
 
@@ -167,8 +173,12 @@ impl DeviceBus for PciIo {
     }
 
     fn sva_bind(&self, mm: &MmWithUser) -> Result<KBox<dyn SvaBond>> {
-        let bond = self.gate.with(|dev| sva::Bond::bind(dev, mm))??;
-        Ok(KBox::new(PciBond(bond), GFP_KERNEL)?)
+        let (bond, pasid) = self.gate.with(|dev| {
+            let bond = sva::Bond::bind(dev, mm)?;
+            let pasid = bond.access(dev)?.pasid();
+            Ok::<_, Error>((bond, pasid))
+        })??;
+        Ok(KBox::new(PciBond { _bond: bond, pasid }, GFP_KERNEL)?)
     }
 
     fn user_submission_safe(&self) -> bool {

@@ -5,11 +5,19 @@
 //!
 //! A [`Bond`] makes the IOMMU translate the device's requests tagged with the bond's PASID
 //! through the page tables of one address space, so the device works on that process's virtual
-//! addresses. The bond is undone when the [`Bond`] is dropped. Without `CONFIG_IOMMU_SVA`,
-//! [`Bond::bind`] fails with `ENODEV`, as `iommu_sva_bind_device()` does.
+//! addresses. A bond lives in a [`Devres`]: it is undone when that is dropped, or when the
+//! driver unbinds from the device, whichever comes first, so never once the device's IOMMU
+//! group may be gone. Without `CONFIG_IOMMU_SVA`, [`Bond::bind`] fails with `ENODEV`, as
+//! `iommu_sva_bind_device()` does.
+//!
+//! `iommu_sva_unbind_device()` also requires that the device has stopped using the PASID (a
+//! request tagged with it after the unbind may reach the next address space given that
+//! PASID). No type can know that: the driver must quiesce the PASID (drain or abort it on the
+//! device) before it drops the bond, and before it lets the driver unbind.
 
 use crate::{
     device::{Bound, Device},
+    devres::Devres,
     mm::MmWithUser,
     prelude::*,
     sync::aref::ARef,
@@ -29,7 +37,10 @@ type Handle = core::convert::Infallible;
 /// # Invariants
 ///
 /// `handle` was returned by a successful `iommu_sva_bind_device()` for `dev` and has not been
-/// unbound; `dev` holds a reference to the device so that it outlives the handle.
+/// unbound; `dev` holds a reference to the device so that it outlives the handle. A `Bond`
+/// exists only inside the [`Devres`] that [`Bond::bind`] returns, for the driver binding `dev`
+/// was bound to then: it is dropped at the latest when that binding ends, so always while `dev`
+/// is still bound (its IOMMU group attached).
 pub struct Bond {
     handle: Handle,
     dev: ARef<Device>,
@@ -44,13 +55,15 @@ unsafe impl Sync for Bond {}
 impl Bond {
     /// Binds `mm` to `dev` (`iommu_sva_bind_device()`): the IOMMU allocates (or reuses) the
     /// PASID of `mm` and attaches the address space to the device under it. Binding the same
-    /// `mm` to the same device twice returns a second handle on the same PASID.
+    /// `mm` to the same device twice returns a second handle on the same PASID. The bond is
+    /// undone when the returned [`Devres`] is dropped, or when the driver unbinds from `dev`
+    /// (its [`Devres::try_access`] then fails).
     ///
     /// Errors are those of the IOMMU core: `ENODEV` when the device has no IOMMU, its IOMMU
     /// does not support SVA, or the kernel lacks `CONFIG_IOMMU_SVA`; `EOPNOTSUPP` without
     /// PASID support; `ENOSPC` when no PASID is free; `EBUSY` when the device's PASIDs are in
     /// other use; `ENOMEM`.
-    pub fn bind(dev: &Device<Bound>, mm: &MmWithUser) -> Result<Self> {
+    pub fn bind(dev: &Device<Bound>, mm: &MmWithUser) -> Result<Devres<Self>> {
         #[cfg(CONFIG_IOMMU_SVA)]
         {
             // SAFETY: `dev` is a valid device bound to a driver (the caller's), and `mm` a
@@ -61,11 +74,15 @@ impl Bond {
             })?;
             let handle = Handle::new(handle).ok_or(ENODEV)?;
             // INVARIANT: `handle` is a successful bind of `dev`; the reference keeps `dev`
-            // alive.
-            Ok(Self {
-                handle,
-                dev: ARef::from(&**dev),
-            })
+            // alive; the bond goes straight into a `Devres` of the current binding of `dev`
+            // (if that fails, it is dropped here, while `dev` is bound).
+            Devres::new(
+                dev,
+                Self {
+                    handle,
+                    dev: ARef::from(&**dev),
+                },
+            )
         }
         #[cfg(not(CONFIG_IOMMU_SVA))]
         {
@@ -93,7 +110,8 @@ impl Bond {
 impl Drop for Bond {
     fn drop(&mut self) {
         #[cfg(CONFIG_IOMMU_SVA)]
-        // SAFETY: By the type invariant, `handle` is a live bond, unbound only here. The
+        // SAFETY: By the type invariant, `handle` is a live bond, unbound only here, and `dev`
+        // is still bound to the driver that bound it (so its IOMMU group is attached); the
         // reference in `dev` keeps the device alive for the call.
         unsafe {
             bindings::iommu_sva_unbind_device(self.handle.as_ptr())
