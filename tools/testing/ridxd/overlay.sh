@@ -74,6 +74,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/pci.rs" 'pub mod reset;'
 	append_line "$t/rust/kernel/fs.rs" 'pub mod mapping;'
 	append_line "$t/rust/kernel/bitmap.rs" 'mod parse;'
+	append_line "$t/rust/kernel/module.rs" 'pub mod symbol;'
 	append_line "$t/rust/helpers/helpers.c" '#include "io_remap.c"'
 }
 
