@@ -539,6 +539,13 @@ impl BusSlot {
     /// Returns `EEXIST` (with one line logged) when a bus named `dsa` exists already (the C
     /// idxd driver's `idxd_bus` module is loaded), `ENOMEM`.
     pub(crate) fn register(module: &'static ThisModule) -> Result<Self> {
+        // `idxd_bus` exports its bus type (drivers/dma/idxd/bus.c): where it is loaded, say so
+        // and register nothing, rather than have the bus registration fail after the kernel's
+        // sysfs duplicate-name warning and stack dump.
+        if kernel::module::symbol::gpl_symbol_present(c"dsa_bus_type") {
+            pr_err!("the dsa bus exists already (is idxd_bus loaded?): not loading\n");
+            return Err(EEXIST);
+        }
         let bus = Bus::<DsaBus>::register(c"dsa").inspect_err(|e| {
             if *e == EEXIST {
                 pr_err!("the dsa bus exists already (is idxd_bus loaded?): not loading\n");

@@ -170,6 +170,15 @@ tap_check "idxd: CR fix-ups measured" bench_crs idxd
 tap_check "idxd: fix-up latency measured" bench_latency idxd
 tap_check "idxd: disable both devices" sh -c 'accel-config disable-device dsa0 && accel-config disable-device dsa1'
 tap_check "idxd: snapshot of the disabled devices" snapshot idxd-off
+# Only one driver can own the dsa bus: with the C idxd_bus loaded, ridxd does not load, says why
+# in one line, and leaves nothing registered (no module, PCI driver or debugfs directory).
+refused_beside_idxd_bus() {
+	if insmod "$RIDXD_KO" 2>/dev/null; then rmmod "$RIDXD_MOD"; return 1; fi
+	dmesg | grep -F "$RIDXD_MOD: the dsa bus exists already (is idxd_bus loaded?): not loading" |
+		sed 's/^/# /' | grep -q . && ! grep -q "^$RIDXD_MOD " /proc/modules &&
+		[ ! -d "/sys/bus/pci/drivers/$RIDXD_MOD" ] && [ ! -e /sys/kernel/debug/ridxd ]
+}
+tap_check "ridxd: insmod refused while idxd_bus owns the dsa bus, nothing left registered" refused_beside_idxd_bus
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
 
 accfg() { /ridxd/accfg.sh "$@"; }
