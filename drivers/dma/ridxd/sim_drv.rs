@@ -379,12 +379,14 @@ impl SimInstance {
 }
 
 /// The model devices of the module: those of `sim_dsa1`/`sim_dsa2`, and those tests add and
-/// remove through `new_device`/`del_device` in the debugfs root (see the module docs). The
-/// files go first when dropped (a write in progress finishes), then the devices, in the order
+/// remove through `new_device`/`del_device` in the debugfs root (see the module docs).
+///
+/// Fields drop in order: the files first (a write in progress finishes, and their references
+/// to the list go), then the list, whose last reference this is, with the devices in the order
 /// they were created.
 pub(crate) struct SimDevices {
-    files: KVec<Pin<KBox<File<Arc<SimList>>>>>,
-    list: Arc<SimList>,
+    _files: KVec<Pin<KBox<File<Arc<SimList>>>>>,
+    _list: Arc<SimList>,
 }
 
 /// What `new_device`, `del_device` and `sim_devices` work on.
@@ -443,8 +445,8 @@ fn version(g: Generation) -> &'static str {
 
 impl SimList {
     /// Creates a model device of `generation` with the next device number, configured and
-    /// enabled if `configure`; returns its number. Errors are [`SimInstance::new`]'s.
-    fn add(&self, generation: Generation, configure: bool) -> Result<usize> {
+    /// enabled if `configure`. Errors are [`SimInstance::new`]'s.
+    fn add(&self, generation: Generation, configure: bool) -> Result {
         let mut devices = self.devices.lock();
         devices.reserve(1, GFP_KERNEL)?;
         let index = crate::instance::next_device_index();
@@ -456,7 +458,7 @@ impl SimList {
         );
         // Room was reserved above.
         devices.push(inst, GFP_KERNEL)?;
-        Ok(index)
+        Ok(())
     }
 
     /// Removes model device `index`, as a PCI device's unbind removes it: its WQs' open files
@@ -468,8 +470,7 @@ impl SimList {
             .iter()
             .position(|d| d.index == index)
             .ok_or(ENOENT)?;
-        let inst = devices.remove(pos)?;
-        drop(inst);
+        drop(devices.remove(pos)?);
         pr_info!("dsa{}: model device removed\n", index);
         Ok(())
     }
@@ -505,7 +506,7 @@ impl SimDevices {
                     let mut buf = [0u8; 32];
                     let (g, configure) =
                         parse_new_device(crate::admin::input_line(r, &mut buf)?, l.auto)?;
-                    l.add(g, configure).map(|_| ())
+                    l.add(g, configure)
                 }),
                 GFP_KERNEL,
             )?,
@@ -539,16 +540,9 @@ impl SimDevices {
             )?,
             GFP_KERNEL,
         )?;
-        Ok(Self { files, list })
-    }
-}
-
-impl Drop for SimDevices {
-    fn drop(&mut self) {
-        // The files first (a write in progress finishes): no write can add a device then.
-        drop(core::mem::replace(&mut self.files, KVec::new()));
-        let mut devices = KVec::new();
-        core::mem::swap(&mut *self.list.devices.lock(), &mut devices);
-        drop(devices);
+        Ok(Self {
+            _files: files,
+            _list: list,
+        })
     }
 }
