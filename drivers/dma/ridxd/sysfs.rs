@@ -542,11 +542,12 @@ impl BusSlot {
         // `idxd_bus` exports its bus type (drivers/dma/idxd/bus.c): where it is loaded, say so
         // and register nothing, rather than have the bus registration fail after the kernel's
         // sysfs duplicate-name warning and stack dump.
-        if kernel::module::symbol::gpl_symbol_present(c"dsa_bus_type") {
-            pr_err!("the dsa bus exists already (is idxd_bus loaded?): not loading\n");
-            return Err(EEXIST);
-        }
-        let bus = Bus::<DsaBus>::register(c"dsa").inspect_err(|e| {
+        let bus = if kernel::module::symbol::gpl_symbol_present(c"dsa_bus_type") {
+            Err(EEXIST)
+        } else {
+            Bus::<DsaBus>::register(c"dsa")
+        };
+        let bus = bus.inspect_err(|e| {
             if *e == EEXIST {
                 pr_err!("the dsa bus exists already (is idxd_bus loaded?): not loading\n");
             }
