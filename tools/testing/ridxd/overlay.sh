@@ -132,7 +132,7 @@ check_overlay_idempotent() {
 		"$tmp/rust/kernel/sync" "$tmp/rust/helpers"
 	cp "$SRC_DIR/linux/Makefile" "$tmp/"
 	cp "$SRC_DIR/linux/rust/bindings/bindings_helper.h" "$tmp/rust/bindings/"
-	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device,pci,fs,bitmap}.rs "$tmp/rust/kernel/"
+	cp "$SRC_DIR/linux/rust/kernel/"{workqueue,mm,uaccess,kunit,miscdevice,cred,io,device,pci,fs,bitmap,module}.rs "$tmp/rust/kernel/"
 	cp "$SRC_DIR/linux/rust/kernel/iommu/mod.rs" "$tmp/rust/kernel/iommu/"
 	cp "$SRC_DIR/linux/rust/kernel/pci/irq.rs" "$tmp/rust/kernel/pci/"
 	cp "$SRC_DIR/linux/rust/kernel/sync/lock.rs" "$tmp/rust/kernel/sync/"
