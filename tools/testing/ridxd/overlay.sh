@@ -72,6 +72,7 @@ overlay_hooks() {
 	append_line "$t/rust/kernel/pci.rs" 'mod user_map;'
 	append_line "$t/rust/kernel/pci.rs" 'pub mod dma_mask;'
 	append_line "$t/rust/kernel/pci.rs" 'pub mod reset;'
+	append_line "$t/rust/kernel/pci.rs" 'mod disable;'
 	append_line "$t/rust/kernel/fs.rs" 'pub mod mapping;'
 	append_line "$t/rust/kernel/bitmap.rs" 'mod parse;'
 	append_line "$t/rust/kernel/module.rs" 'pub mod symbol;'
