@@ -65,7 +65,8 @@ pub(crate) struct DsaDevice {
     faults: Arc<FaultPath>,
     /// SVA bonds of PASIDs the device could not be made to stop using
     /// ([`DsaDevice::release_pasid`]): kept bound, so that the PASID is not given to another
-    /// process, until the device goes away.
+    /// process, until the device goes away or can no longer use them (its bus mastering
+    /// turned off as it goes away: [`DsaDevice::shutdown`]).
     #[pin]
     kept: Mutex<KVec<KBox<dyn SvaBond>>>,
     /// What brings the device back after a reset its users did not ask for, while set
@@ -667,6 +668,39 @@ impl DsaDevice {
             let _ = self.disable();
         }
         self.faults.shutdown();
+        self.give_up_stuck();
+    }
+
+    /// A device that could not be stopped ([`Config::stuck`], PASIDs kept by
+    /// [`Self::release_pasid`]) is going away: if it still has an event-log ring or kept
+    /// PASIDs, its bus mastering is turned off
+    /// ([`crate::hwif::DeviceBus::stop_bus_mastering`]), after which it can no longer write
+    /// the ring or use a PASID, so the ring is freed and the kept PASIDs unbound. Without that
+    /// (the device gone already) they stay until the device is dropped.
+    fn give_up_stuck(&self) {
+        let cfg = self.cfg.lock();
+        let kept = self.kept.lock().len();
+        if kept == 0 && (!cfg.stuck || self.evl.lock().is_none()) {
+            return;
+        }
+        if let Err(e) = self.io.stop_bus_mastering() {
+            dev_err!(
+                self.dev,
+                "the device did not stop, and its bus mastering could not be turned off ({:?}): its event log and {} PASIDs are kept\n",
+                e,
+                kept
+            );
+            return;
+        }
+        dev_warn!(
+            self.dev,
+            "the device did not stop: bus mastering turned off, its event log freed, {} kept PASIDs unbound\n",
+            kept
+        );
+        // Still stuck (the device never stopped), but nothing of it can reach memory now.
+        self.teardown_evl();
+        drop(cfg);
+        drop(core::mem::take(&mut *self.kept.lock()));
     }
 }
 

@@ -89,6 +89,16 @@ pub(crate) trait DeviceBus: DeviceIo {
     /// its portals are software).
     fn portals_mappable(&self) -> bool;
 
+    /// Stops the device from making memory requests: no more DMA, and no interrupt messages
+    /// (PCI: Bus Master Enable cleared in the function's command register,
+    /// `pci_clear_master()`; the PCI Express Base Specification's "Command Register"). For a
+    /// device that nothing else stopped, as it goes away: whatever it still runs can then
+    /// reach neither its event-log ring nor a PASID's address space. Registers still work.
+    ///
+    /// Returns `ENODEV` once the driver has unbound (the PCI driver's unbind turns bus
+    /// mastering off itself).
+    fn stop_bus_mastering(&self) -> Result;
+
     /// Resets the device's PCI function (a function-level reset, with the driver's reset
     /// callbacks around it: `pci_try_reset_function()`), what a device that halted with
     /// GENSTS.reset_type 1 needs. Must not be called with the device lock held.

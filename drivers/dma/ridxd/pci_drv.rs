@@ -193,6 +193,14 @@ impl DeviceBus for PciIo {
         true
     }
 
+    fn stop_bus_mastering(&self) -> Result {
+        self.gate.with(|dev| {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            pdev.clear_master();
+            Ok(())
+        })?
+    }
+
     fn reset_function(&self) -> Result {
         self.gate.with(|dev| {
             let pdev: &pci::Device<Bound> = dev.try_into()?;

@@ -163,6 +163,11 @@ impl DeviceBus for SimIo {
         false
     }
 
+    fn stop_bus_mastering(&self) -> Result {
+        self.0.stop_bus_mastering();
+        Ok(())
+    }
+
     fn reset_function(&self) -> Result {
         // A faux device has no function to reset.
         Err(EOPNOTSUPP)

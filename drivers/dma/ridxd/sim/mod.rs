@@ -101,6 +101,9 @@ struct Control {
     /// Fault injection ([`SimDevice::inject_halt_in_batch`]): the next batch halts the device
     /// with this reset type before it runs sub-descriptor `.0`.
     batch_halt: Option<(u32, regs::ResetType)>,
+    /// Bus mastering is off ([`SimDevice::stop_bus_mastering`]): the device makes no memory
+    /// request any more.
+    no_bus_master: bool,
 }
 
 /// Delivery of the device's interrupt messages to its [`IrqSink`].
@@ -318,6 +321,23 @@ impl SimDevice {
         }
     }
 
+    /// Turns the device's bus mastering off, as clearing Bus Master Enable in a PCI function's
+    /// command register does (PCI Express Base Specification, "Command Register"): from then
+    /// on the device makes no memory request. What is queued is discarded unrun, nothing more
+    /// is written to memory (CRs, event-log entries, data) and no interrupt message is sent
+    /// (an MSI-X message is a memory write). Registers still work. It stays off for the
+    /// device's life: the driver turns it off only as the device goes away.
+    pub(crate) fn stop_bus_mastering(self: &Arc<Self>) {
+        self.ctl.lock().no_bus_master = true;
+        // The work discards what is queued.
+        self.kick();
+    }
+
+    /// Whether bus mastering is on (not turned off by [`Self::stop_bus_mastering`]).
+    pub(crate) fn bus_master(&self) -> bool {
+        !self.ctl.lock().no_bus_master
+    }
+
     /// Fault injection for tests: the next batch halts the device (as [`Self::inject_halt`]
     /// does) just before it runs its sub-descriptor `idx`, which with those after it and the
     /// batch's own CR is never reported, as when an internal error halts hardware in the middle
@@ -478,7 +498,10 @@ impl SimDevice {
     }
 
     fn fire(&self, vector: u16) {
-        self.irq.raise(vector);
+        // An interrupt message is a memory write.
+        if self.bus_master() {
+            self.irq.raise(vector);
+        }
     }
 
     /// Discards the queued descriptors `q` selects.
@@ -526,8 +549,9 @@ impl SimDevice {
     fn process(&self) {
         loop {
             // A halted device runs nothing more: what is queued is lost (Reset Device, the one
-            // command it takes then, clears the WQs anyway).
-            if self.regs.lock().state() == DeviceState::Halt {
+            // command it takes then, clears the WQs anyway). Nor does one that may not reach
+            // memory.
+            if self.regs.lock().state() == DeviceState::Halt || !self.bus_master() {
                 self.abort(Quiesce::AbortWqs(WqMask((1 << NUM_WQS) - 1)));
                 break;
             }
@@ -815,6 +839,7 @@ impl SimHandle {
                     Control {
                         dead: false,
                         batch_halt: None,
+                        no_bus_master: false,
                     },
                     "ridxd_sim::ctl"
                 ),

@@ -671,4 +671,43 @@ mod tests {
         assert_eq!(rig.dev().stats().completed, 2);
         Ok(())
     }
+
+    /// With bus mastering off the device makes no memory request: a descriptor submitted, or
+    /// queued behind one, is not run (no data moved, no CR, no event-log entry) and no
+    /// interrupt message is sent; the registers still answer (a command completes).
+    #[test]
+    fn no_memory_access_without_bus_mastering() -> Result {
+        let rig = Rig::new(Generation::Dsa2, true, 64, 16)?;
+        let sink = counting_sink()?;
+        rig.dev().set_irq_sink(Some(sink.clone()));
+        let buf = map_rw(3)?;
+        let (src, dst) = (buf, buf + 256);
+        put(buf, &pattern(512, 3)?)?;
+        put(dst, &[0u8; 200])?;
+        let cr = buf + PAGE_SIZE as u64;
+        put(cr, &[0u8; 32])?;
+        let absent_cr = buf + 2 * PAGE_SIZE as u64; // never touched: an event-log entry
+        assert!(rig.dev().bus_master());
+        rig.dev().stop_bus_mastering();
+        assert!(!rig.dev().bus_master());
+        let mut d = desc(opcode::MEMMOVE, src, dst, 200, cr);
+        d.set_flags(d.flags() | flags::RCI);
+        d.int_handle = 1;
+        rig.run(&d);
+        rig.run(&desc(opcode::MEMMOVE, src, dst, 200, absent_cr));
+        let mut out = [0u8; 200];
+        get(dst, &mut out)?;
+        assert!(out.iter().all(|&b| b == 0));
+        assert_eq!(cr_at(cr).status, 0);
+        assert!(!present(absent_cr));
+        assert_eq!(rig.evl_status(), (0, 0, false));
+        assert_eq!(rig.dev().stats().completed, 0);
+        // Abort WQ with an interrupt asked for: it completes, its interrupt is not sent.
+        rig.dev()
+            .write32(off::CMD, 1 << 31 | cmd::ABORT_WQ << 20 | 1 << DWQ);
+        rig.dev().wait_idle();
+        assert_eq!(rig.dev().read32(off::CMDSTS) & 0xff, cmdsts::SUCCESS);
+        assert!(sink.fired.lock().iter().all(|&n| n == 0));
+        Ok(())
+    }
 }

@@ -201,6 +201,33 @@ mod tests {
         Ok(())
     }
 
+    /// A device that cannot be stopped goes away (its teardown, as at unbind or removal): its
+    /// bus mastering is turned off, after which it can reach no memory, and only then are its
+    /// event-log ring freed and the PASIDs it kept unbound.
+    #[test]
+    fn stuck_device_gives_up_ring_and_pasids_once_bus_mastering_is_off() -> Result {
+        let s = device(151)?;
+        let dsa = s.inst().dsa();
+        let m = s.model();
+        let (bond, ctx) = open(dsa, 1)?;
+        m.inject_cmd_fault(cmd::DRAIN_PASID, Some(CmdFault::Hang));
+        assert!(dsa.release_pasid(1, true, &ctx, bond) == Err(EIO));
+        assert_eq!(dsa.kept_pasids(), 1);
+        assert_eq!(m.dma_mapped(), 1);
+        assert!(m.bus_master());
+        dsa.shutdown();
+        assert_eq!(dsa.kept_pasids(), 0);
+        assert_eq!(m.pasids_bound(), 0);
+        assert_eq!(m.dma_mapped(), 0);
+        assert!(!m.bus_master());
+        // A device that stopped keeps its bus mastering through the same teardown.
+        let s = device(152)?;
+        s.inst().dsa().shutdown();
+        assert!(s.model().bus_master());
+        assert_eq!(s.model().dma_mapped(), 0);
+        Ok(())
+    }
+
     /// Disable Device and Reset Device both fail: the device may still write its event log,
     /// so the ring stays allocated; the next enable resets the device first.
     #[test]
