@@ -26,6 +26,7 @@ use kernel::{
     prelude::*,
     sync::{Arc, Mutex},
     transmute::AsBytes,
+    types::ScopeGuard,
 };
 
 /// Which DSA part an ID belongs to, and what the driver knows of it.
@@ -324,6 +325,11 @@ impl pci::Driver for RidxdPciDriver {
             pdev.device_id()
         );
         pdev.enable_device_mem()?;
+        // Undone if probe fails from here on, as idxd_pci_probe() undoes it.
+        let enabled = ScopeGuard::new_with_data(pdev, |pdev| {
+            pdev.clear_master();
+            pdev.disable_device();
+        });
         pdev.set_master();
         let bar = pdev.iomap_region(0, c"ridxd")?.into_devres()?;
         let portals = pdev.iomap_region(2, c"ridxd-portals")?.into_devres()?;
@@ -371,14 +377,21 @@ impl pci::Driver for RidxdPciDriver {
                 default_config: crate::module_parameters::auto_config.value(),
             },
         )?;
-        Ok(RidxdPciData {
-            inst: KBox::pin_init(new_mutex!(Some(inst), "ridxd::pci::inst"), GFP_KERNEL)?,
-        })
+        let inst = KBox::pin_init(new_mutex!(Some(inst), "ridxd::pci::inst"), GFP_KERNEL)?;
+        enabled.dismiss();
+        Ok(RidxdPciData { inst })
     }
 
     /// Tears the device down (see [`RidxdPciData`]): its files revoked, their SVA bonds
     /// unbound, the device disabled.
-    fn unbind<'bound>(_dev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+    ///
+    /// Then, as idxd's `idxd_remove()` ends, the function's bus mastering is turned off and
+    /// the function disabled (the PCI core leaves both as they are): whatever a device that
+    /// would not stop still runs can no longer reach memory, before devres frees the event-log
+    /// ring.
+    fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         drop(this.inst.lock().take());
+        pdev.clear_master();
+        pdev.disable_device();
     }
 }

@@ -76,6 +76,21 @@ snapshot() {
 		sort >/tmp/$1.attrs
 }
 
+# fns_off: each intel-dsa PCI function (8086:0b25) is disabled (sysfs "enable" reads 0) with
+# Bus Master Enable (command register bit 2) clear, as pci_disable_device() leaves it at the
+# end of idxd_remove(): a function without a driver neither DMAs nor sends MSI-X messages.
+fns_off() {
+	n=0
+	for p in /sys/bus/pci/devices/*; do
+		[ "$(cat "$p/vendor")" = 0x8086 ] && [ "$(cat "$p/device")" = 0x0b25 ] || continue
+		c=$(od -An -tx2 -j 4 -N2 "$p/config" | tr -d ' ')
+		echo "# ${p##*/}: enable $(cat "$p/enable"), command 0x$c"
+		[ "$(cat "$p/enable")" = 0 ] && [ $((0x$c & 4)) = 0 ] || return 1
+		n=$((n + 1))
+	done
+	[ "$n" = 2 ]
+}
+
 show_out() {
 	out=$("$@" 2>&1) && return 0
 	echo "$out" | sed 's/^/# /'
@@ -180,6 +195,7 @@ refused_beside_idxd_bus() {
 }
 tap_check "ridxd: insmod refused while idxd_bus owns the dsa bus, nothing left registered" refused_beside_idxd_bus
 tap_check "idxd: rmmod idxd, idxd_bus" sh -c 'rmmod idxd && rmmod idxd_bus'
+tap_check "idxd: after rmmod both functions are disabled, bus mastering off" fns_off
 
 accfg() { /ridxd/accfg.sh "$@"; }
 tap_check "ridxd: insmod ridxd tc_override=1" timed probe_ridxd insmod "$RIDXD_KO" tc_override=1
@@ -201,5 +217,6 @@ tap_check "ridxd: snapshot of the disabled devices" snapshot ridxd-off
 tap_check "disabled: accel-config list -i the same" same_off list
 tap_check "disabled: every attribute the same" same_off attrs
 tap_check "ridxd: rmmod ridxd" rmmod "$RIDXD_MOD"
+tap_check "ridxd: after rmmod both functions are disabled, bus mastering off, as under idxd" fns_off
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished
