@@ -40,7 +40,8 @@ pub(crate) trait DmaBuf: Send + Sync {
     /// Length in bytes.
     fn len(&self) -> usize;
     /// Copies `out.len()` bytes at byte offset `off` into `out` (`off` and the length are
-    /// multiples of 8). Returns `EINVAL` when out of range.
+    /// multiples of 8). Returns `EINVAL` when out of range, `ENXIO` once the memory is freed
+    /// because the driver unbound from the device (PCI).
     fn read(&self, off: usize, out: &mut [u8]) -> Result;
 }
 

@@ -131,40 +131,51 @@ impl SvaBond for PciBond {
     }
 }
 
-/// Coherent DMA memory of a PCI device.
+/// Coherent DMA memory of a PCI device: freed when dropped, or when the driver unbinds,
+/// whichever comes first (by then [`RidxdPciDriver::unbind`] has turned the function's bus
+/// mastering off, so the device can no longer write it). Reads fail with `ENXIO` after that.
 struct PciDma {
-    mem: Coherent<[u64]>,
+    mem: Devres<Coherent<[u64]>>,
+    /// Its bus address and length in bytes, read once (they do not change).
+    bus_addr: u64,
+    len: usize,
 }
 
 impl DmaBuf for PciDma {
     fn bus_addr(&self) -> u64 {
-        self.mem.dma_address()
+        self.bus_addr
     }
 
     fn len(&self) -> usize {
-        self.mem.size()
+        self.len
     }
 
     fn read(&self, off: usize, out: &mut [u8]) -> Result {
         if off % 8 != 0 || out.len() % 8 != 0 {
             return Err(EINVAL);
         }
-        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
-            let idx = off / 8 + i;
-            let v: u64 = io_read!(&self.mem, [try: idx]);
-            chunk.copy_from_slice(&v.to_le_bytes());
-        }
-        Ok(())
+        self.mem
+            .try_access_with(|mem| {
+                for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+                    let idx = off / 8 + i;
+                    let v: u64 = io_read!(mem, [try: idx]);
+                    chunk.copy_from_slice(&v.to_le_bytes());
+                }
+                Ok(())
+            })
+            .ok_or(ENXIO)?
     }
 }
 
 impl DeviceBus for PciIo {
     fn alloc_dma(&self, len: usize) -> Result<KBox<dyn DmaBuf>> {
         let len = len.next_multiple_of(PAGE_SIZE);
-        let mem = self
-            .gate
-            .with(|dev| Coherent::<u64>::zeroed_slice(dev, len / 8, GFP_KERNEL))??;
-        Ok(KBox::new(PciDma { mem }, GFP_KERNEL)?)
+        let (mem, bus_addr) = self.gate.with(|dev| {
+            let mem = Coherent::<u64>::zeroed_slice(dev, len / 8, GFP_KERNEL)?;
+            let bus_addr = mem.dma_address();
+            Ok::<_, Error>((Devres::new(dev, mem)?, bus_addr))
+        })??;
+        Ok(KBox::new(PciDma { mem, bus_addr, len }, GFP_KERNEL)?)
     }
 
     fn connect_irq(&self, handler: Option<Arc<dyn IrqHandler>>) -> Result {

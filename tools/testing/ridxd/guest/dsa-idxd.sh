@@ -480,6 +480,62 @@ no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
 tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
 tap_check "no error or warning at the end" no_new_warnings final
 
+# fn_off BDF: the PCI function is disabled (its sysfs "enable" reads 0) with Bus Master Enable
+# (command register bit 2) clear, as pci_disable_device() leaves it: it can neither DMA nor
+# send an MSI-X message.
+fn_off() {
+	c=$(od -An -tx2 -j 4 -N2 "/sys/bus/pci/devices/$1/config" | tr -d ' ')
+	echo "# $1: enable $(cat "/sys/bus/pci/devices/$1/enable"), command 0x$c"
+	[ "$(cat "/sys/bus/pci/devices/$1/enable")" = 0 ] && [ $((0x$c & 4)) = 0 ]
+}
+
+# ridxd only: a device that cannot be stopped, unbound with a file open. dsa0 halts needing a
+# warm reset (the QEMU test register, type 2), which neither the driver nor an FLR it asks for
+# can recover: the open file is revoked, the device stays halted with its event log kept (it
+# did not stop when told to). The unbind turns the function's bus mastering off first, then
+# frees the ring, before the unbind ends: the debug kernel's DMA API debugging warns of DMA
+# memory still allocated then (the revoked file, still open, holds the device). A reset
+# through sysfs then clears the halt, and the function is probed again.
+stuck_halt() {
+	bar=$(($(cut -d' ' -f1 "/sys/bus/pci/devices/$1/resource" | head -n 1)))
+	devmem $((bar + 0x1f00)) 32 2
+	i=0
+	while [ $i -lt 50 ] && ! reads $D/dsa0/state halted; do sleep 0.1; i=$((i + 1)); done
+	echo "# GENSTS $(devmem $((bar + 0x90)) 32), dsa0 $(cat $D/dsa0/state)"
+	reads $D/dsa0/state halted
+}
+revoked() { ! dd if=/dev/zero bs=64 count=1 >&3 2>/dev/null; }
+stuck_said() {
+	new_warnings stuck | grep -vF -e ': device halted: it needs a ' \
+		-e 'the device could not be stopped' -e 'bus mastering turned off' | sed 's/^/# /' | grep -q . && return 1
+	new_warnings stuck | grep -qF 'the device did not stop: bus mastering turned off, its event log freed'
+}
+if [ "$DRV" = ridxd ]; then
+	dsa0_fn=$(basename "$(dirname "$(readlink -f $D/dsa0)")")
+	tap_check "dsa0: load-config -e for the unbind of a stuck device" load_config dsa0
+	exec 3<>/dev/dsa/wq0.0
+	kmark stuck
+	tap_check "dsa0: halted needing a warm reset, with a file open" stuck_halt "$dsa0_fn"
+	tap_check "dsa0: the open file is revoked" revoked
+	tap_check "dsa0: unbind ridxd from the function" \
+		sh -c "echo $dsa0_fn > /sys/bus/pci/drivers/$RIDXD_MOD/unbind"
+	tap_check "dsa0: the function is left disabled, bus mastering off" fn_off "$dsa0_fn"
+	exec 3>&-
+	tap_check "dsa0: ridxd said it turned bus mastering off and freed the event log" stuck_said
+	tap_check "dsa0: a reset through sysfs clears the halt" \
+		sh -c "echo 1 > /sys/bus/pci/devices/$dsa0_fn/reset"
+	tap_check "dsa0: bound again" sh -c "echo $dsa0_fn > /sys/bus/pci/drivers/$RIDXD_MOD/bind"
+	back() {
+		for d in $D/dsa[0-9]*; do
+			[ "$(basename "$(dirname "$(readlink -f $d)")")" = "$dsa0_fn" ] || continue
+			echo "# $(basename $d): $(cat $d/state)"
+			reads $d/state disabled && return 0
+		done
+		return 1
+	}
+	tap_check "dsa0's function probed again, disabled" back
+fi
+
 # The plan, counted (TAP allows it after the test points); exit 0 only if all of them passed.
 ktap_set_plan "$((KTAP_TESTNO - 1))"
 ktap_finished
