@@ -11,7 +11,8 @@
 //!     fault_path          the CR fault path's counters, one `name value` per line: entries
 //!                         handled, with no context, skipped (context closing), lost (at
 //!                         teardown), back-pressure waits, peak pending, the bound
-//!                         (max_pending), address-space adoptions (mm_uses)
+//!                         (max_pending), address-space adoptions (mm_uses), contexts
+//!                         registered (contexts: one per open file)
 //!     mmap_delay_ms       fault injection: how long a successful `mmap` of a portal waits
 //!                         before it returns, in ms (0, the default: not at all; read-write)
 //!     wq<N>/file<K>/pid, pasid, cr_faults, cr_fault_failures   one directory per open file
@@ -86,7 +87,8 @@ pub(crate) fn create(
                 writeln!(f, "backpressure {}", s.backpressure)?;
                 writeln!(f, "peak_pending {}", s.peak_pending)?;
                 writeln!(f, "max_pending {}", d.faults().max_pending())?;
-                writeln!(f, "mm_uses {}", s.mm_uses)
+                writeln!(f, "mm_uses {}", s.mm_uses)?;
+                writeln!(f, "contexts {}", d.faults().ctx_count())
             }),
             GFP_KERNEL,
         )?,

@@ -148,4 +148,29 @@ static inline int ridxd_file_ids(const char *dev, int wq, pid_t pid, int *ids, i
 	return n;
 }
 
+/*
+ * Reads counter NAME of device DEV's CR fault path (debugfs dsa<DEV>/fault_path, "name value"
+ * lines); -1 if the file or the counter is not there.
+ */
+static inline long ridxd_fault_path_stat(const char *dev, const char *name)
+{
+	char path[128], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), RIDXD_DEBUGFS "/dsa%s/fault_path", dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char key[64];
+		long val;
+
+		if (sscanf(line, "%63s %ld", key, &val) == 2 && !strcmp(key, name))
+			v = val;
+	}
+	fclose(f);
+	return v;
+}
+
 #endif

@@ -210,26 +210,10 @@ static int latency(int fd, int fault)
 	return 0;
 }
 
-/* Reads NAME from the device's debugfs fault_path file ("name value" lines). */
+/* Reads NAME from the device's debugfs fault_path file. */
 static long fault_path_stat(const char *name)
 {
-	char path[128], line[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), RIDXD_DEBUGFS "/dsa%s/fault_path", dev);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char key[64];
-		long val;
-
-		if (sscanf(line, "%63s %ld", key, &val) == 2 && !strcmp(key, name))
-			v = val;
-	}
-	fclose(f);
-	return v;
+	return ridxd_fault_path_stat(dev, name);
 }
 
 static int burst(int fd)

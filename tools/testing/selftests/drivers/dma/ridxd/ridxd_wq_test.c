@@ -1239,6 +1239,114 @@ TEST(dedicated_wq_one_opener)
 	close(b);
 }
 
+/*
+ * Fault injection (CONFIG_FAILSLAB; Documentation/fault-injection/fault-injection.rst): a child
+ * writes N to its /proc/thread-self/fail-nth, so that the N-th slab allocation it makes from
+ * then on fails, and opens the WQ. Reads back 0 from fail-nth if the failure was injected,
+ * what is left of N if the open made fewer allocations. Writes { errno of the open (0: it
+ * succeeded), injected } to OUT; the file, if any, is closed as the child exits.
+ */
+static void __attribute__((noreturn)) open_with_nth_failing(int wq, unsigned int n, int out)
+{
+	int r[2] = { 0, 0 }, nth, fd;
+	char v[16];
+	ssize_t len;
+
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	snprintf(v, sizeof(v), "%u", n);
+	if (nth < 0 || write(nth, v, strlen(v)) < 0)
+		_exit(2);
+	fd = wq_open(wq);
+	r[0] = fd < 0 ? errno : 0;
+	len = pread(nth, v, sizeof(v) - 1, 0);
+	if (len <= 0 || write(nth, "0", 1) < 0)
+		_exit(2);
+	v[len] = '\0';
+	r[1] = atoi(v) == 0;
+	if (write(out, r, sizeof(r)) != sizeof(r))
+		_exit(2);
+	_exit(0);
+}
+
+/* The PASID an open of WQ WQ by this process gets (debugfs file<K>/pasid); -1 if none. */
+static long opened_pasid(int wq)
+{
+	long pasid = -1;
+	int fd = wq_open(wq);
+
+	if (fd < 0)
+		return -1;
+	if (file_id(wq, getpid()) >= 0)
+		pasid = wq_attr(wq, file_id(wq, getpid()), "pasid");
+	close(fd);
+	return pasid;
+}
+
+/*
+ * An open that fails for want of memory leaves nothing behind (issue 13: an allocation
+ * failure after the PASID reached WQCFG leaked the context, with its mm reference and
+ * PASID). Each slab allocation of an open fails in turn, in a child that then exits; after
+ * each, the device has as many fault-path contexts as before, no file<K> of the child is
+ * left, and this process's next open works (a dedicated WQ is not left taken) and gets the
+ * PASID it got before: the model hands out the lowest free one, so a PASID kept by the
+ * failed open would move it.
+ */
+TEST(open_fails_cleanly_at_each_allocation)
+{
+	static const char fs[] = "/sys/kernel/debug/failslab";
+	struct stat st;
+
+	if (stat("/proc/thread-self/fail-nth", &st) || stat(fs, &st))
+		SKIP(return, "no fault injection in this kernel (CONFIG_FAILSLAB, _DEBUG_FS)");
+	if (!model_device())
+		SKIP(return, "PCI devices' PASIDs are the IOMMU's, one per process: model devices only");
+	enable_wqs();
+	/* GFP_KERNEL allocations are left alone unless asked; no stack dump per failure. */
+	ASSERT_EQ(0, ridxd_write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N"));
+	ASSERT_EQ(0, ridxd_write_file("/sys/kernel/debug/failslab/verbose", "0"));
+	for (int wq = 0; wq < 2; wq++) {
+		long contexts = ridxd_fault_path_stat(dev_index(), "contexts");
+		long pasid = opened_pasid(wq);
+		unsigned int n;
+		int failed = 0;
+
+		ASSERT_LE(0, contexts);
+		ASSERT_LT(0, pasid) TH_LOG("wq%d: open: %s", wq, strerror(errno));
+		for (n = 1; n < 1000; n++) {
+			int r[2] = { -1, 0 }, p[2], status;
+			pid_t pid;
+
+			ASSERT_EQ(0, pipe(p));
+			pid = fork();
+			ASSERT_LE(0, pid);
+			if (!pid) {
+				close(p[0]);
+				open_with_nth_failing(wq, n, p[1]);
+			}
+			close(p[1]);
+			EXPECT_EQ(sizeof(r), read(p[0], r, sizeof(r)));
+			close(p[0]);
+			ASSERT_EQ(pid, waitpid(pid, &status, 0));
+			ASSERT_EQ(0, status);
+			if (r[0])
+				failed++;
+			EXPECT_EQ(contexts, ridxd_fault_path_stat(dev_index(), "contexts"))
+				TH_LOG("wq%d, allocation %u failed: open %s", wq, n, strerror(r[0]));
+			EXPECT_EQ(0, file_ids(wq, pid, NULL, 0));
+			EXPECT_EQ(pasid, opened_pasid(wq))
+				TH_LOG("wq%d, allocation %u failed: open %s; then: %s", wq, n,
+				       strerror(r[0]), strerror(errno));
+			if (!r[1])
+				break;
+		}
+		EXPECT_GT(1000, n);
+		/* The open made n - 1 allocations; at least one failure failed it. */
+		TH_LOG("wq%d: %u allocations, %d failed opens", wq, n - 1, failed);
+		EXPECT_LT(0, failed);
+	}
+	ridxd_write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y");
+}
+
 /* A process killed with completion-record faults in flight: nothing else is harmed. */
 static long ms_between(const struct timespec *a, const struct timespec *b)
 {
