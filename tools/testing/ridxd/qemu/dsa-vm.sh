@@ -49,7 +49,7 @@ dsa_vm_run() {
 # ridxd's PCI path) and guest/dsa-compare.sh (the same configuration under both drivers in one
 # boot: accel-config's view and every sysfs attribute compared) and guest/dsa-kselftest.sh
 # (ridxd's kselftest on the QEMU devices) in the normal guest kernel, and guest/dsa-ridxd.sh
-# in the debug one, their TAP lines counted.
+# and guest/dsa-kselftest.sh in the debug one, their TAP lines counted.
 dsa_guest_tests() {
 	local rc=0
 	phase setup-accel-config setup_accel_config || { TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; }
@@ -60,6 +60,8 @@ dsa_guest_tests() {
 	# ridxd's PCI path under lockdep, KASAN and kmemleak: the model's SVA bind takes none of
 	# the IOMMU core's locks, and only this guest showed their order against mmap's.
 	dsa_guest_run debug ridxd || rc=1
+	# The kselftest's PCI cases (a PCI function removed with files open, among them) there too.
+	dsa_guest_run debug kselftest || rc=1
 	return $rc
 }
 
