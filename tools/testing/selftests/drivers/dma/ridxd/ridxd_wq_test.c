@@ -1272,12 +1272,13 @@ static void __attribute__((noreturn)) open_with_nth_failing(int wq, unsigned int
 static long opened_pasid(int wq)
 {
 	long pasid = -1;
-	int fd = wq_open(wq);
+	int fd = wq_open(wq), k;
 
 	if (fd < 0)
 		return -1;
-	if (file_id(wq, getpid()) >= 0)
-		pasid = wq_attr(wq, file_id(wq, getpid()), "pasid");
+	k = file_id(wq, getpid());
+	if (k >= 0)
+		pasid = wq_attr(wq, k, "pasid");
 	close(fd);
 	return pasid;
 }
