@@ -91,8 +91,8 @@ pub(crate) trait DeviceBus: DeviceIo {
     fn portals_mappable(&self) -> bool;
 
     /// Stops the device from making memory requests: no more DMA, and no interrupt messages
-    /// (PCI: Bus Master Enable cleared in the function's command register,
-    /// `pci_clear_master()`; the PCI Express Base Specification's "Command Register"). For a
+    /// (PCI: Bus Master Enable cleared in the function's command register, the PCI Express
+    /// Base Specification's "Command Register"). For a
     /// device that nothing else stopped, as it goes away: whatever it still runs can then
     /// reach neither its event-log ring nor a PASID's address space. Registers still work.
     ///

@@ -13,7 +13,7 @@ use kernel::{
     device::{bound::BoundGate, Bound, Core, Device},
     devres::Devres,
     dma::{Coherent, DmaMask},
-    io::{io_read, portal, Io},
+    io::{io_read, portal, register, Io},
     iommu::sva,
     irq::{self, IrqReturn, ThreadedHandler},
     mm::{
@@ -131,6 +131,15 @@ impl SvaBond for PciBond {
     }
 }
 
+register! {
+    /// A PCI function's Command register, in its config space (PCI Express Base
+    /// Specification, "Command Register"; `PCI_COMMAND` in `include/uapi/linux/pci_regs.h`).
+    PCI_COMMAND(u16) @ 0x04 {
+        /// Bus Master Enable: the function may make memory requests (DMA, MSI-X messages).
+        2:2 bus_master => bool;
+    }
+}
+
 /// Coherent DMA memory of a PCI device: freed when dropped, or when the driver unbinds,
 /// whichever comes first (by then [`RidxdPciDriver::unbind`] has turned the function's bus
 /// mastering off, so the device can no longer write it). Reads fail with `ENXIO` after that.
@@ -208,7 +217,10 @@ impl DeviceBus for PciIo {
     fn stop_bus_mastering(&self) -> Result {
         self.gate.with(|dev| {
             let pdev: &pci::Device<Bound> = dev.try_into()?;
-            pdev.clear_master();
+            // The command register itself (the PCI core's own bookkeeping follows at unbind,
+            // `pci_clear_master()` needing the device lock this path may not have).
+            pdev.config_space()
+                .update(PCI_COMMAND, |c| c.with_bus_master(false));
             Ok(())
         })?
     }

@@ -24,20 +24,23 @@
 use super::Device;
 use crate::{bindings, device};
 
-impl Device<device::Bound> {
+impl<'a> Device<device::Core<'a>> {
     /// Clears Bus Master Enable in the function's command register (`pci_clear_master()`):
     /// from then on the function starts no memory transactions, DMA and MSI-X messages
     /// included (PCI Express Base Specification, "Command Register", Bus Master Enable). It
     /// does so whoever else holds the device enabled. [`Device::set_master`] sets it again.
+    ///
+    /// `Core`, as [`Device::set_master`]: `pci_clear_master()` also writes
+    /// `pci_dev::is_busmaster`, a bitfield, with the driver's callbacks serialised by the
+    /// device lock. (To turn bus mastering off from elsewhere, a driver can write the command
+    /// register through [`Device::config_space`].)
     #[inline]
     pub fn clear_master(&self) {
-        // SAFETY: `self.as_raw()` is a valid pointer to a `struct pci_dev`, bound to the
-        // caller's driver; the PCI core serialises each config space access itself.
+        // SAFETY: `self.as_raw()` is a valid pointer to a `struct pci_dev`; the `Core`
+        // context holds its device lock, as `set_master()`'s does.
         unsafe { bindings::pci_clear_master(self.as_raw()) };
     }
-}
 
-impl<'a> Device<device::Core<'a>> {
     /// Undoes one [`Device::enable_device_mem`] (`pci_disable_device()`): when no other enable
     /// is left (the PCI core counts them, `pci_dev::enable_cnt`), clears Bus Master Enable and
     /// lets the platform disable the device. A call without an enable of its own to undo is a
