@@ -692,9 +692,15 @@ impl DsaDevice {
             );
             return;
         }
+        let ring = if self.evl.lock().is_some() {
+            "its event log freed, "
+        } else {
+            ""
+        };
         dev_warn!(
             self.dev,
-            "the device did not stop: bus mastering turned off, its event log freed, {} kept PASIDs unbound\n",
+            "the device did not stop: bus mastering turned off, {}{} kept PASIDs unbound\n",
+            ring,
             kept
         );
         // Still stuck (the device never stopped), but nothing of it can reach memory now.

@@ -89,6 +89,10 @@ pub(crate) struct Stats {
     /// bit set, or to a dedicated WQ whose WQCFG.priv is set (user descriptors run with it
     /// could reach supervisor mappings of the PASID's page tables).
     pub(crate) privileged: u64,
+    /// DMA mappings unmapped and PASIDs unbound while bus mastering was on (before any
+    /// [`super::SimDevice::stop_bus_mastering`]): for tests of what a teardown gives back
+    /// before or after turning it off.
+    pub(crate) released_while_mastering: u64,
 }
 
 /// What the engine needs from the device while it runs a descriptor.
@@ -104,6 +108,9 @@ pub(crate) trait Sink {
     fn page_request(&self);
     /// Counts a completed descriptor.
     fn completed(&self);
+    /// Whether the device may make memory requests (bus mastering on); without them every
+    /// access to user memory fails as a fault, and no event-log entry is written.
+    fn bus_master(&self) -> bool;
     /// Called before a batch runs its sub-descriptor `idx`: `false` if the device has halted
     /// (fault injection may halt it here), and the batch then stops where it is, reporting
     /// nothing more.
@@ -129,6 +136,9 @@ impl WqCtx {
 
 /// Reads user memory with the WQ's fault handling, counting page requests.
 fn read(ctx: &WqCtx, sink: &dyn Sink, addr: u64, out: &mut [u8]) -> Result<(), Fault> {
+    if !sink.bus_master() {
+        return Err(Fault { addr, write: false });
+    }
     match mem::read(addr, out, Access::NoFault) {
         Ok(()) => Ok(()),
         Err(f) if ctx.access == Access::FaultIn => {
@@ -141,6 +151,9 @@ fn read(ctx: &WqCtx, sink: &dyn Sink, addr: u64, out: &mut [u8]) -> Result<(), F
 
 /// Writes user memory with the WQ's fault handling, counting page requests.
 fn write(ctx: &WqCtx, sink: &dyn Sink, addr: u64, data: &[u8]) -> Result<(), Fault> {
+    if !sink.bus_master() {
+        return Err(Fault { addr, write: true });
+    }
     match mem::write(addr, data, Access::NoFault) {
         Ok(()) => Ok(()),
         Err(f) if ctx.access == Access::FaultIn => {

@@ -323,13 +323,22 @@ impl SimDevice {
 
     /// Turns the device's bus mastering off, as clearing Bus Master Enable in a PCI function's
     /// command register does (PCI Express Base Specification, "Command Register"): from then
-    /// on the device makes no memory request. What is queued is discarded unrun, nothing more
-    /// is written to memory (CRs, event-log entries, data) and no interrupt message is sent
-    /// (an MSI-X message is a memory write). Registers still work. It stays off for the
-    /// device's life: the driver turns it off only as the device goes away.
+    /// on the device makes no memory request. What is queued is discarded unrun, a descriptor
+    /// running fails its remaining accesses (as faults, which it cannot report), an engine
+    /// waiting for room in a full event log gives its entry up, nothing more is written to
+    /// memory (CRs, event-log entries, data) and no interrupt message is sent (an MSI-X
+    /// message is a memory write). Registers still work. It stays off for the device's life:
+    /// the driver turns it off only as the device goes away.
     pub(crate) fn stop_bus_mastering(self: &Arc<Self>) {
         self.ctl.lock().no_bus_master = true;
-        // The work discards what is queued.
+        // An engine waiting for room in a full event log gives up the entry (under `regs`,
+        // which the waiter holds from its check to its wait: the wakeup is not lost). A
+        // descriptor running now fails its remaining accesses; the work discards what is
+        // queued.
+        {
+            let _regs = self.regs.lock();
+            self.evl_room.notify_all();
+        }
         self.kick();
     }
 
@@ -364,7 +373,16 @@ impl SimDevice {
 
     /// Undoes one [`Self::bind_mm`] of `pasid`. Returns `EINVAL` if it is not bound.
     pub(crate) fn unbind_pasid(&self, pasid: u32) -> Result {
-        self.pasids.lock().unbind(pasid)
+        self.pasids.lock().unbind(pasid)?;
+        self.count_release();
+        Ok(())
+    }
+
+    /// Counts a DMA mapping or PASID given back ([`Stats::released_while_mastering`]).
+    fn count_release(&self) {
+        if self.bus_master() {
+            self.stats.lock().released_while_mastering += 1;
+        }
     }
 
     /// Number of PASIDs bound.
@@ -391,6 +409,8 @@ impl SimDevice {
         if dma.maps.len() == n {
             return Err(EINVAL);
         }
+        drop(dma);
+        self.count_release();
         Ok(())
     }
 
@@ -716,7 +736,7 @@ impl engine::Sink for SimDevice {
         let mut counted_wait = false;
         let mut regs = self.regs.lock();
         loop {
-            if !regs.evl_enabled() || regs.evl_size() == 0 {
+            if !regs.evl_enabled() || regs.evl_size() == 0 || !self.bus_master() {
                 return false;
             }
             let (head, tail) = regs.evl_head_tail();
@@ -778,6 +798,10 @@ impl engine::Sink for SimDevice {
 
     fn completed(&self) {
         self.stats.lock().completed += 1;
+    }
+
+    fn bus_master(&self) -> bool {
+        SimDevice::bus_master(self)
     }
 
     fn batch_step(&self, idx: u32) -> bool {

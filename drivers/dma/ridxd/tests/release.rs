@@ -215,11 +215,14 @@ mod tests {
         assert_eq!(dsa.kept_pasids(), 1);
         assert_eq!(m.dma_mapped(), 1);
         assert!(m.bus_master());
+        let released = m.stats().released_while_mastering;
         dsa.shutdown();
         assert_eq!(dsa.kept_pasids(), 0);
         assert_eq!(m.pasids_bound(), 0);
         assert_eq!(m.dma_mapped(), 0);
         assert!(!m.bus_master());
+        // Both given back only once bus mastering was off.
+        assert_eq!(m.stats().released_while_mastering, released);
         // A device that stopped keeps its bus mastering through the same teardown.
         let s = device(152)?;
         s.inst().dsa().shutdown();
