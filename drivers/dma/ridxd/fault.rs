@@ -767,7 +767,8 @@ impl FaultPath {
         ctx.closing.store(1, Relaxed);
     }
 
-    /// Number of contexts registered: one per open file, until its release removes it.
+    /// Number of contexts registered: one per open file, until its release (or its
+    /// revocation) removes it.
     pub(crate) fn ctx_count(&self) -> usize {
         self.ctxs.lock().len()
     }

@@ -1283,28 +1283,59 @@ static long opened_pasid(int wq)
 	return pasid;
 }
 
-/*
- * An open that fails for want of memory leaves nothing behind (issue 13: an allocation
- * failure after the PASID reached WQCFG leaked the context, with its mm reference and
- * PASID). Each slab allocation of an open fails in turn, in a child that then exits; after
- * each, the device has as many fault-path contexts as before, no file<K> of the child is
- * left, and this process's next open works (a dedicated WQ is not left taken) and gets the
- * PASID it got before: the model hands out the lowest free one, so a PASID kept by the
- * failed open would move it.
- */
-TEST(open_fails_cleanly_at_each_allocation)
+/* failslab's settings, as they were before the test changed them. */
+FIXTURE(failslab) {
+	char gfp_wait[8], verbose[8];
+};
+
+#define FAILSLAB "/sys/kernel/debug/failslab"
+
+static void read_setting(const char *path, char *buf, size_t len)
 {
-	static const char fs[] = "/sys/kernel/debug/failslab";
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f && fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+FIXTURE_SETUP(failslab)
+{
 	struct stat st;
 
-	if (stat("/proc/thread-self/fail-nth", &st) || stat(fs, &st))
+	if (stat("/proc/thread-self/fail-nth", &st) || stat(FAILSLAB, &st))
 		SKIP(return, "no fault injection in this kernel (CONFIG_FAILSLAB, _DEBUG_FS)");
 	if (!model_device())
 		SKIP(return, "PCI devices' PASIDs are the IOMMU's, one per process: model devices only");
-	enable_wqs();
+	read_setting(FAILSLAB "/ignore-gfp-wait", self->gfp_wait, sizeof(self->gfp_wait));
+	read_setting(FAILSLAB "/verbose", self->verbose, sizeof(self->verbose));
 	/* GFP_KERNEL allocations are left alone unless asked; no stack dump per failure. */
-	ASSERT_EQ(0, ridxd_write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N"));
-	ASSERT_EQ(0, ridxd_write_file("/sys/kernel/debug/failslab/verbose", "0"));
+	ASSERT_EQ(0, ridxd_write_file(FAILSLAB "/ignore-gfp-wait", "N"));
+	ASSERT_EQ(0, ridxd_write_file(FAILSLAB "/verbose", "0"));
+}
+
+FIXTURE_TEARDOWN(failslab)
+{
+	if (self->gfp_wait[0])
+		ridxd_write_file(FAILSLAB "/ignore-gfp-wait", self->gfp_wait);
+	if (self->verbose[0])
+		ridxd_write_file(FAILSLAB "/verbose", self->verbose);
+}
+
+/*
+ * An open that fails for want of memory leaves nothing behind (issue 13: an allocation
+ * failure after the PASID reached WQCFG leaked the context, with its mm reference and
+ * PASID). Each slab allocation of an open (failslab: not page or vmalloc ones) fails in
+ * turn, in a child that then exits; after each, the device has as many fault-path contexts
+ * as before, no file<K> of the child is left, and this process's next open works (a
+ * dedicated WQ is not left taken) and gets the PASID it got before: the model hands out the
+ * lowest free one, so a PASID kept by the failed open would move it.
+ */
+TEST_F(failslab, open_fails_cleanly_at_each_allocation)
+{
+	enable_wqs();
 	for (int wq = 0; wq < 2; wq++) {
 		long contexts = ridxd_fault_path_stat(dev_index(), "contexts");
 		long pasid = opened_pasid(wq);
@@ -1345,7 +1376,6 @@ TEST(open_fails_cleanly_at_each_allocation)
 		TH_LOG("wq%d: %u allocations, %d failed opens", wq, n - 1, failed);
 		EXPECT_LT(0, failed);
 	}
-	ridxd_write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y");
 }
 
 /* A process killed with completion-record faults in flight: nothing else is harmed. */
