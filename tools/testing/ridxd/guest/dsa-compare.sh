@@ -76,16 +76,13 @@ snapshot() {
 		sort >/tmp/$1.attrs
 }
 
-# fns_off: each intel-dsa PCI function (8086:0b25) is disabled (sysfs "enable" reads 0) with
-# Bus Master Enable (command register bit 2) clear, as pci_disable_device() leaves it at the
-# end of idxd_remove(): a function without a driver neither DMAs nor sends MSI-X messages.
+# fns_off: both intel-dsa PCI functions (8086:0b25) are off (pci_fn_off), as
+# pci_disable_device() leaves them at the end of idxd_remove().
 fns_off() {
 	n=0
 	for p in /sys/bus/pci/devices/*; do
 		[ "$(cat "$p/vendor")" = 0x8086 ] && [ "$(cat "$p/device")" = 0x0b25 ] || continue
-		c=$(od -An -tx2 -j 4 -N2 "$p/config" | tr -d ' ')
-		echo "# ${p##*/}: enable $(cat "$p/enable"), command 0x$c"
-		[ "$(cat "$p/enable")" = 0 ] && [ $((0x$c & 4)) = 0 ] || return 1
+		pci_fn_off "${p##*/}" || return 1
 		n=$((n + 1))
 	done
 	[ "$n" = 2 ]

@@ -480,15 +480,6 @@ no_dmar_faults() { ! dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD: handling fault'; }
 tap_check "no DMAR fault was recorded (ATS page faults are not faults)" no_dmar_faults
 tap_check "no error or warning at the end" no_new_warnings final
 
-# fn_off BDF: the PCI function is disabled (its sysfs "enable" reads 0) with Bus Master Enable
-# (command register bit 2) clear, as pci_disable_device() leaves it: it can neither DMA nor
-# send an MSI-X message.
-fn_off() {
-	c=$(od -An -tx2 -j 4 -N2 "/sys/bus/pci/devices/$1/config" | tr -d ' ')
-	echo "# $1: enable $(cat "/sys/bus/pci/devices/$1/enable"), command 0x$c"
-	[ "$(cat "/sys/bus/pci/devices/$1/enable")" = 0 ] && [ $((0x$c & 4)) = 0 ]
-}
-
 # ridxd only: a device that cannot be stopped, unbound with a file open. dsa0 halts needing a
 # warm reset (the QEMU test register, type 2): a platform reset, which the driver cannot make
 # (it asks for no FLR then); the open file is revoked, the device stays halted with its event
@@ -536,7 +527,7 @@ if [ "$DRV" = ridxd ]; then
 	tap_check "dsa0: the open file is revoked" revoked
 	tap_check "dsa0: unbind ridxd from the function" \
 		sh -c "echo $dsa0_fn > /sys/bus/pci/drivers/$RIDXD_MOD/unbind"
-	tap_check "dsa0: the function is left disabled, bus mastering off" fn_off "$dsa0_fn"
+	tap_check "dsa0: the function is left disabled, bus mastering off" pci_fn_off "$dsa0_fn"
 	exec 3>&-
 	tap_check "dsa0: ridxd said it turned bus mastering off and freed the event log" stuck_said
 	kmark reprobe

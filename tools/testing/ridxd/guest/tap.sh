@@ -21,3 +21,12 @@ tap_check() {
 # prq_irqs: the interrupts of the IOMMU's page request queue so far (Linux names it
 # dmar<N>-prq): one or more for each batch of page requests the devices made.
 prq_irqs() { awk '/dmar[0-9]+-prq/ { n += $2 + $3 } END { print n + 0 }' /proc/interrupts; }
+
+# pci_fn_off BDF: PCI function BDF is disabled (its sysfs "enable" reads 0) with Bus Master
+# Enable (command register bit 2) clear, as pci_disable_device() leaves it: it can neither DMA
+# nor send an MSI-X message.
+pci_fn_off() {
+	_c=$(od -An -tx2 -j 4 -N2 "/sys/bus/pci/devices/$1/config" | tr -d ' ')
+	echo "# $1: enable $(cat "/sys/bus/pci/devices/$1/enable"), command 0x$_c"
+	[ "$(cat "/sys/bus/pci/devices/$1/enable")" = 0 ] && [ $((0x$_c & 4)) = 0 ]
+}
